@@ -1,0 +1,292 @@
+// Package config reads the functions' configuration from the environment and
+// validates all of it at start, reporting one line per bad value, so a
+// misconfigured deployment fails before it serves instead of at the first
+// event.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variable names. Terraform gives each function exactly the ones
+// its Vars list names (a test checks this).
+const (
+	EnvSigningKeys     = "CIO_WEBHOOK_SIGNING_KEYS"
+	EnvMaxAge          = "CIO_SIGNATURE_MAX_AGE"
+	EnvMaxAhead        = "CIO_SIGNATURE_MAX_AHEAD"
+	EnvMaxBodyBytes    = "CIO_MAX_BODY_BYTES"
+	EnvProject         = "GOOGLE_CLOUD_PROJECT"
+	EnvTopic           = "PUBSUB_TOPIC"
+	EnvPublishTimeout  = "CIO_PUBLISH_TIMEOUT"
+	EnvLogLevel        = "LOG_LEVEL"
+	EnvFirestoreDB     = "FIRESTORE_DATABASE"
+	EnvLedgerColl      = "LEDGER_COLLECTION"
+	EnvLedgerTTL       = "LEDGER_TTL"
+	EnvLedgerLease     = "LEDGER_LEASE"
+	EnvDataset         = "BIGQUERY_DATASET"
+	EnvTable           = "BIGQUERY_TABLE"
+	EnvRejectedTable   = "BIGQUERY_REJECTED_TABLE"
+	EnvSiteID          = "CIO_SITE_ID"
+	EnvTrackAPIKey     = "CIO_TRACK_API_KEY"
+	EnvRegion          = "CIO_REGION"
+	EnvActions         = "CIO_ACTIONS"
+	EnvAllowSuppress   = "CIO_ACTIONS_ALLOW_SUPPRESS"
+	EnvDryRun          = "CIO_ACTIONS_DRY_RUN"
+	EnvRateLimit       = "CIO_RATE_LIMIT"
+	DefaultTopic       = "cioevents-events"
+	DefaultCollection  = "cioevents_ledger"
+	DefaultDataset     = "cioevents"
+	DefaultTable       = "events"
+	DefaultRejected    = "rejected_events"
+	DefaultFirestoreDB = "(default)"
+)
+
+// Pub/Sub accepts messages up to 10 MB including attributes; the default
+// body limit leaves room for the attributes the receiver adds.
+const (
+	DefaultMaxBodyBytes = 9 << 20
+	maxPubSubData       = 9_900_000
+)
+
+// ReceiverVars lists every variable Receiver reads.
+func ReceiverVars() []string {
+	return []string{EnvSigningKeys, EnvMaxAge, EnvMaxAhead, EnvMaxBodyBytes, EnvProject, EnvTopic, EnvPublishTimeout, EnvLogLevel}
+}
+
+// ProcessorVars lists every variable Processor reads.
+func ProcessorVars() []string {
+	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvDataset, EnvTable,
+		EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel}
+}
+
+// Receiver configures ReceiveWebhook.
+type Receiver struct {
+	SigningKeys    [][]byte
+	MaxAge         time.Duration
+	MaxAhead       time.Duration
+	MaxBodyBytes   int64
+	Project        string
+	Topic          string
+	PublishTimeout time.Duration
+	LogLevel       string
+}
+
+// Processor configures ProcessEvent.
+type Processor struct {
+	Project          string
+	FirestoreDB      string
+	LedgerCollection string
+	LedgerTTL        time.Duration
+	LedgerLease      time.Duration
+	Dataset          string
+	Table            string
+	RejectedTable    string
+	SiteID           string
+	TrackAPIKey      string
+	Region           string
+	Actions          string
+	AllowSuppress    bool
+	DryRun           bool
+	RateLimit        float64
+	LogLevel         string
+}
+
+// HasTrackCredentials reports whether Track API calls can be made for real.
+func (p Processor) HasTrackCredentials() bool { return p.SiteID != "" && p.TrackAPIKey != "" }
+
+// Getenv looks a variable up; os.Getenv in production, a map in tests.
+type Getenv func(string) string
+
+// reader collects one error per bad variable instead of stopping at the first.
+type reader struct {
+	get  Getenv
+	errs []error
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.get(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v := strings.TrimSpace(r.get(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, "%q is not a duration such as 192h or 3s", v)
+		return def
+	}
+	if d < lo || d > hi {
+		r.fail(name, "%s is outside %s–%s", d, lo, hi)
+		return def
+	}
+	return d
+}
+
+func (r *reader) integer(name string, def, lo, hi int64) int64 {
+	v := strings.TrimSpace(r.get(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		r.fail(name, "%q is not an integer", v)
+		return def
+	}
+	if n < lo || n > hi {
+		r.fail(name, "%d is outside %d–%d", n, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(r.get(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, "%q is not true or false", v)
+		return def
+	}
+	return b
+}
+
+func (r *reader) logLevel() string {
+	v := strings.ToLower(r.str(EnvLogLevel, "info"))
+	switch v {
+	case "debug", "info", "warn", "error":
+	default:
+		r.fail(EnvLogLevel, "%q is not one of debug, info, warn, error", v)
+		v = "info"
+	}
+	return v
+}
+
+// LoadReceiver reads and validates the receiver's configuration. With no
+// signing key it fails: an unverifiable receiver must not serve.
+func LoadReceiver(get Getenv) (Receiver, error) {
+	if get == nil {
+		get = os.Getenv
+	}
+	r := &reader{get: get}
+	c := Receiver{
+		SigningKeys:    parseKeys(r, get(EnvSigningKeys)),
+		MaxAge:         r.duration(EnvMaxAge, 192*time.Hour, time.Minute, 30*24*time.Hour),
+		MaxAhead:       r.duration(EnvMaxAhead, time.Hour, time.Second, 24*time.Hour),
+		MaxBodyBytes:   r.integer(EnvMaxBodyBytes, DefaultMaxBodyBytes, 1024, maxPubSubData),
+		Project:        r.str(EnvProject, ""),
+		Topic:          r.str(EnvTopic, DefaultTopic),
+		PublishTimeout: r.duration(EnvPublishTimeout, 3*time.Second, 100*time.Millisecond, 3500*time.Millisecond),
+		LogLevel:       r.logLevel(),
+	}
+	if c.Project == "" {
+		r.fail(EnvProject, "is required (the project that owns the topic)")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+func parseKeys(r *reader, v string) [][]byte {
+	if strings.TrimSpace(v) == "" {
+		r.fail(EnvSigningKeys, "is required: no signing key, so no request can be verified and the receiver will not serve")
+		return nil
+	}
+	var keys [][]byte
+	for i, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			r.fail(EnvSigningKeys, "key %d is empty (stray comma?)", i+1)
+			continue
+		}
+		keys = append(keys, []byte(k))
+	}
+	return keys
+}
+
+// LoadProcessor reads and validates the processor's configuration. The action
+// policy text is checked by the actions package, which owns its syntax.
+func LoadProcessor(get Getenv) (Processor, error) {
+	if get == nil {
+		get = os.Getenv
+	}
+	r := &reader{get: get}
+	c := Processor{
+		Project:          r.str(EnvProject, ""),
+		FirestoreDB:      r.str(EnvFirestoreDB, DefaultFirestoreDB),
+		LedgerCollection: r.str(EnvLedgerColl, DefaultCollection),
+		// Customer.io retries for 7 days, so a ledger entry must outlive that.
+		LedgerTTL:     r.duration(EnvLedgerTTL, 14*24*time.Hour, 8*24*time.Hour, 400*24*time.Hour),
+		LedgerLease:   r.duration(EnvLedgerLease, 60*time.Second, 5*time.Second, 10*time.Minute),
+		Dataset:       r.str(EnvDataset, DefaultDataset),
+		Table:         r.str(EnvTable, DefaultTable),
+		RejectedTable: r.str(EnvRejectedTable, DefaultRejected),
+		SiteID:        strings.TrimSpace(get(EnvSiteID)),
+		TrackAPIKey:   strings.TrimSpace(get(EnvTrackAPIKey)),
+		Region:        strings.ToLower(r.str(EnvRegion, "us")),
+		Actions:       strings.TrimSpace(get(EnvActions)),
+		AllowSuppress: r.boolean(EnvAllowSuppress, false),
+		DryRun:        r.boolean(EnvDryRun, false),
+		LogLevel:      r.logLevel(),
+	}
+	rate := strings.TrimSpace(get(EnvRateLimit))
+	c.RateLimit = 10
+	if rate != "" {
+		f, err := strconv.ParseFloat(rate, 64)
+		switch {
+		case err != nil:
+			r.fail(EnvRateLimit, "%q is not a number of requests per second", rate)
+		case f <= 0 || f > 100:
+			r.fail(EnvRateLimit, "%g is outside (0, 100] requests per second per instance", f)
+		default:
+			c.RateLimit = f
+		}
+	}
+	if c.Project == "" {
+		r.fail(EnvProject, "is required")
+	}
+	if c.Region != "us" && c.Region != "eu" {
+		r.fail(EnvRegion, "%q is not us or eu", c.Region)
+	}
+	if (c.SiteID == "") != (c.TrackAPIKey == "") {
+		r.fail(EnvTrackAPIKey, "%s and %s must be set together", EnvSiteID, EnvTrackAPIKey)
+	}
+	if !c.DryRun && !c.HasTrackCredentials() && c.Actions != "none" {
+		r.fail(EnvTrackAPIKey, "no Track API credentials: set %s and %s, or %s=true, or %s=none",
+			EnvSiteID, EnvTrackAPIKey, EnvDryRun, EnvActions)
+	}
+	for _, t := range []struct{ name, v string }{{EnvDataset, c.Dataset}, {EnvTable, c.Table}, {EnvRejectedTable, c.RejectedTable}} {
+		if !bigQueryName(t.v) {
+			r.fail(t.name, "%q is not a BigQuery name (letters, digits, underscore)", t.v)
+		}
+	}
+	if strings.ContainsAny(c.LedgerCollection, "/") || c.LedgerCollection == "." || c.LedgerCollection == ".." {
+		r.fail(EnvLedgerColl, "%q is not a Firestore collection ID", c.LedgerCollection)
+	}
+	return c, errors.Join(r.errs...)
+}
+
+func bigQueryName(s string) bool {
+	if s == "" || len(s) > 1024 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadReceiver(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings, one per expected line
+		check   func(t *testing.T, c Receiver)
+	}{
+		{"defaults", map[string]string{EnvSigningKeys: "k1", EnvProject: "p"}, nil, func(t *testing.T, c Receiver) {
+			if c.MaxAge != 192*time.Hour || c.MaxAhead != time.Hour || c.Topic != DefaultTopic ||
+				c.MaxBodyBytes != DefaultMaxBodyBytes || c.PublishTimeout != 3*time.Second || len(c.SigningKeys) != 1 {
+				t.Fatalf("defaults = %+v", c)
+			}
+		}},
+		{"two keys with spaces", map[string]string{EnvSigningKeys: " new , old ", EnvProject: "p"}, nil, func(t *testing.T, c Receiver) {
+			if len(c.SigningKeys) != 2 || string(c.SigningKeys[0]) != "new" || string(c.SigningKeys[1]) != "old" {
+				t.Fatalf("keys = %q", c.SigningKeys)
+			}
+		}},
+		{"no key fails closed", map[string]string{EnvProject: "p"}, []string{EnvSigningKeys + ": is required"}, nil},
+		{"stray comma", map[string]string{EnvSigningKeys: "a,,b", EnvProject: "p"}, []string{"key 2 is empty"}, nil},
+		{"every bad value reported", map[string]string{
+			EnvSigningKeys: "k", EnvMaxAge: "8 days", EnvMaxBodyBytes: "20000000", EnvPublishTimeout: "10s", EnvLogLevel: "loud",
+		}, []string{EnvMaxAge, EnvMaxBodyBytes, EnvPublishTimeout, EnvLogLevel, EnvProject}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadReceiver(env(tt.env))
+			checkErrLines(t, err, tt.wantErr)
+			if err == nil && tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+func TestLoadProcessor(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{EnvProject: "p", EnvSiteID: "site", EnvTrackAPIKey: "secret"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string
+	}{
+		{"defaults", base(), nil},
+		{"dry run without credentials", map[string]string{EnvProject: "p", EnvDryRun: "true"}, nil},
+		{"actions none without credentials", map[string]string{EnvProject: "p", EnvActions: "none"}, nil},
+		{"no credentials, not dry run", map[string]string{EnvProject: "p"}, []string{"no Track API credentials"}},
+		{"half credentials", map[string]string{EnvProject: "p", EnvSiteID: "s", EnvDryRun: "true"}, []string{"must be set together"}},
+		{"ttl shorter than retry window", base(EnvLedgerTTL, "72h"), []string{EnvLedgerTTL}},
+		{"bad region, rate, table, bool", base(EnvRegion, "ap", EnvRateLimit, "500", EnvTable, "ev-ents", EnvDryRun, "maybe"),
+			[]string{EnvRegion, EnvRateLimit, EnvTable, EnvDryRun}},
+		{"collection with slash", base(EnvLedgerColl, "a/b"), []string{EnvLedgerColl}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadProcessor(env(tt.env))
+			checkErrLines(t, err, tt.wantErr)
+			if err == nil && (c.LedgerTTL < 8*24*time.Hour || c.RateLimit != 10 || c.Region != "us") {
+				t.Fatalf("defaults = %+v", c)
+			}
+		})
+	}
+}
+
+func checkErrLines(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d error lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Fatalf("error leaks a secret value: %v", err)
+	}
+}
+
+func TestVarsCoverEveryLookup(t *testing.T) {
+	seen := map[string]bool{}
+	spy := func(k string) string { seen[k] = true; return "" }
+	LoadReceiver(spy)
+	LoadProcessor(spy)
+	listed := map[string]bool{}
+	for _, v := range append(ReceiverVars(), ProcessorVars()...) {
+		listed[v] = true
+	}
+	for k := range seen {
+		if !listed[k] {
+			t.Errorf("%s is read but not listed in ReceiverVars/ProcessorVars", k)
+		}
+	}
+}
