@@ -1,0 +1,67 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"sync"
+)
+
+// DryRun is a Client that writes the calls it would make, one JSON line
+// each, instead of making them. Safe for concurrent use. Its output names
+// people by design (it is the dev pipeline's actions.ndjson); keep it out
+// of logs.
+type DryRun struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewDryRun returns a DryRun writing to w.
+func NewDryRun(w io.Writer) *DryRun { return &DryRun{w: w} }
+
+// dryLine is one line of DryRun output.
+type dryLine struct {
+	Step       string         `json:"step,omitempty"`
+	Kind       Kind           `json:"kind"`
+	Method     string         `json:"method"`
+	Path       string         `json:"path"`
+	Person     string         `json:"person"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	EventID    string         `json:"event_id,omitempty"`
+}
+
+// Do writes the line for c. It refuses what Track would refuse: no person
+// (ErrNoPerson) and unknown kinds or unencodable attributes (ErrPermanent).
+func (d *DryRun) Do(_ context.Context, c Call) error {
+	if c.Person == "" {
+		return ErrNoPerson
+	}
+	line := dryLine{Step: c.Step, Kind: c.Kind, Person: c.Person, EventID: c.EventID}
+	path := "/api/v1/customers/" + url.PathEscape(c.Person)
+	switch c.Kind {
+	case KindIdentify:
+		line.Method, line.Path = http.MethodPut, path
+		line.Attributes = make(map[string]any, len(c.Attributes)+1)
+		maps.Copy(line.Attributes, c.Attributes)
+		line.Attributes["_update"] = true
+	case KindSuppress:
+		line.Method, line.Path = http.MethodPost, path+"/suppress"
+	default:
+		return fmt.Errorf("actions: %w: unknown action kind %q", ErrPermanent, c.Kind)
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return fmt.Errorf("actions: %s: %w: attributes are not JSON-encodable", c.Kind, ErrPermanent)
+	}
+	b = append(b, '\n')
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.w.Write(b); err != nil {
+		return fmt.Errorf("actions: dry run: write: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+// Package trackfake is an in-process fake of the Customer.io Track API v1:
+// identify (PUT /api/v1/customers/{id}) and suppress (POST
+// /api/v1/customers/{id}/suppress). It checks Basic auth, records every
+// request and answers 200 {} unless told to fail.
+package trackfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Call is one request the fake received.
+type Call struct {
+	Method string
+	// Path is the path as sent (escaped); Person is its identifier, unescaped.
+	Path   string
+	Person string
+	// Body is the decoded JSON body: map[string]any for identify, nil when
+	// the body was empty or not JSON.
+	Body   any
+	Status int // what the fake answered
+	Time   time.Time
+}
+
+// Server is the fake. Safe for concurrent use.
+type Server struct {
+	srv          *httptest.Server
+	site, apiKey string
+
+	mu         sync.Mutex
+	calls      []Call
+	failLeft   int
+	failStatus int
+	failAfter  string
+}
+
+// New starts a fake that accepts Basic auth siteID:apiKey.
+func New(siteID, apiKey string) *Server {
+	s := &Server{site: siteID, apiKey: apiKey}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /api/v1/customers/{id}", s.identify)
+	mux.HandleFunc("POST /api/v1/customers/{id}/suppress", s.suppress)
+	s.srv = httptest.NewServer(s.auth(mux))
+	return s
+}
+
+// URL is the base URL to give the client (TrackConfig.BaseURL).
+func (s *Server) URL() string { return s.srv.URL }
+
+// Client returns an HTTP client for the fake.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Close shuts the fake down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Calls returns a copy of every request received so far, in order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// FailNext makes the next n authenticated requests answer status, with a
+// Retry-After header when retryAfter is not empty.
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLeft, s.failStatus, s.failAfter = n, status, retryAfter
+}
+
+// auth checks credentials, applies programmed failures and records the
+// call; handlers then only decide their own status.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		call := Call{Method: r.Method, Path: r.URL.EscapedPath(), Body: decode(body), Time: time.Now()}
+		defer func() {
+			call.Status = rec.status
+			call.Person = r.PathValue("id")
+			s.mu.Lock()
+			s.calls = append(s.calls, call)
+			s.mu.Unlock()
+		}()
+
+		site, key, ok := r.BasicAuth()
+		if !ok || site != s.site || key != s.apiKey {
+			reply(rec, http.StatusUnauthorized, `{"meta":{"error":"Unauthorized request"}}`)
+			return
+		}
+		s.mu.Lock()
+		fail, status, after := s.failLeft > 0, s.failStatus, s.failAfter
+		if fail {
+			s.failLeft--
+		}
+		s.mu.Unlock()
+		if fail {
+			if after != "" {
+				rec.Header().Set("Retry-After", after)
+			}
+			reply(rec, status, `{"meta":{"errors":["trackfake: programmed failure `+strconv.Itoa(status)+`"]}}`)
+			return
+		}
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var obj map[string]any
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		reply(w, http.StatusBadRequest, `{"meta":{"errors":["body must be a JSON object"]}}`)
+		return
+	}
+	reply(w, http.StatusOK, `{}`)
+}
+
+func (s *Server) suppress(w http.ResponseWriter, _ *http.Request) {
+	reply(w, http.StatusOK, `{}`)
+}
+
+func reply(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+func decode(b []byte) any {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	return v
+}
+
+// recorder remembers the status a handler wrote.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
