@@ -1,0 +1,47 @@
+output "webhook_url" {
+  description = "Paste into Customer.io: Integrations → Reporting webhooks → endpoint URL."
+  value       = google_cloudfunctions2_function.receiver.service_config[0].uri
+}
+
+output "signing_keys_secret" {
+  description = "Secret that must hold the Customer.io webhook signing key (comma-separated during a rotation)."
+  value       = google_secret_manager_secret.signing_keys.secret_id
+}
+
+output "track_api_secrets" {
+  description = "Secrets that must hold the Customer.io Track API site ID and API key."
+  value = {
+    site_id = google_secret_manager_secret.track_site_id.secret_id
+    api_key = google_secret_manager_secret.track_api_key.secret_id
+  }
+}
+
+output "events_table" {
+  description = "BigQuery table with one row per delivery (project.dataset.table)."
+  value       = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events.table_id}"
+}
+
+output "events_deduped_view" {
+  description = "BigQuery view with one row per event_id; filter on event_time."
+  value       = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events_deduped.table_id}"
+}
+
+output "rejected_events_table" {
+  description = "BigQuery table of messages the processor rejected, with the reason."
+  value       = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.rejected_events.table_id}"
+}
+
+output "topic" {
+  description = "Pub/Sub topic the receiver publishes to (`cioevents replay --topic`)."
+  value       = google_pubsub_topic.events.name
+}
+
+output "dead_letter_subscription" {
+  description = "Pull subscription holding dead-lettered messages (`cioevents replay --subscription`)."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "firestore_database" {
+  description = "Firestore database holding the dedupe ledger."
+  value       = var.firestore_database
+}

@@ -1,0 +1,27 @@
+terraform {
+  # Cross-variable references in validation blocks need 1.9.
+  required_version = ">= 1.9"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.0, < 8.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4, < 3.0"
+    }
+  }
+
+  # Partial configuration: the bucket and prefix come from
+  # `terraform init -backend-config=...` (see docs/deploy.md and cloudbuild.yaml),
+  # so one configuration serves every project.
+  backend "gcs" {}
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = var.labels
+}
