@@ -131,7 +131,8 @@ func Parse(raw []byte) (*Event, error) {
 		}
 		// Valid JSON object, but a field had a type we cannot read (say an
 		// array as event_id): decode the envelope field by field instead.
-		env = lenientEnvelope(trimmed)
+		env = envelope{}
+		decodeEach(trimmed, &env)
 	}
 	ev.EventID = env.EventID.Value
 	ev.ObjectType = env.ObjectType.Value
@@ -142,7 +143,8 @@ func Parse(raw []byte) (*Event, error) {
 	ev.Timestamp = env.Timestamp.Value
 	if len(env.Data) > 0 && env.Data[0] == '{' {
 		if err := json.Unmarshal(env.Data, &ev.Data); err != nil {
-			ev.Data = lenientData(env.Data)
+			ev.Data = Data{}
+			decodeEach(env.Data, &ev.Data)
 		}
 	}
 	if ev.EventID == "" {
@@ -151,37 +153,36 @@ func Parse(raw []byte) (*Event, error) {
 	return ev, nil
 }
 
-func lenientEnvelope(b []byte) envelope {
-	var fields map[string]json.RawMessage
-	var env envelope
-	if json.Unmarshal(b, &fields) != nil {
-		return env
+// decodeEach decodes the members of the JSON object b into v one at a time,
+// so that a member of an unexpected type leaves only its own field zero. It
+// walks the members in document order and lets encoding/json match each key,
+// so where a whole-object decode would succeed it gives the same result
+// (case-folded keys, last duplicate wins); a map walk would make the outcome
+// depend on iteration order and a redelivery could produce a different row.
+func decodeEach(b []byte, v any) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return
 	}
-	_ = json.Unmarshal(fields["event_id"], &env.EventID)
-	_ = json.Unmarshal(fields["object_type"], &env.ObjectType)
-	_ = json.Unmarshal(fields["object_type_type"], &env.ObjectTypeType)
-	_ = json.Unmarshal(fields["metric"], &env.Metric)
-	_ = json.Unmarshal(fields["timestamp"], &env.Timestamp)
-	env.Data = fields["data"]
-	return env
-}
-
-// lenientData decodes each field of data on its own so that one field of an
-// unexpected type does not blank the others.
-func lenientData(b []byte) Data {
-	var fields map[string]json.RawMessage
-	var d Data
-	if json.Unmarshal(b, &fields) != nil {
-		return d
-	}
-	for k, v := range fields {
-		one, err := json.Marshal(map[string]json.RawMessage{k: v})
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return
+		}
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return
+		}
+		one, err := json.Marshal(map[string]json.RawMessage{key: val})
 		if err != nil {
 			continue
 		}
-		_ = json.Unmarshal(one, &d) // a field of the wrong type stays zero
+		_ = json.Unmarshal(one, v) // a member of the wrong type stays zero
 	}
-	return d
 }
 
 // String is a JSON value read as a string: "42", 42 and 4.2e1 all give text;
@@ -261,7 +262,9 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 	v, err := strconv.ParseInt(text, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(text, 64)
-		if ferr != nil || f != float64(int64(f)) {
+		// The range check comes first: converting an out-of-range float to
+		// int64 is implementation-defined (amd64 wraps, arm64 saturates).
+		if ferr != nil || f < -(1<<63) || f >= 1<<63 || f != float64(int64(f)) {
 			return fmt.Errorf("event: want an integer, got %.20s", b)
 		}
 		v = int64(f)
