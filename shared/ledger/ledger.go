@@ -1,0 +1,127 @@
+// Package ledger is the exactly-once ledger of the processor: one record per
+// event_id that says whether the event is being processed (under a lease),
+// which side effects are already done, and whether it is finished. Pub/Sub
+// delivers at least once, so every redelivery goes through Claim first.
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	// ErrDuplicate: the event is already done; ack the delivery.
+	ErrDuplicate = errors.New("ledger: event already processed")
+	// ErrBusy: another delivery holds a valid lease; retry later.
+	ErrBusy = errors.New("ledger: event is being processed by another delivery")
+	// ErrLeaseLost: another delivery took the event over; stop and retry later.
+	ErrLeaseLost = errors.New("ledger: lease lost to another delivery")
+)
+
+// Ledger is implemented by Firestore (production) and Memory (dev, tests).
+type Ledger interface {
+	// Claim takes the event for processing. A new event is created in state
+	// "processing", attempt 1, under a fresh lease. A "done" event gives
+	// ErrDuplicate; a "processing" event under a valid lease gives ErrBusy;
+	// one whose lease expired is taken over (attempt+1, new lease), keeping
+	// the steps already recorded. A record whose expire_at is not in the
+	// future counts as absent, because TTL deletion lags by up to a day.
+	Claim(ctx context.Context, eventID string, expireAt time.Time) (*Claim, error)
+	// Record marks one side-effect step as done. ErrLeaseLost means another
+	// delivery took the event over since this claim.
+	Record(ctx context.Context, c *Claim, step string) error
+	// Finish marks the event done with a short outcome; same lease rule.
+	Finish(ctx context.Context, c *Claim, outcome string) error
+}
+
+// Record field values.
+const (
+	StateProcessing = "processing"
+	StateDone       = "done"
+)
+
+// Claim is one delivery's hold on an event. It is safe for concurrent use;
+// writes through one claim are serialised.
+type Claim struct {
+	EventID string
+	Attempt int
+
+	mu    sync.Mutex
+	token string
+	// updateTime is the Firestore update time of this claim's last write,
+	// the precondition of its next one.
+	updateTime time.Time
+	steps      map[string]bool
+}
+
+func newClaim(eventID string, attempt int, token string, updateTime time.Time, steps map[string]time.Time) *Claim {
+	c := &Claim{EventID: eventID, Attempt: attempt, token: token, updateTime: updateTime, steps: make(map[string]bool, len(steps))}
+	for s := range steps {
+		c.steps[s] = true
+	}
+	return c
+}
+
+// Done reports whether step was recorded by this or an earlier attempt.
+func (c *Claim) Done(step string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.steps[step]
+}
+
+var errNilClaim = errors.New("ledger: nil claim")
+
+func checkClaimArgs(c *Claim, step string) error {
+	if c == nil {
+		return errNilClaim
+	}
+	if step == "" {
+		// Firestore rejects an empty field name; refuse it everywhere so
+		// both implementations agree.
+		return errors.New("ledger: empty step name")
+	}
+	return nil
+}
+
+func checkExpireAt(t time.Time) error {
+	if t.IsZero() {
+		// A zero expire_at is already expired: the record would count as
+		// absent at once and dedupe nothing.
+		return errors.New("ledger: expireAt is zero")
+	}
+	return nil
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// readableID is deliberately narrower than what Firestore accepts: it has no
+// "/" or ".", cannot form "__x__" (it starts with an alphanumeric), and stays
+// far below the 1,500-byte limit.
+var readableID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$`)
+
+// hashedPrefix starts with "_", which readableID never allows first, so a
+// hashed ID can never equal a readable one; two hashed IDs collide only with
+// SHA-256. A single leading "_" followed by a letter cannot match "__.*__".
+const hashedPrefix = "_sha256_"
+
+// DocID is the document ID of an event: the event_id itself when it is
+// plainly safe (ULIDs and UUIDs stay readable in the console), otherwise a
+// prefixed SHA-256 of its bytes.
+func DocID(eventID string) string {
+	if readableID.MatchString(eventID) {
+		return eventID
+	}
+	sum := sha256.Sum256([]byte(eventID))
+	return hashedPrefix + hex.EncodeToString(sum[:])
+}

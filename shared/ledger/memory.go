@@ -1,0 +1,138 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+)
+
+// Memory is the in-process twin of Firestore with the same semantics, for
+// `cioevents dev` and tests. Records are never evicted: a dev run is short.
+type Memory struct {
+	// Now is the clock; nil means time.Now. Set it before first use.
+	Now func() time.Time
+
+	lease time.Duration
+	mu    sync.Mutex
+	docs  map[string]*memDoc
+}
+
+var _ Ledger = (*Memory)(nil)
+
+type memDoc struct {
+	state      string
+	attempt    int
+	leaseUntil time.Time
+	token      string
+	steps      map[string]time.Time
+	outcome    string
+	createdAt  time.Time
+	updatedAt  time.Time
+	expireAt   time.Time
+}
+
+// NewMemory returns an empty ledger whose claims hold a lease of lease.
+func NewMemory(lease time.Duration) *Memory {
+	return &Memory{lease: lease, docs: make(map[string]*memDoc)}
+}
+
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Claim implements Ledger.
+func (m *Memory) Claim(ctx context.Context, eventID string, expireAt time.Time) (*Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), err)
+	}
+	if err := checkExpireAt(expireAt); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	token := newToken()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.docs[eventID]
+	switch {
+	case !ok || !d.expireAt.After(now):
+		d = &memDoc{state: StateProcessing, attempt: 1, leaseUntil: now.Add(m.lease), token: token,
+			steps: map[string]time.Time{}, createdAt: now, updatedAt: now, expireAt: expireAt}
+		m.docs[eventID] = d
+	case d.state == StateDone:
+		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), ErrDuplicate)
+	case d.leaseUntil.After(now):
+		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), ErrBusy)
+	default:
+		d.attempt++
+		d.leaseUntil = now.Add(m.lease)
+		d.token = token
+		d.updatedAt = now
+		d.expireAt = later(d.expireAt, expireAt)
+	}
+	return newClaim(eventID, d.attempt, token, time.Time{}, d.steps), nil
+}
+
+// Record implements Ledger.
+func (m *Memory) Record(ctx context.Context, c *Claim, step string) error {
+	if err := checkClaimArgs(c, step); err != nil {
+		return err
+	}
+	return m.write(ctx, c, "record "+step, func(d *memDoc, now time.Time) {
+		d.steps[step] = now
+		c.steps[step] = true
+	})
+}
+
+// Finish implements Ledger.
+func (m *Memory) Finish(ctx context.Context, c *Claim, outcome string) error {
+	if c == nil {
+		return errNilClaim
+	}
+	return m.write(ctx, c, "finish", func(d *memDoc, _ time.Time) {
+		d.state = StateDone
+		d.outcome = outcome
+	})
+}
+
+func (m *Memory) write(ctx context.Context, c *Claim, op string, apply func(*memDoc, time.Time)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
+	}
+	now := m.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.docs[c.EventID]
+	if !ok || d.token != c.token {
+		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), ErrLeaseLost)
+	}
+	apply(d, now)
+	d.updatedAt = now
+	return nil
+}
+
+// snapshot returns a copy of the record, for tests.
+func (m *Memory) snapshot(eventID string) (memDoc, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.docs[eventID]
+	if !ok {
+		return memDoc{}, false
+	}
+	cp := *d
+	cp.steps = maps.Clone(d.steps)
+	return cp, true
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
