@@ -87,9 +87,11 @@ type Policy map[string][]Rule
 // DefaultPolicy returns the safe default: identify-only, always with
 // _update: true, and never suppress.
 func DefaultPolicy() Policy {
-	engaged := []Rule{{Kind: KindIdentify, Attributes: map[string]any{
-		"last_email_engaged_at": "{{timestamp}}",
-	}}}
+	engaged := func() []Rule {
+		return []Rule{{Kind: KindIdentify, Attributes: map[string]any{
+			"last_email_engaged_at": "{{timestamp}}",
+		}}}
+	}
 	return Policy{
 		"email.bounced": {{Kind: KindIdentify, Attributes: map[string]any{
 			"email_bounced":       true,
@@ -100,8 +102,8 @@ func DefaultPolicy() Policy {
 			"unsubscribed":            true,
 			"email_spam_complaint_at": "{{timestamp}}",
 		}}},
-		"email.opened":  engaged,
-		"email.clicked": slices.Clone(engaged),
+		"email.opened":  engaged(),
+		"email.clicked": engaged(),
 	}
 }
 

@@ -214,8 +214,7 @@ func (t *Track) suppress(ctx context.Context, c Call) (int, http.Header, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	// The same encoding as the SDK, so both calls authenticate alike.
-	req.Header.Set("Authorization", "Basic "+base64.URLEncoding.EncodeToString([]byte(t.siteID+":"+t.apiKey)))
+	req.Header.Set("Authorization", "Basic "+t.basicAuth())
 	req.Header.Set("User-Agent", t.cio.UserAgent)
 	resp, err := t.http.Do(req)
 	if err != nil {
@@ -234,7 +233,13 @@ func (t *Track) sanitize(err error, person string) error {
 	if errors.As(err, &uerr) {
 		err = &url.Error{Op: uerr.Op, URL: t.base + "/api/v1/customers/[person]", Err: uerr.Err}
 	}
-	return redact(err, t.apiKey, person, url.PathEscape(person))
+	return redact(err, t.apiKey, t.basicAuth(), person, url.PathEscape(person))
+}
+
+// basicAuth encodes the credentials as the SDK does (URL alphabet), so both
+// calls authenticate alike.
+func (t *Track) basicAuth() string {
+	return base64.URLEncoding.EncodeToString([]byte(t.siteID + ":" + t.apiKey))
 }
 
 // wait blocks until any 429 hold has passed and the limiter admits one

@@ -2,7 +2,9 @@ package actions_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -123,7 +125,7 @@ func TestTrackNoPerson(t *testing.T) {
 
 func TestTrackStatuses(t *testing.T) {
 	const person = "ada@example.com"
-	retryDate := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
+	retryDate := time.Now().Add(30 * time.Minute).UTC().Format(http.TimeFormat)
 	tests := []struct {
 		name       string
 		status     int
@@ -133,7 +135,7 @@ func TestTrackStatuses(t *testing.T) {
 		maxAfter   time.Duration
 	}{
 		{"429 with seconds", 429, "30", true, 30 * time.Second, 30 * time.Second},
-		{"429 with date", 429, retryDate, true, 100 * time.Second, 2 * time.Minute},
+		{"429 with date", 429, retryDate, true, 20 * time.Minute, 30 * time.Minute},
 		{"429 without header", 429, "", true, 0, 0},
 		{"503", 503, "", true, 0, 0},
 		{"503 with seconds", 503, "5", true, 5 * time.Second, 5 * time.Second},
@@ -221,6 +223,10 @@ func TestTrackTransportErrors(t *testing.T) {
 		{"timeout", &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return nil, timeoutError{}
 		})}, "https://track.example", nil, nil},
+		// A transport whose error quotes the request: only redaction stops the leak.
+		{"error quoting the URL", &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return nil, fmt.Errorf("proxy refused %s with %s", r.URL.Path, r.Header.Get("Authorization"))
+		})}, "https://track.example", nil, nil},
 		{"cancelled", &http.Client{}, "https://track.example", func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
@@ -301,9 +307,28 @@ func TestNewTrackErrors(t *testing.T) {
 // attribute value.
 func assertClean(t *testing.T, err error, person string) {
 	t.Helper()
-	for _, secret := range []string{person, apiKey, "mailbox-full-secret-reason"} {
+	auth := base64.URLEncoding.EncodeToString([]byte(siteID + ":" + apiKey))
+	for _, secret := range []string{person, apiKey, auth, "mailbox-full-secret-reason"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error %q leaks %q", err, secret)
+		}
+	}
+}
+
+func BenchmarkTrackIdentify(b *testing.B) {
+	fake := trackfake.New(siteID, apiKey)
+	defer fake.Close()
+	tr, err := actions.NewTrack(actions.TrackConfig{
+		SiteID: siteID, APIKey: apiKey, BaseURL: fake.URL(), HTTPClient: fake.Client(), RateLimit: 1e9, Burst: 1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := identify("cio_d9c106000001")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tr.Do(context.Background(), c); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
