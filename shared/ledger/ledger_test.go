@@ -351,6 +351,28 @@ var contract = []struct {
 			}
 		}
 	}},
+	{"cancelled context is a plain error", func(t *testing.T, e env) {
+		// The caller treats non-sentinel errors as retryable; a transport
+		// failure must never pass for a duplicate or a lost lease.
+		exp := t0.Add(time.Hour)
+		c := mustClaim(t, e.l, "ev-cancel", exp)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, claimErr := e.l.Claim(cctx, "ev-cancel", exp)
+		for name, err := range map[string]error{
+			"Claim":  claimErr,
+			"Record": e.l.Record(cctx, c, "row"),
+			"Finish": e.l.Finish(cctx, c, "inserted"),
+		} {
+			if err == nil || errors.Is(err, ErrBusy) || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrLeaseLost) {
+				t.Errorf("%s with a cancelled context: %v", name, err)
+			}
+		}
+		if c.Done("row") {
+			t.Error("failed Record marked the step done")
+		}
+		must(t, "Record after", e.l.Record(ctx, c, "row"))
+	}},
 	{"bad arguments are plain errors", func(t *testing.T, e env) {
 		_, err := e.l.Claim(ctx, "ev-zero", time.Time{})
 		if err == nil || errors.Is(err, ErrBusy) || errors.Is(err, ErrDuplicate) {
