@@ -1,0 +1,450 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+
+	"github.com/cioevents/cioevents/shared/actions"
+	"github.com/cioevents/cioevents/shared/actions/trackfake"
+	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
+	"github.com/cioevents/cioevents/shared/webhook"
+)
+
+func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }
+
+const (
+	project     = "cioevents-pipeline-test"
+	eventsTable = "cioevents.events"
+	rejTable    = "cioevents.rejected_events"
+)
+
+var collSeq atomic.Int64
+
+// rig is a processor wired to real parts: a ledger (Firestore emulator or
+// memory), BigQuery through the official client against bqfake, and the
+// Track client against trackfake.
+type rig struct {
+	p     *Processor
+	bq    *bqfake.Server
+	track *trackfake.Server
+	fault sync.Map // point → remaining failures (*atomic.Int64)
+}
+
+type ledgerKind string
+
+const (
+	firestoreLedger ledgerKind = "firestore"
+	memoryLedger    ledgerKind = "memory"
+)
+
+func newLedger(t testing.TB, kind ledgerKind, lease time.Duration) ledger.Ledger {
+	t.Helper()
+	if kind == memoryLedger {
+		return ledger.NewMemory(lease)
+	}
+	ctx := context.Background()
+	client, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	coll := fmt.Sprintf("ledger_%s_%d", filepath.Base(t.Name()), collSeq.Add(1))
+	return ledger.NewFirestore(client, coll, lease)
+}
+
+func newRig(t testing.TB, kind ledgerKind) *rig {
+	t.Helper()
+	ctx := context.Background()
+	r := &rig{
+		bq: bqfake.New(map[string]bigquery.Schema{
+			eventsTable: warehouse.EventsSchema(),
+			rejTable:    warehouse.RejectedSchema(),
+		}),
+		track: trackfake.New("site", "key"),
+	}
+	t.Cleanup(r.bq.Close)
+	t.Cleanup(r.track.Close)
+	wh, err := warehouse.NewBigQuery(ctx, "proj", "cioevents", "events", "rejected_events",
+		option.WithEndpoint(r.bq.URL()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	tr, err := actions.NewTrack(actions.TrackConfig{SiteID: "site", APIKey: "key", BaseURL: r.track.URL(),
+		HTTPClient: r.track.Client(), RateLimit: 1000, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = &Processor{
+		Ledger:    newLedger(t, kind, 30*time.Second),
+		Warehouse: wh,
+		Actions:   tr,
+		Policy:    actions.DefaultPolicy(),
+		TTL:       14 * 24 * time.Hour,
+		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Fault: func(point string) error {
+			if n, ok := r.fault.Load(point); ok && n.(*atomic.Int64).Add(-1) >= 0 {
+				return errors.New("injected crash at " + point)
+			}
+			return nil
+		},
+	}
+	return r
+}
+
+func (r *rig) crashOnceAt(point string) {
+	n := new(atomic.Int64)
+	n.Store(1)
+	r.fault.Store(point, n)
+}
+
+func fixture(t testing.TB, path string) Message {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return message(path, b)
+}
+
+// message wraps a body the way the receiver publishes it.
+func message(id string, b []byte) Message {
+	attrs := map[string]string{
+		webhook.AttrReceivedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		webhook.AttrSignedAt:   strconv.FormatInt(time.Now().Unix(), 10),
+		webhook.AttrKeyIndex:   "0",
+	}
+	ev, err := event.Parse(b)
+	switch {
+	case errors.Is(err, event.ErrNotObject):
+		attrs[webhook.AttrInvalid] = webhook.InvalidNotObject
+	case errors.Is(err, event.ErrNoEventID):
+		attrs[webhook.AttrInvalid] = webhook.InvalidNoEventID
+	}
+	if ev.EventID != "" {
+		attrs[webhook.AttrEventID] = ev.EventID
+	}
+	return Message{ID: id, Data: b, Attributes: attrs, PublishTime: time.Now()}
+}
+
+func ledgers() []ledgerKind { return []ledgerKind{firestoreLedger, memoryLedger} }
+
+// deliver processes m until it is acked, as Pub/Sub redelivery would,
+// failing the test after too many attempts.
+func deliver(t *testing.T, p *Processor, m Message) Result {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		res, err := p.Process(context.Background(), m)
+		if err == nil {
+			return res
+		}
+		var re *RetryError
+		if !errors.As(err, &re) {
+			t.Fatalf("non-retry error %v", err)
+		}
+	}
+	t.Fatalf("message %s not acked after 10 deliveries", m.ID)
+	return Result{}
+}
+
+func TestEveryFixture(t *testing.T) {
+	for _, kind := range ledgers() {
+		t.Run(string(kind), func(t *testing.T) {
+			r := newRig(t, kind)
+			var good, bad []string
+			for _, dir := range []string{"events", "odd"} {
+				m, _ := filepath.Glob(filepath.Join("../../testdata", dir, "*.json"))
+				for _, f := range m {
+					good = append(good, filepath.Join(dir, filepath.Base(f)))
+				}
+			}
+			m, _ := filepath.Glob("../../testdata/malformed/*")
+			for _, f := range m {
+				bad = append(bad, filepath.Join("malformed", filepath.Base(f)))
+			}
+			if len(good) < 80 || len(bad) < 5 {
+				t.Fatalf("fixtures missing: %d good, %d malformed", len(good), len(bad))
+			}
+			for round := 0; round < 2; round++ { // the second round is all duplicates
+				for _, f := range append(append([]string{}, good...), bad...) {
+					res := deliver(t, r.p, fixture(t, f))
+					want := OutcomeInserted
+					if round == 1 {
+						want = OutcomeDuplicate
+					} else if filepath.Dir(f) == "malformed" {
+						want = OutcomeRejected
+					}
+					if res.Outcome != want {
+						t.Errorf("%s round %d: outcome %q, want %q", f, round, res.Outcome, want)
+					}
+				}
+			}
+			rows := r.bq.Rows(eventsTable)
+			if len(rows) != len(good) {
+				t.Fatalf("%d rows for %d events", len(rows), len(good))
+			}
+			if n := len(r.bq.Rows(rejTable)); n != len(bad) {
+				t.Fatalf("%d rejected rows for %d malformed bodies", n, len(bad))
+			}
+			byID := map[string]map[string]any{}
+			for _, row := range rows {
+				byID[row["event_id"].(string)] = row
+			}
+			for _, f := range good {
+				ev, _ := event.Parse(fixture(t, f).Data)
+				row := byID[ev.EventID]
+				if row == nil {
+					t.Fatalf("%s: no row", f)
+				}
+				checkColumns(t, f, ev, row)
+			}
+			// The default policy acts on bounced, spammed, opened and clicked
+			// email events only, once each, always with _update.
+			calls := r.track.Calls()
+			acting := 0
+			for _, f := range good {
+				ev, _ := event.Parse(fixture(t, f).Data)
+				if len(actions.DefaultPolicy().Plan(ev)) > 0 && actions.Person(ev) != "" {
+					acting++
+				}
+			}
+			if len(calls) != acting || acting < 4 {
+				t.Fatalf("%d Track calls, want %d", len(calls), acting)
+			}
+			for _, c := range calls {
+				body, _ := c.Body.(map[string]any)
+				if c.Method != "PUT" || body["_update"] != true {
+					t.Fatalf("call %s %s body %v", c.Method, c.Path, body)
+				}
+			}
+		})
+	}
+}
+
+func checkColumns(t *testing.T, name string, ev *event.Event, row map[string]any) {
+	t.Helper()
+	str := func(col string, v event.String) {
+		got, present := row[col]
+		if v.Valid && (!present || got != v.Value) {
+			t.Errorf("%s: %s = %v, want %q", name, col, got, v.Value)
+		}
+	}
+	num := func(col string, v event.Int) {
+		got, present := row[col]
+		if v.Valid && (!present || fmt.Sprint(got) != strconv.FormatInt(v.Value, 10)) {
+			t.Errorf("%s: %s = %v, want %d", name, col, got, v.Value)
+		}
+	}
+	if row["object_type"] != ev.ObjectType || row["metric"] != ev.Metric {
+		t.Errorf("%s: object_type/metric = %v/%v", name, row["object_type"], row["metric"])
+	}
+	str("delivery_id", ev.Data.DeliveryID)
+	str("recipient", ev.Data.Recipient)
+	str("subject", ev.Data.Subject)
+	str("href", ev.Data.Href)
+	str("failure_message", ev.Data.FailureMessage)
+	str("journey_id", ev.Data.JourneyID)
+	str("cio_id", ev.Data.Identifiers.CioID)
+	str("person_id", ev.Data.Identifiers.ID)
+	num("campaign_id", ev.Data.CampaignID)
+	num("action_id", ev.Data.ActionID)
+	num("link_id", ev.Data.LinkID)
+	num("newsletter_id", ev.Data.NewsletterID)
+	if raw, ok := row["raw"].(string); !ok || raw == "" {
+		t.Errorf("%s: raw = %v", name, row["raw"])
+	}
+}
+
+// A delivery that dies between any two steps is redelivered; the event must
+// still give exactly one row and one Track call.
+func TestCrashBetweenSteps(t *testing.T) {
+	points := []string{"claimed", StepRow, "action:0:identify", "done"}
+	for _, kind := range ledgers() {
+		for _, point := range points {
+			t.Run(string(kind)+"/"+point, func(t *testing.T) {
+				r := newRig(t, kind)
+				// The crashed delivery's lease must lapse before a redelivery can
+				// take over, so give this rig a lease that is already over.
+				r.p.Ledger = newLedger(t, kind, time.Nanosecond)
+				r.crashOnceAt(point)
+				m := fixture(t, "events/email.bounced.json")
+				if _, err := r.p.Process(context.Background(), m); err == nil {
+					t.Fatal("the injected crash did not surface")
+				}
+				res := deliver(t, r.p, m)
+				if res.Outcome != OutcomeInserted || res.Attempt != 2 {
+					t.Fatalf("redelivery: %+v", res)
+				}
+				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+					t.Fatalf("third delivery: %+v", res)
+				}
+				if n := len(r.bq.Rows(eventsTable)); n != 1 {
+					t.Fatalf("%d rows", n)
+				}
+				if n := len(r.track.Calls()); n != 1 {
+					t.Fatalf("%d Track calls", n)
+				}
+			})
+		}
+	}
+}
+
+func TestConcurrentDeliveries(t *testing.T) {
+	for _, kind := range ledgers() {
+		t.Run(string(kind), func(t *testing.T) {
+			r := newRig(t, kind)
+			m := fixture(t, "events/email.clicked.json")
+			const n = 8
+			var wg sync.WaitGroup
+			var acked, busy atomic.Int64
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := r.p.Process(context.Background(), m)
+					switch {
+					case err == nil:
+						acked.Add(1)
+					case errors.Is(err, ledger.ErrBusy):
+						busy.Add(1)
+					default:
+						t.Errorf("unexpected error: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			if acked.Load()+busy.Load() != n || acked.Load() < 1 {
+				t.Fatalf("acked %d, busy %d", acked.Load(), busy.Load())
+			}
+			// Redeliveries of the busy ones find the event done.
+			for range busy.Load() {
+				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+					t.Fatalf("redelivery: %+v", res)
+				}
+			}
+			if rows, calls := len(r.bq.Rows(eventsTable)), len(r.track.Calls()); rows != 1 || calls != 1 {
+				t.Fatalf("%d rows, %d Track calls; want 1 and 1", rows, calls)
+			}
+		})
+	}
+}
+
+func TestFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		fixture string
+		setup   func(r *rig)
+		// first delivery
+		wantRetry      bool
+		wantRetryAfter time.Duration
+		// after redelivery until acked
+		wantOutcome  string
+		wantRows     int
+		wantRejected int
+		wantCalls    int // requests the Track fake saw, failed ones included
+	}{
+		{"BigQuery 503 retried by the client", "events/email.delivered.json",
+			func(r *rig) { r.bq.FailNext(1, 503) }, false, 0, OutcomeInserted, 1, 0, 0},
+		{"BigQuery 404 is retryable, not dropped", "events/email.delivered.json",
+			func(r *rig) { r.bq.FailNext(1, 404) }, true, 0, OutcomeInserted, 1, 0, 0},
+		{"BigQuery insertErrors backendError", "events/email.delivered.json",
+			func(r *rig) { r.bq.InsertErrorNext(1, "backendError") }, true, 0, OutcomeInserted, 1, 0, 0},
+		{"BigQuery insertErrors invalid quarantines", "events/email.delivered.json",
+			func(r *rig) { r.bq.InsertErrorNext(1, "invalid") }, false, 0, OutcomeRejected, 0, 1, 0},
+		{"Track 429 with Retry-After", "events/email.bounced.json",
+			func(r *rig) { r.track.FailNext(1, 429, "2") }, true, 2 * time.Second, OutcomeInserted, 1, 0, 2},
+		{"Track 503", "events/email.spammed.json",
+			func(r *rig) { r.track.FailNext(1, 503, "") }, true, 0, OutcomeInserted, 1, 0, 2},
+		{"Track 400 is permanent", "events/email.opened.json",
+			func(r *rig) { r.track.FailNext(1, 400, "") }, false, 0, OutcomeInserted + ":action_failed", 1, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, memoryLedger)
+			r.p.Ledger = ledger.NewMemory(time.Nanosecond)
+			tt.setup(r)
+			m := fixture(t, tt.fixture)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err := r.p.Process(ctx, m)
+			var re *RetryError
+			if got := errors.As(err, &re); got != tt.wantRetry {
+				t.Fatalf("first delivery: err = %v, want retry %v", err, tt.wantRetry)
+			}
+			if tt.wantRetry && re.RetryAfter != tt.wantRetryAfter {
+				t.Fatalf("RetryAfter = %s, want %s", re.RetryAfter, tt.wantRetryAfter)
+			}
+			if !tt.wantRetry {
+				if res.Outcome != tt.wantOutcome {
+					t.Fatalf("outcome %q, want %q", res.Outcome, tt.wantOutcome)
+				}
+			} else if res := deliver(t, r.p, m); res.Outcome != tt.wantOutcome {
+				t.Fatalf("redelivery outcome %q, want %q", res.Outcome, tt.wantOutcome)
+			}
+			if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+				t.Fatalf("later delivery: %+v", res)
+			}
+			if got := len(r.bq.Rows(eventsTable)); got != tt.wantRows {
+				t.Errorf("rows = %d, want %d", got, tt.wantRows)
+			}
+			if got := len(r.bq.Rows(rejTable)); got != tt.wantRejected {
+				t.Errorf("rejected rows = %d, want %d", got, tt.wantRejected)
+			}
+			if got := len(r.track.Calls()); got != tt.wantCalls {
+				t.Errorf("Track requests = %d, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestFirestoreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	// Nothing listens on port 1: every RPC fails. The client prefers the
+	// emulator variable to any endpoint option, so point that at it.
+	t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+	client, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	r := newRig(t, memoryLedger)
+	r.p.Ledger = ledger.NewFirestore(client, "unreachable", time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = r.p.Process(ctx, fixture(t, "events/email.bounced.json"))
+	var re *RetryError
+	if !errors.As(err, &re) || re.Step != "claim" {
+		t.Fatalf("err = %v, want a retry at claim", err)
+	}
+	if len(r.bq.Rows(eventsTable)) != 0 || len(r.track.Calls()) != 0 {
+		t.Fatal("side effects happened without a claim")
+	}
+}
+
+func TestNoPersonIsRecordedNotCalled(t *testing.T) {
+	r := newRig(t, memoryLedger)
+	body := []byte(`{"event_id":"01NOPERSON0000000000000001","object_type":"email","metric":"bounced","timestamp":1767225600,` +
+		`"data":{"identifiers":{"id":null},"recipient":"x","subject":"s","failure_message":"550","delivery_id":"d"}}`)
+	res := deliver(t, r.p, message("np", body))
+	if res.Outcome == "" || len(r.track.Calls()) != 0 || len(r.bq.Rows(eventsTable)) != 1 {
+		t.Fatalf("outcome %q, %d calls, %d rows", res.Outcome, len(r.track.Calls()), len(r.bq.Rows(eventsTable)))
+	}
+}
