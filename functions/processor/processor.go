@@ -1,0 +1,152 @@
+// Package processor registers ProcessEvent, the private CloudEvent function
+// fed by the Pub/Sub push subscription. The logic is in shared/pipeline; this
+// package adapts CloudEvents to pipeline messages and wires the clients.
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/cioevents/cioevents/shared/actions"
+	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/logging"
+	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/warehouse"
+)
+
+// Name is the entry point (FUNCTION_TARGET) of the processor.
+const Name = "ProcessEvent"
+
+func init() {
+	functions.CloudEvent(Name, ProcessEvent)
+	if os.Getenv("FUNCTION_TARGET") == Name {
+		if _, err := New(context.Background(), os.Getenv, true); err != nil {
+			logging.New(os.Stdout, "info").Error("processor refuses to start: invalid configuration", "error", err.Error())
+			os.Exit(1)
+		}
+	}
+}
+
+// MessagePublishedData is the data of a google.cloud.pubsub.topic.v1.messagePublished
+// CloudEvent; functions-framework gives plain push bodies the same shape.
+type MessagePublishedData struct {
+	Message struct {
+		Data        []byte            `json:"data"`
+		Attributes  map[string]string `json:"attributes"`
+		MessageID   string            `json:"messageId"`
+		PublishTime time.Time         `json:"publishTime"`
+	} `json:"message"`
+	Subscription string `json:"subscription"`
+}
+
+// Decode turns a CloudEvent into a pipeline message.
+func Decode(e cloudevent.Event) (pipeline.Message, error) {
+	var d MessagePublishedData
+	if err := json.Unmarshal(e.Data(), &d); err != nil {
+		return pipeline.Message{}, fmt.Errorf("processor: not a Pub/Sub messagePublished event: %w", err)
+	}
+	m := pipeline.Message{ID: d.Message.MessageID, Data: d.Message.Data, Attributes: d.Message.Attributes,
+		PublishTime: d.Message.PublishTime}
+	if m.ID == "" {
+		m.ID = e.ID()
+	}
+	if m.PublishTime.IsZero() {
+		m.PublishTime = e.Time()
+	}
+	if m.Attributes == nil {
+		m.Attributes = map[string]string{}
+	}
+	return m, nil
+}
+
+// ProcessEvent is the CloudEvent entry point. A returned error makes Pub/Sub
+// redeliver (and finally dead-letter) the message.
+func ProcessEvent(ctx context.Context, e cloudevent.Event) error {
+	m, err := Decode(e)
+	if err != nil {
+		// Redelivery cannot fix it, but dead-lettering keeps it; acking would not.
+		return err
+	}
+	p, err := get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.Process(ctx, m)
+	return err
+}
+
+var (
+	mu   sync.Mutex
+	proc *pipeline.Processor
+)
+
+func get(ctx context.Context) (*pipeline.Processor, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if proc != nil {
+		return proc, nil
+	}
+	p, err := New(context.WithoutCancel(ctx), os.Getenv, false)
+	if err != nil {
+		return nil, err
+	}
+	proc = p
+	return p, nil
+}
+
+// New builds the processor from the environment. With checkOnly it validates
+// the configuration and the action policy without creating clients.
+func New(ctx context.Context, getenv config.Getenv, checkOnly bool) (*pipeline.Processor, error) {
+	cfg, err := config.LoadProcessor(getenv)
+	policy, perr := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
+	if err != nil || perr != nil {
+		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr))
+	}
+	if checkOnly {
+		return nil, nil
+	}
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDB)
+	if err != nil {
+		return nil, fmt.Errorf("processor: firestore: %w", err)
+	}
+	bq, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable)
+	if err != nil {
+		fs.Close()
+		return nil, err
+	}
+	client, err := ActionsClient(cfg, os.Stdout)
+	if err != nil {
+		fs.Close()
+		bq.Close()
+		return nil, err
+	}
+	return &pipeline.Processor{
+		Ledger:    ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+		Warehouse: bq,
+		Actions:   client,
+		Policy:    policy,
+		TTL:       cfg.LedgerTTL,
+		Logger:    logging.New(os.Stdout, cfg.LogLevel),
+	}, nil
+}
+
+// ActionsClient is the Track client, or a dry run writing to dryRun when the
+// configuration asks for one.
+func ActionsClient(cfg config.Processor, dryRun io.Writer) (actions.Client, error) {
+	if cfg.DryRun || !cfg.HasTrackCredentials() {
+		return actions.NewDryRun(dryRun), nil
+	}
+	return actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey, Region: cfg.Region,
+		RateLimit: cfg.RateLimit})
+}
