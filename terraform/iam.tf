@@ -57,7 +57,7 @@ resource "google_project_iam_member" "processor_firestore" {
   condition {
     title       = "cioevents ledger database only"
     description = "Limits the grant to the database named by var.firestore_database."
-    expression  = "resource.name.startsWith(\"projects/${var.project_id}/databases/${var.firestore_database}\")"
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
   }
 }
 
