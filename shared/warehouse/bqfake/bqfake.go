@@ -11,6 +11,12 @@
 // unknown columns, missing REQUIRED columns and values of the wrong JSON type
 // come back as insertErrors with reason "invalid". Rows with the same
 // insertId are stored once, like BigQuery's best-effort dedupe.
+//
+// The official client (v1.86) retries a request-level 5xx, backendError or
+// rateLimitExceeded by itself, with jittered backoff from 1 s doubling to
+// 32 s, until its context ends; FailNext(1, 503) therefore costs one extra
+// request and still succeeds, while 4xx and insertErrors come back at once.
+// Requests shows the count.
 package bqfake
 
 import (
