@@ -124,7 +124,7 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("ReceiveWebhook refuses to start:\n%w", err)
 		}
 	case processor.Name:
-		if _, err := processor.New(ctx, os.Getenv, true); err != nil {
+		if _, err := processor.New(ctx, os.Getenv, processor.Overrides{CheckOnly: true}); err != nil {
 			return fmt.Errorf("ProcessEvent refuses to start:\n%w", err)
 		}
 	case "":

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/config"
@@ -31,7 +33,7 @@ const Name = "ProcessEvent"
 func init() {
 	functions.CloudEvent(Name, ProcessEvent)
 	if os.Getenv("FUNCTION_TARGET") == Name {
-		if _, err := New(context.Background(), os.Getenv, true); err != nil {
+		if _, err := New(context.Background(), os.Getenv, Overrides{CheckOnly: true}); err != nil {
 			logging.New(os.Stdout, "info").Error("processor refuses to start: invalid configuration", "error", err.Error())
 			os.Exit(1)
 		}
@@ -73,17 +75,24 @@ func Decode(e cloudevent.Event) (pipeline.Message, error) {
 // ProcessEvent is the CloudEvent entry point. A returned error makes Pub/Sub
 // redeliver (and finally dead-letter) the message.
 func ProcessEvent(ctx context.Context, e cloudevent.Event) error {
-	m, err := Decode(e)
-	if err != nil {
-		// Redelivery cannot fix it, but dead-lettering keeps it; acking would not.
-		return err
-	}
 	p, err := get(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = p.Process(ctx, m)
-	return err
+	return Handle(p)(ctx, e)
+}
+
+// Handle adapts p to a CloudEvent function.
+func Handle(p *pipeline.Processor) func(context.Context, cloudevent.Event) error {
+	return func(ctx context.Context, e cloudevent.Event) error {
+		m, err := Decode(e)
+		if err != nil {
+			// Redelivery cannot fix it, but dead-lettering keeps it; acking would not.
+			return err
+		}
+		_, err = p.Process(ctx, m)
+		return err
+	}
 }
 
 var (
@@ -97,7 +106,7 @@ func get(ctx context.Context) (*pipeline.Processor, error) {
 	if proc != nil {
 		return proc, nil
 	}
-	p, err := New(context.WithoutCancel(ctx), os.Getenv, false)
+	p, err := New(context.WithoutCancel(ctx), os.Getenv, Overrides{})
 	if err != nil {
 		return nil, err
 	}
@@ -105,27 +114,37 @@ func get(ctx context.Context) (*pipeline.Processor, error) {
 	return p, nil
 }
 
-// New builds the processor from the environment. With checkOnly it validates
-// the configuration and the action policy without creating clients.
-func New(ctx context.Context, getenv config.Getenv, checkOnly bool) (*pipeline.Processor, error) {
+// Overrides point New's clients somewhere other than Google and Customer.io
+// (tests: the BigQuery and Track fakes).
+type Overrides struct {
+	// CheckOnly validates the configuration and the action policy without
+	// creating any client.
+	CheckOnly       bool
+	BigQueryOptions []option.ClientOption
+	TrackBaseURL    string
+	TrackHTTPClient *http.Client
+}
+
+// New builds the processor from the environment.
+func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Processor, error) {
 	cfg, err := config.LoadProcessor(getenv)
 	policy, perr := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
 	if err != nil || perr != nil {
 		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr))
 	}
-	if checkOnly {
+	if o.CheckOnly {
 		return nil, nil
 	}
 	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDB)
 	if err != nil {
 		return nil, fmt.Errorf("processor: firestore: %w", err)
 	}
-	bq, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable)
+	bq, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, o.BigQueryOptions...)
 	if err != nil {
 		fs.Close()
 		return nil, err
 	}
-	client, err := ActionsClient(cfg, os.Stdout)
+	client, err := actionsClient(cfg, o, os.Stdout)
 	if err != nil {
 		fs.Close()
 		bq.Close()
@@ -141,12 +160,12 @@ func New(ctx context.Context, getenv config.Getenv, checkOnly bool) (*pipeline.P
 	}, nil
 }
 
-// ActionsClient is the Track client, or a dry run writing to dryRun when the
+// actionsClient is the Track client, or a dry run writing to dryRun when the
 // configuration asks for one.
-func ActionsClient(cfg config.Processor, dryRun io.Writer) (actions.Client, error) {
+func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer) (actions.Client, error) {
 	if cfg.DryRun || !cfg.HasTrackCredentials() {
-		return actions.NewDryRun(dryRun), nil
+		return actions.NewRedactedDryRun(dryRun), nil
 	}
 	return actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey, Region: cfg.Region,
-		RateLimit: cfg.RateLimit})
+		RateLimit: cfg.RateLimit, BaseURL: o.TrackBaseURL, HTTPClient: o.TrackHTTPClient})
 }

@@ -2,12 +2,15 @@ package actions
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -16,12 +19,18 @@ import (
 // people by design (it is the dev pipeline's actions.ndjson); keep it out
 // of logs.
 type DryRun struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	redact bool
 }
 
 // NewDryRun returns a DryRun writing to w.
 func NewDryRun(w io.Writer) *DryRun { return &DryRun{w: w} }
+
+// NewRedactedDryRun returns a DryRun whose lines may go to logs: the person
+// is replaced by a short hash (enough to tell people apart) and attribute
+// values by "[redacted]", keeping only which attributes would be set.
+func NewRedactedDryRun(w io.Writer) *DryRun { return &DryRun{w: w, redact: true} }
 
 // dryLine is one line of DryRun output.
 type dryLine struct {
@@ -52,6 +61,16 @@ func (d *DryRun) Do(_ context.Context, c Call) error {
 		line.Method, line.Path = http.MethodPost, path+"/suppress"
 	default:
 		return fmt.Errorf("actions: %w: unknown action kind %q", ErrPermanent, c.Kind)
+	}
+	if d.redact {
+		sum := sha256.Sum256([]byte(c.Person))
+		line.Person = "sha256:" + hex.EncodeToString(sum[:6])
+		line.Path = strings.Replace(line.Path, url.PathEscape(c.Person), line.Person, 1)
+		for k := range line.Attributes {
+			if k != "_update" {
+				line.Attributes[k] = "[redacted]"
+			}
+		}
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

@@ -105,3 +105,22 @@ func TestDryRunConcurrent(t *testing.T) {
 		t.Errorf("got %d distinct lines, want %d", len(seen), n)
 	}
 }
+
+func TestRedactedDryRunKeepsPeopleOutOfLogs(t *testing.T) {
+	var buf bytes.Buffer
+	d := actions.NewRedactedDryRun(&buf)
+	c := actions.Call{Step: "action:0:identify", Kind: actions.KindIdentify, Person: "jane@example.com", EventID: "e1",
+		Attributes: map[string]any{"email_bounce_reason": "550 jane@example.com unknown", "email_bounced": true}}
+	if err := d.Do(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "jane") || strings.Contains(out, "550") {
+		t.Fatalf("redacted line leaks personal data: %s", out)
+	}
+	for _, want := range []string{`"email_bounce_reason":"[redacted]"`, `"_update":true`, `"person":"sha256:`, `"event_id":"e1"`} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("line %s lacks %s", out, want)
+		}
+	}
+}
