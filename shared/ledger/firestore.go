@@ -169,8 +169,8 @@ func (f *Firestore) Finish(ctx context.Context, c *Claim, outcome string) error 
 // change was our own (say, a commit whose reply was lost), so retry. On
 // success, step (if any) is marked done in the claim.
 func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, updates func(time.Time) []firestore.Update) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	ref := f.doc(c.EventID)
 	now := f.now()
 	us := append(updates(now), firestore.Update{Path: "updated_at", Value: now})
@@ -179,7 +179,7 @@ func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, update
 		if err == nil {
 			c.updateTime = wr.UpdateTime
 			if step != "" {
-				c.steps[step] = true
+				c.markDone(step)
 			}
 			return nil
 		}

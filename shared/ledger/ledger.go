@@ -53,12 +53,21 @@ type Claim struct {
 	EventID string
 	Attempt int
 
-	mu    sync.Mutex
 	token string
+	// writeMu serialises writes, so a claim never races itself for the
+	// precondition; Done must not wait for a write, hence a second mutex.
+	writeMu sync.Mutex
 	// updateTime is the Firestore update time of this claim's last write,
-	// the precondition of its next one.
+	// the precondition of its next one. Guarded by writeMu.
 	updateTime time.Time
+	mu         sync.Mutex
 	steps      map[string]bool
+}
+
+func (c *Claim) markDone(step string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.steps[step] = true
 }
 
 func newClaim(eventID string, attempt int, token string, updateTime time.Time, steps map[string]time.Time) *Claim {

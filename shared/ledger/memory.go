@@ -84,7 +84,7 @@ func (m *Memory) Record(ctx context.Context, c *Claim, step string) error {
 	}
 	return m.write(ctx, c, "record "+step, func(d *memDoc, now time.Time) {
 		d.steps[step] = now
-		c.steps[step] = true
+		c.markDone(step)
 	})
 }
 
@@ -104,8 +104,8 @@ func (m *Memory) write(ctx context.Context, c *Claim, op string, apply func(*mem
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
 	}
 	now := m.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.docs[c.EventID]
