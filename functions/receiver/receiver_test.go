@@ -1,0 +1,196 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/shared/signature"
+	"github.com/cioevents/cioevents/shared/webhook"
+)
+
+func TestMain(m *testing.M) { emulator.Main(m, emulator.PubSub) }
+
+const project = "cioevents-receiver-test"
+
+var seq atomic.Int64
+
+// topicWithSub makes a fresh topic and pull subscription on the emulator.
+func topicWithSub(t *testing.T) (topic string, sub *pubsub.Subscriber) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	n := seq.Add(1)
+	topic = fmt.Sprintf("events-%d", n)
+	tn := "projects/" + project + "/topics/" + topic
+	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: tn}); err != nil {
+		t.Fatal(err)
+	}
+	sn := fmt.Sprintf("projects/%s/subscriptions/processor-%d", project, n)
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sn, Topic: tn, AckDeadlineSeconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	return topic, c.Subscriber(sn)
+}
+
+func env(topic string, extra ...string) func(string) string {
+	m := map[string]string{
+		"CIO_WEBHOOK_SIGNING_KEYS": "old-key,cio-test-signing-key",
+		"GOOGLE_CLOUD_PROJECT":     project,
+		"PUBSUB_TOPIC":             topic,
+		"LOG_LEVEL":                "error",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = extra[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func post(t *testing.T, url string, body []byte, key string) *http.Response {
+	t.Helper()
+	ts, sig := signature.Headers([]byte(key), time.Now(), body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set(signature.HeaderTimestamp, ts)
+	req.Header.Set(signature.HeaderSignature, sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// receive pulls until n messages arrived.
+func receive(t *testing.T, sub *pubsub.Subscriber, n int) []*pubsub.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []*pubsub.Message
+	msgs := make(chan *pubsub.Message, 256)
+	go sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) { m.Ack(); msgs <- m })
+	for len(got) < n {
+		select {
+		case m := <-msgs:
+			got = append(got, m)
+		case <-ctx.Done():
+			t.Fatalf("received %d of %d messages", len(got), n)
+		}
+	}
+	return got
+}
+
+// The published message is the posted body, byte for byte, with the
+// attributes the processor relies on; refused requests publish nothing.
+func TestPublishesExactBytesToEmulator(t *testing.T) {
+	topic, sub := topicWithSub(t)
+	h, err := New(context.Background(), env(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	files, _ := filepath.Glob("../../testdata/*/*.json")
+	if len(files) < 90 {
+		t.Fatalf("only %d fixtures", len(files))
+	}
+	// Refused first: none of these may reach the topic.
+	good, _ := os.ReadFile("../../testdata/events/email.bounced.json")
+	if r := post(t, srv.URL, good, "wrong-key"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %d", r.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %v %v", r, err)
+	}
+	posted := map[string][]byte{}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := post(t, srv.URL, body, "cio-test-signing-key"); r.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", f, r.StatusCode)
+		}
+		posted[string(body)] = body
+	}
+	got := receive(t, sub, len(posted))
+	for _, m := range got {
+		if _, ok := posted[string(m.Data)]; !ok {
+			t.Fatalf("published data matches no posted body: %.80q", m.Data)
+		}
+		delete(posted, string(m.Data))
+		if m.Attributes[webhook.AttrKeyIndex] != "1" || m.Attributes[webhook.AttrSignedAt] == "" ||
+			m.Attributes[webhook.AttrReceivedAt] == "" {
+			t.Fatalf("attributes %v", m.Attributes)
+		}
+		if m.Attributes[webhook.AttrInvalid] == "" && m.Attributes[webhook.AttrEventID] == "" {
+			t.Fatalf("valid event without event_id attribute: %v", m.Attributes)
+		}
+	}
+	if len(posted) != 0 {
+		t.Fatalf("%d bodies never published", len(posted))
+	}
+}
+
+func TestUnreachablePubSubAnswers503InBudget(t *testing.T) {
+	// Nothing listens on port 1.
+	t.Setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:1")
+	h, err := New(context.Background(), env("events-unreachable", "CIO_PUBLISH_TIMEOUT", "3s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	body, _ := os.ReadFile("../../testdata/events/email.bounced.json")
+	start := time.Now()
+	r := post(t, srv.URL, body, "cio-test-signing-key")
+	// Customer.io gives up after 4 s; an answer later than that is no answer.
+	if elapsed := time.Since(start); r.StatusCode != http.StatusServiceUnavailable || elapsed >= 4*time.Second {
+		t.Fatalf("status %d after %s, want 503 inside 4 s", r.StatusCode, elapsed)
+	}
+}
+
+func TestRefusesWithoutKey(t *testing.T) {
+	_, err := New(context.Background(), env("t", "CIO_WEBHOOK_SIGNING_KEYS", ""))
+	if err == nil {
+		t.Fatal("receiver built without a signing key")
+	}
+}
+
+func TestRefusesToStartWithoutKey(t *testing.T) {
+	if os.Getenv("CIOEVENTS_CHILD") == "1" {
+		return // the child's init has already decided
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestRefusesToStartWithoutKey$")
+	cmd.Env = append(os.Environ(), "CIOEVENTS_CHILD=1", "FUNCTION_TARGET="+Name, "CIO_WEBHOOK_SIGNING_KEYS=",
+		"GOOGLE_CLOUD_PROJECT=p")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("refuses to start")) || !bytes.Contains(out, []byte("CIO_WEBHOOK_SIGNING_KEYS")) {
+		t.Fatalf("child exited with %v:\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte(strconv.Quote("cio-test-signing-key"))) {
+		t.Fatal("start-up log leaks a key")
+	}
+}
