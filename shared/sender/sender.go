@@ -189,7 +189,7 @@ func load(o Options) ([]body, error) {
 		name := path.Join(DirEvents, pair+".json")
 		raw, err := fs.ReadFile(o.Fixtures, name)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: no sample body for %q (known pairs: event.Pairs()): %w", ErrOptions, pair, err)
+			return nil, fmt.Errorf("%w: no sample body for %q (want an object_type.metric pair such as email.bounced): %w", ErrOptions, pair, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("sender: read %s: %w", name, err)
