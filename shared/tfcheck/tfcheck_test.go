@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cioevents/cioevents/functions/processor"
+	"github.com/cioevents/cioevents/functions/receiver"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/tfcheck"
 )
@@ -14,10 +16,12 @@ import (
 // terraformDir is the repository's Terraform root module.
 const terraformDir = "../../terraform"
 
+// rules ties the check to the Go side: the registered entry point names and
+// the variables each function's configuration reads.
 func rules() tfcheck.Rules {
 	return tfcheck.Rules{Env: map[string][]string{
-		"ReceiveWebhook": config.ReceiverVars(),
-		"ProcessEvent":   config.ProcessorVars(),
+		receiver.Name:  config.ReceiverVars(),
+		processor.Name: config.ProcessorVars(),
 	}}
 }
 
