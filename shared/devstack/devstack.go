@@ -45,6 +45,9 @@ import (
 // Files the stack writes in its data directory.
 const ActionsFile = "actions.ndjson"
 
+// retryDelay stands in for the retry policy's minimum backoff.
+const retryDelay = 250 * time.Millisecond
+
 // Options configure Start. Zero values give the `cioevents dev` defaults.
 type Options struct {
 	Addr    string // listen address; default 127.0.0.1:8080 ("127.0.0.1:0" picks a port)
@@ -66,6 +69,10 @@ type Options struct {
 	Fault func(point string) error
 	// Concurrency is how many messages the processor works on at once.
 	Concurrency int
+	// LedgerCollection is the Firestore collection (default cioevents_ledger).
+	LedgerCollection string
+	// LedgerLease is how long a delivery holds an event (default 1 min).
+	LedgerLease time.Duration
 	Logger      *slog.Logger
 }
 
@@ -163,6 +170,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		s.done <- sub.Receive(rctx, func(ctx context.Context, m *pubsub.Message) {
 			_, err := proc.Process(ctx, pipeline.Message{ID: m.ID, Data: m.Data, Attributes: m.Attributes, PublishTime: m.PublishTime})
 			if err != nil {
+				// A push subscription's retry policy backs off before
+				// redelivering; a pull Nack redelivers at once, which would
+				// spin on an event whose lease is still held.
+				select {
+				case <-time.After(retryDelay):
+				case <-ctx.Done():
+				}
 				m.Nack()
 				return
 			}
@@ -193,6 +207,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
+	}
+	if o.LedgerCollection == "" {
+		o.LedgerCollection = config.DefaultCollection
+	}
+	if o.LedgerLease <= 0 {
+		o.LedgerLease = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -236,10 +256,10 @@ func (s *Stack) processor(ctx context.Context, o Options) (*pipeline.Processor, 
 			return nil, fmt.Errorf("devstack: firestore: %w", err)
 		}
 		s.closers = append(s.closers, fs.Close)
-		p.Ledger = ledger.NewFirestore(fs, config.DefaultCollection, time.Minute)
+		p.Ledger = ledger.NewFirestore(fs, o.LedgerCollection, o.LedgerLease)
 		s.Ledger = "Firestore emulator at " + host
 	} else {
-		p.Ledger = ledger.NewMemory(time.Minute)
+		p.Ledger = ledger.NewMemory(o.LedgerLease)
 		s.Ledger = "in memory"
 	}
 	if o.Warehouse != nil {
