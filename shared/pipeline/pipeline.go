@@ -59,6 +59,10 @@ type Processor struct {
 	TTL    time.Duration
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StepTimeout bounds each call to another service (default 20 s): the
+	// BigQuery client retries 5xx by itself for as long as its context
+	// allows, and a delivery must fail and be redelivered, not hang.
+	StepTimeout time.Duration
 	// Fault, when set (tests only), is called at each crash point —
 	// "claimed", "row", "action:<i>:<kind>", "done" — and a non-nil error
 	// aborts the delivery there as a crash would.
@@ -127,7 +131,7 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
 
 	if !claim.Done(StepRow) {
 		row := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
-		if err := p.Warehouse.InsertEvent(ctx, row); err != nil {
+		if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
 				return res, &RetryError{Step: StepRow, Err: err}
 			}
@@ -148,7 +152,7 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
 		if claim.Done(call.Step) {
 			continue
 		}
-		err := p.Actions.Do(ctx, call)
+		err := p.bounded(ctx, func(ctx context.Context) error { return p.Actions.Do(ctx, call) })
 		if wait, retry := actions.IsRetryable(err); retry {
 			return res, &RetryError{Step: call.Step, RetryAfter: wait, Err: err}
 		}
@@ -204,7 +208,7 @@ func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Me
 			text = reason + ": " + cause.Error()
 		}
 		row := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID)
-		if err := p.Warehouse.InsertRejected(ctx, row); err != nil {
+		if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
 			return res, &RetryError{Step: StepRejected, Err: err}
 		}
 		if err := p.record(ctx, claim, StepRejected); err != nil {
@@ -246,6 +250,16 @@ func (p *Processor) finish(ctx context.Context, c *ledger.Claim, outcome string)
 		return &RetryError{Step: "finish", Err: err}
 	}
 	return nil
+}
+
+func (p *Processor) bounded(ctx context.Context, f func(context.Context) error) error {
+	d := p.StepTimeout
+	if d <= 0 {
+		d = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
 }
 
 func (p *Processor) fault(point string) error {

@@ -448,3 +448,19 @@ func TestNoPersonIsRecordedNotCalled(t *testing.T) {
 		t.Fatalf("outcome %q, %d calls, %d rows", res.Outcome, len(r.track.Calls()), len(r.bq.Rows(eventsTable)))
 	}
 }
+
+// BigQuery that keeps answering 503 must not hold a delivery for longer than
+// the step timeout: the delivery fails and Pub/Sub redelivers later.
+func TestStepTimeoutBoundsClientRetries(t *testing.T) {
+	r := newRig(t, memoryLedger)
+	r.p.StepTimeout = 1500 * time.Millisecond
+	r.bq.FailNext(1000, 503)
+	_, err := r.p.Process(context.Background(), fixture(t, "events/email.delivered.json"))
+	var re *RetryError
+	if !errors.As(err, &re) || re.Step != StepRow {
+		t.Fatalf("err = %v, want a retry at the row step", err)
+	}
+	if n := r.bq.Requests(eventsTable); n < 2 {
+		t.Fatalf("%d insert requests: the client's own retry did not run", n)
+	}
+}
