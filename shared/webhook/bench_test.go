@@ -1,0 +1,109 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/signature"
+)
+
+// benchBodies are real-shaped bodies of 1.2 KB and 101 KB.
+func benchBodies(b *testing.B) map[string][]byte {
+	small, err := os.ReadFile("../../testdata/events/email.sent.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	large, err := os.ReadFile("../../testdata/odd/large_email_sent.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return map[string][]byte{"1KB": small, "100KB": large}
+}
+
+// BenchmarkVerifyParse is the receiver's CPU work per request (signature
+// check plus the light parse); BenchmarkBareHMAC is the floor under it.
+func BenchmarkVerifyParse(b *testing.B) {
+	bodies := benchBodies(b)
+	key := []byte("bench-signing-key")
+	for _, name := range []string{"1KB", "100KB"} {
+		body := bodies[name]
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		sig := signature.Sign(key, ts, body)
+		v := &signature.Verifier{Keys: [][]byte{key}}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(body, ts, sig); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := event.Parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkBareHMAC(b *testing.B) {
+	bodies := benchBodies(b)
+	for _, name := range []string{"1KB", "100KB"} {
+		body := bodies[name]
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m := hmac.New(sha256.New, []byte("bench-signing-key"))
+				m.Write(body)
+				m.Sum(nil)
+			}
+		})
+	}
+}
+
+// BenchmarkHandler is one whole request through the handler with a
+// publisher that answers at once: the receiver's own overhead.
+func BenchmarkHandler(b *testing.B) {
+	bodies := benchBodies(b)
+	key := []byte("bench-signing-key")
+	for _, name := range []string{"1KB", "100KB"} {
+		body := bodies[name]
+		h, err := New(Options{Verifier: &signature.Verifier{Keys: [][]byte{key}}, Publisher: nopPublisher{},
+			MaxBodyBytes: 9 << 20, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts, sig := signature.Headers(key, time.Now(), body)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+				r.Header.Set(signature.HeaderTimestamp, ts)
+				r.Header.Set(signature.HeaderSignature, sig)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, []byte, map[string]string) (string, error) {
+	return "1", nil
+}
