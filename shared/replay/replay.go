@@ -49,6 +49,7 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 	var seen, moved atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
+	counted := map[string]bool{}
 	last := make(chan struct{}, 1)
 	go func() {
 		t := time.NewTimer(o.Idle)
@@ -78,6 +79,13 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 		}
 		if o.DryRun {
 			m.Nack()
+			mu.Lock()
+			again := counted[m.ID]
+			counted[m.ID] = true
+			mu.Unlock()
+			if again {
+				cancel() // a nacked message came back: every message was counted
+			}
 			return
 		}
 		attrs := map[string]string{}
@@ -101,6 +109,9 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 		moved.Add(1)
 	})
 	r := Report{Moved: int(moved.Load()), Seen: int(seen.Load())}
+	if o.DryRun {
+		r.Seen = len(counted)
+	}
 	if o.Max > 0 && r.Seen > o.Max {
 		r.Seen = o.Max
 	}
