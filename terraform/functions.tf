@@ -6,17 +6,16 @@ data "archive_file" "source" {
   source_dir  = "${path.module}/.."
   output_path = "${path.module}/.terraform/cioevents-source.zip"
 
-  # Only Go sources matter to the build; tool caches, state and the provider
-  # binaries under terraform/ would only bloat the upload.
+  # Tool caches, state and the provider binaries under terraform/ would only
+  # bloat the upload. testdata/ stays: the root package embeds the sample
+  # events that `cioevents send` posts, and the build fails without them.
   excludes = [
     ".bin",
     ".ci",
     ".cioevents",
     ".git",
     ".tools",
-    "docs",
     "terraform",
-    "testdata",
   ]
 }
 
