@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors returned by Parse. A body that fails with either is still authentic;
@@ -117,7 +118,14 @@ type envelope struct {
 // fields have unexpected types: those fields are left zero (the raw body keeps
 // them), because an odd field must not cost the event its row. Parse returns
 // ErrNotObject or ErrNoEventID (possibly with a partial Event) otherwise.
-func Parse(raw []byte) (*Event, error) {
+func Parse(raw []byte) (*Event, error) { return parse(raw, true) }
+
+// ParseEnvelope is Parse without decoding data: the event_id, object_type,
+// metric and timestamp, and the same errors. It is the receiver's light
+// parse, which must stay cheap for large bodies; Data is left zero.
+func ParseEnvelope(raw []byte) (*Event, error) { return parse(raw, false) }
+
+func parse(raw []byte, withData bool) (*Event, error) {
 	ev := &Event{Raw: raw}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -141,7 +149,7 @@ func Parse(raw []byte) (*Event, error) {
 	}
 	ev.Metric = env.Metric.Value
 	ev.Timestamp = env.Timestamp.Value
-	if len(env.Data) > 0 && env.Data[0] == '{' {
+	if withData && len(env.Data) > 0 && env.Data[0] == '{' {
 		if err := json.Unmarshal(env.Data, &ev.Data); err != nil {
 			ev.Data = Data{}
 			decodeEach(env.Data, &ev.Data)
@@ -200,9 +208,11 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || bytes.Equal(b, []byte("null")):
 		return nil
 	case b[0] == '"':
-		if err := json.Unmarshal(b, &s.Value); err != nil {
+		v, err := unquote(b)
+		if err != nil {
 			return err
 		}
+		s.Value = v
 	case b[0] == 't' || b[0] == 'f':
 		var v bool
 		if err := json.Unmarshal(b, &v); err != nil {
@@ -252,7 +262,8 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 	}
 	text := string(b)
 	if b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
+		var err error
+		if text, err = unquote(b); err != nil {
 			return err
 		}
 		if text == "" {
@@ -288,4 +299,26 @@ func (n Int) Ptr() *int64 {
 	}
 	v := n.Value
 	return &v
+}
+
+// unquote decodes a JSON string. Strings without escapes — nearly all IDs
+// and most text — are cut out directly instead of being validated and
+// copied again by encoding/json, which already validated the whole body.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		plain := utf8.Valid(inner)
+		for _, c := range inner {
+			if c == '\\' || c == '"' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), nil
+		}
+	}
+	var v string
+	err := json.Unmarshal(b, &v)
+	return v, err
 }

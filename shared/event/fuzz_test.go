@@ -48,7 +48,26 @@ func FuzzParse(f *testing.F) {
 		if (err == nil) != (err2 == nil) || !reflect.DeepEqual(ev, again) {
 			t.Fatalf("Parse is not deterministic:\n%+v\n%+v", ev, again)
 		}
+		// The receiver's light parse must classify every body as Parse does,
+		// or it would flag for quarantine what the processor could store.
+		env, err3 := event.ParseEnvelope(in)
+		if class(err3) != class(err) || env.EventID != ev.EventID ||
+			env.ObjectType != ev.ObjectType || env.Metric != ev.Metric || env.Timestamp != ev.Timestamp {
+			t.Fatalf("ParseEnvelope disagrees with Parse: %+v (%v) vs %+v (%v)", env, err3, ev, err)
+		}
 	})
+}
+
+func class(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, event.ErrNotObject):
+		return "not_object"
+	case errors.Is(err, event.ErrNoEventID):
+		return "no_event_id"
+	}
+	return err.Error()
 }
 
 func TestParseDeterministicWithCaseFoldedKeys(t *testing.T) {

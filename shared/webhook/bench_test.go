@@ -48,7 +48,7 @@ func BenchmarkVerifyParse(b *testing.B) {
 				if _, err := v.Verify(body, ts, sig); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := event.Parse(body); err != nil {
+				if _, err := event.ParseEnvelope(body); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -171,7 +171,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 			attrs[AttrEventID] = id
 		}
 	} else {
-		ev, err := event.Parse(body)
+		ev, err := event.ParseEnvelope(body)
 		switch {
 		case errors.Is(err, event.ErrNotObject):
 			attrs[AttrInvalid] = InvalidNotObject
