@@ -90,7 +90,7 @@ func TestSoak(t *testing.T) {
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Project: "cioevents-soak",
 		Topic: fmt.Sprintf("soak-%d", run), Sub: fmt.Sprintf("soak-%d-processor", run),
 		LedgerCollection: fmt.Sprintf("soak_%d", run), LedgerLease: 2 * time.Second,
-		Keys: [][]byte{[]byte("soak-key")}, Warehouse: wh, Actions: tr, Concurrency: 32,
+		Keys: [][]byte{[]byte("soak-key")}, Warehouse: wh, Actions: tr, Concurrency: 64,
 		Getenv: os.Getenv, Logger: soakLogger(t),
 		Fault: func(point string) error {
 			if faults && chance(0.01) {

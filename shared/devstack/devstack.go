@@ -165,7 +165,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.cancel = cancel
 	sub := client.Subscriber(o.Sub)
 	sub.ReceiveSettings.MaxOutstandingMessages = o.Concurrency
-	sub.ReceiveSettings.NumGoroutines = 1
+	// pstest hands each stream about one message per 10 ms tick, so one
+	// stream would cap the dev pipeline near 100 events/s.
+	sub.ReceiveSettings.NumGoroutines = 8
 	go func() {
 		s.done <- sub.Receive(rctx, func(ctx context.Context, m *pubsub.Message) {
 			_, err := proc.Process(ctx, pipeline.Message{ID: m.ID, Data: m.Data, Attributes: m.Attributes, PublishTime: m.PublishTime})
@@ -206,7 +208,7 @@ func withDefaults(o Options) Options {
 		o.Getenv = os.Getenv
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 16
+		o.Concurrency = 64
 	}
 	if o.LedgerCollection == "" {
 		o.LedgerCollection = config.DefaultCollection
