@@ -220,7 +220,7 @@ variable "bigquery_dataset" {
 }
 
 variable "events_table" {
-  description = "BIGQUERY_TABLE: one row per event (DESIGN §5)."
+  description = "BIGQUERY_TABLE: one row per event (see the README, What lands in BigQuery)."
   type        = string
   default     = "events"
 
@@ -264,7 +264,7 @@ variable "cio_region" {
 }
 
 variable "cio_actions" {
-  description = "CIO_ACTIONS: the action policy (DESIGN §6). Empty keeps the built-in safe defaults."
+  description = "CIO_ACTIONS: the action policy (see the README, Actions back into Customer.io). Empty keeps the built-in safe defaults."
   type        = string
   default     = ""
 }
