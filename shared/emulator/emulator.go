@@ -70,7 +70,9 @@ func Command(k Kind, host string, port int) (*exec.Cmd, error) {
 			k, jar, k.EnvVar(), err)
 	}
 	cmd := exec.Command("java", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that panics never reaches Stop; the emulator
+	// must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd, nil
 }
 
