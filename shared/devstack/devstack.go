@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +54,8 @@ type Options struct {
 	Project string // default cioevents-dev
 	Topic   string
 	Sub     string
-	// Keys are the signing keys; empty means CIO_WEBHOOK_SIGNING_KEYS, and
-	// failing that one generated key.
+	// Keys are the signing keys (without commas); empty means
+	// CIO_WEBHOOK_SIGNING_KEYS, and failing that one generated key.
 	Keys [][]byte
 	// Getenv reads the environment (emulator hosts, Track credentials,
 	// policy); nil means os.Getenv.
@@ -69,9 +68,9 @@ type Options struct {
 	Fault func(point string) error
 	// Concurrency is how many messages the processor works on at once.
 	Concurrency int
-	// LedgerCollection is the Firestore collection (default cioevents_ledger).
+	// LedgerCollection overrides LEDGER_COLLECTION.
 	LedgerCollection string
-	// LedgerLease is how long a delivery holds an event (default 1 min).
+	// LedgerLease overrides LEDGER_LEASE (how long a delivery holds an event).
 	LedgerLease time.Duration
 	Logger      *slog.Logger
 }
@@ -102,19 +101,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-	if len(o.Keys) == 0 {
-		if env := o.Getenv(config.EnvSigningKeys); env != "" {
-			for _, k := range strings.Split(env, ",") {
-				if k = strings.TrimSpace(k); k != "" {
-					o.Keys = append(o.Keys, []byte(k))
-				}
-			}
-		}
+	// dev reads the functions' own configuration, so it validates and
+	// honours every variable exactly as a deployment would.
+	env, generated := devEnv(o)
+	rc, err := config.LoadReceiver(env)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	if len(o.Keys) == 0 {
-		b := make([]byte, 24)
-		rand.Read(b)
-		o.Keys, s.Generated = [][]byte{[]byte(hex.EncodeToString(b))}, true
+	pc, err := config.LoadProcessor(env)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	o.Keys, s.Generated = rc.SigningKeys, generated
+	if o.Topic == "" {
+		o.Topic = rc.Topic
 	}
 	s.Key = string(o.Keys[0])
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
@@ -133,21 +133,21 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := ensureTopicAndSub(ctx, client, o.Project, o.Topic, o.Sub); err != nil {
 		return nil, err
 	}
-	pub, err := publish.NewPubSub(ctx, o.Project, o.Topic, 3*time.Second, psOpts...)
+	pub, err := publish.NewPubSub(ctx, o.Project, o.Topic, rc.PublishTimeout, psOpts...)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, pub.Close)
 
-	proc, err := s.processor(ctx, o)
+	proc, err := s.processor(ctx, o, pc)
 	if err != nil {
 		return nil, err
 	}
 	h, err := webhook.New(webhook.Options{
-		Verifier:       &signature.Verifier{Keys: o.Keys},
+		Verifier:       &signature.Verifier{Keys: o.Keys, MaxAge: rc.MaxAge, MaxAhead: rc.MaxAhead},
 		Publisher:      pub,
-		MaxBodyBytes:   config.DefaultMaxBodyBytes,
-		PublishTimeout: 3 * time.Second,
+		MaxBodyBytes:   rc.MaxBodyBytes,
+		PublishTimeout: rc.PublishTimeout,
 		Logger:         o.Logger,
 	})
 	if err != nil {
@@ -198,9 +198,6 @@ func withDefaults(o Options) Options {
 	if o.Project == "" {
 		o.Project = "cioevents-dev"
 	}
-	if o.Topic == "" {
-		o.Topic = config.DefaultTopic
-	}
 	if o.Sub == "" {
 		o.Sub = "cioevents-processor"
 	}
@@ -209,12 +206,6 @@ func withDefaults(o Options) Options {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 64
-	}
-	if o.LedgerCollection == "" {
-		o.LedgerCollection = config.DefaultCollection
-	}
-	if o.LedgerLease <= 0 {
-		o.LedgerLease = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -237,20 +228,55 @@ func (s *Stack) pubsubOptions(o Options) ([]option.ClientOption, error) {
 	}, nil
 }
 
-func (s *Stack) processor(ctx context.Context, o Options) (*pipeline.Processor, error) {
+// devEnv is the environment dev runs on: the real one, over dev's
+// defaults — the project, a generated signing key when none is set, and a
+// dry run when no Track credentials are set. Options.Keys, when given, win.
+func devEnv(o Options) (env config.Getenv, generated bool) {
+	keys := ""
+	for i, k := range o.Keys {
+		if i > 0 {
+			keys += ","
+		}
+		keys += string(k)
+	}
+	if keys == "" && o.Getenv(config.EnvSigningKeys) == "" {
+		b := make([]byte, 24)
+		rand.Read(b)
+		keys, generated = hex.EncodeToString(b), true
+	}
+	noCreds := o.Getenv(config.EnvSiteID) == "" && o.Getenv(config.EnvTrackAPIKey) == ""
+	return func(k string) string {
+		switch {
+		case k == config.EnvSigningKeys && keys != "":
+			return keys
+		case o.Getenv(k) != "":
+			return o.Getenv(k)
+		case k == config.EnvProject:
+			return o.Project
+		case k == config.EnvDryRun && noCreds:
+			return "true"
+		}
+		return ""
+	}, generated
+}
+
+func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) (*pipeline.Processor, error) {
+	policy, err := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 	p := &pipeline.Processor{
-		Policy: actions.DefaultPolicy(),
-		TTL:    14 * 24 * time.Hour,
+		Policy: policy,
+		TTL:    cfg.LedgerTTL,
 		Logger: o.Logger,
 		Fault:  o.Fault,
 	}
-	if pol := o.Getenv(config.EnvActions); pol != "" {
-		allow := strings.EqualFold(o.Getenv(config.EnvAllowSuppress), "true")
-		policy, err := actions.ParsePolicy(pol, allow)
-		if err != nil {
-			return nil, err
-		}
-		p.Policy = policy
+	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
+	if o.LedgerLease > 0 {
+		lease = o.LedgerLease
+	}
+	if o.LedgerCollection != "" {
+		coll = o.LedgerCollection
 	}
 	if host := o.Getenv("FIRESTORE_EMULATOR_HOST"); host != "" {
 		fs, err := firestore.NewClient(ctx, o.Project)
@@ -258,10 +284,10 @@ func (s *Stack) processor(ctx context.Context, o Options) (*pipeline.Processor, 
 			return nil, fmt.Errorf("devstack: firestore: %w", err)
 		}
 		s.closers = append(s.closers, fs.Close)
-		p.Ledger = ledger.NewFirestore(fs, o.LedgerCollection, o.LedgerLease)
+		p.Ledger = ledger.NewFirestore(fs, coll, lease)
 		s.Ledger = "Firestore emulator at " + host
 	} else {
-		p.Ledger = ledger.NewMemory(o.LedgerLease)
+		p.Ledger = ledger.NewMemory(lease)
 		s.Ledger = "in memory"
 	}
 	if o.Warehouse != nil {
@@ -277,11 +303,9 @@ func (s *Stack) processor(ctx context.Context, o Options) (*pipeline.Processor, 
 	switch {
 	case o.Actions != nil:
 		p.Actions, s.Actions = o.Actions, "supplied client"
-	case o.Getenv(config.EnvSiteID) != "" && o.Getenv(config.EnvTrackAPIKey) != "" &&
-		!strings.EqualFold(o.Getenv(config.EnvDryRun), "true"):
-		region := o.Getenv(config.EnvRegion)
-		t, err := actions.NewTrack(actions.TrackConfig{SiteID: o.Getenv(config.EnvSiteID),
-			APIKey: o.Getenv(config.EnvTrackAPIKey), Region: region})
+	case !cfg.DryRun && cfg.HasTrackCredentials():
+		t, err := actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey,
+			Region: cfg.Region, RateLimit: cfg.RateLimit})
 		if err != nil {
 			return nil, err
 		}
