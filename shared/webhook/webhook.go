@@ -166,10 +166,11 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	data := body
 	if size > h.o.MaxBodyBytes {
 		attrs[AttrOversized] = "true"
-		data = stub(r, body, size, sum)
-		if id := scanEventID(body); id != "" {
+		id := scanEventID(body)
+		if id != "" {
 			attrs[AttrEventID] = id
 		}
+		data = stub(r, body, size, sum, id)
 	} else {
 		ev, err := event.ParseEnvelope(body)
 		switch {
@@ -270,13 +271,13 @@ type Stub struct {
 	EventID   string              `json:"event_id,omitempty"`
 }
 
-func stub(r *http.Request, body []byte, size int64, sum []byte) []byte {
+func stub(r *http.Request, body []byte, size int64, sum []byte, eventID string) []byte {
 	prefix := body
 	if len(prefix) > StubPrefixBytes {
 		prefix = prefix[:StubPrefixBytes]
 	}
 	s := Stub{Oversized: true, Size: size, SHA256: hex.EncodeToString(sum), Headers: map[string][]string{},
-		EventID: scanEventID(body)}
+		EventID: eventID}
 	for _, k := range []string{"Content-Type", "User-Agent", signature.HeaderTimestamp, "Content-Length"} {
 		if v := r.Header.Values(k); len(v) > 0 {
 			s.Headers[k] = v
