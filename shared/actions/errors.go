@@ -13,8 +13,15 @@ var (
 	ErrNoPerson = errors.New("actions: event names no person, call not made")
 
 	// ErrPermanent marks failures that repeating cannot fix: a 4xx other
-	// than 408/429, or a call that cannot be encoded. Record, do not retry.
+	// than 401/403/408/429, or a call that cannot be encoded. Record, do not
+	// retry.
 	ErrPermanent = errors.New("permanent Customer.io error")
+
+	// ErrCredentials is a 401 or 403: the Track site ID or API key is wrong,
+	// revoked or lacks the scope. It comes wrapped in a *RetryableError,
+	// because the call itself is fine: once the key is fixed, redelivered
+	// (or replayed) events must still get their update.
+	ErrCredentials = errors.New("Customer.io refused the Track API credentials (check CIO_SITE_ID and CIO_TRACK_API_KEY)")
 )
 
 // RetryableError is a failure worth retrying: 408, 429, 5xx, a timeout or a
