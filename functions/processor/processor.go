@@ -151,12 +151,14 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		return nil, err
 	}
 	return &pipeline.Processor{
-		Ledger:    ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse: bq,
-		Actions:   client,
-		Policy:    policy,
-		TTL:       cfg.LedgerTTL,
-		Logger:    logging.New(os.Stdout, cfg.LogLevel),
+		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+		Warehouse:     bq,
+		Actions:       client,
+		Policy:        policy,
+		TTL:           cfg.LedgerTTL,
+		StepTimeout:   cfg.StepTimeout,
+		LedgerTimeout: cfg.LedgerTimeout,
+		Logger:        logging.New(os.Stdout, cfg.LogLevel),
 	}, nil
 }
 
