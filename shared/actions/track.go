@@ -179,7 +179,7 @@ func (t *Track) classify(kind Kind, status int, header http.Header) error {
 		}
 		return fmt.Errorf("actions: %s: %w", kind, &RetryableError{Status: status, RetryAfter: after})
 	default:
-		return fmt.Errorf("actions: %s: %w: HTTP %d", kind, ErrPermanent, status)
+		return fmt.Errorf("actions: %s: %w", kind, &StatusError{Status: status})
 	}
 }
 

@@ -319,6 +319,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		s.closers = append(s.closers, f.Close)
 		p.Actions, s.Actions = actions.NewDryRun(f), "dry run → "+path
 	}
+	p.Actions = actions.Logged(p.Actions, o.Logger)
 	return p, nil
 }
 
