@@ -290,6 +290,7 @@ resource "google_monitoring_alert_policy" "signature_failures" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "receiver_unavailable" {
@@ -323,6 +324,7 @@ resource "google_monitoring_alert_policy" "receiver_unavailable" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "silence" {
@@ -354,6 +356,7 @@ resource "google_monitoring_alert_policy" "silence" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "backlog" {
@@ -386,6 +389,7 @@ resource "google_monitoring_alert_policy" "backlog" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -418,6 +422,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "track_credentials" {
@@ -451,6 +456,7 @@ resource "google_monitoring_alert_policy" "track_credentials" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "track_rate_limited" {
@@ -484,6 +490,7 @@ resource "google_monitoring_alert_policy" "track_rate_limited" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "bigquery_insert_failures" {
@@ -517,6 +524,7 @@ resource "google_monitoring_alert_policy" "bigquery_insert_failures" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "rejected_events" {
@@ -550,6 +558,7 @@ resource "google_monitoring_alert_policy" "rejected_events" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 # Deliverability is computed from the same processor_events metric: a ratio
@@ -612,6 +621,7 @@ resource "google_monitoring_alert_policy" "spam_complaints" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 resource "google_monitoring_alert_policy" "bounces" {
@@ -666,6 +676,7 @@ resource "google_monitoring_alert_policy" "bounces" {
   }
 
   notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
 }
 
 # --- Dashboard ---------------------------------------------------------------------

@@ -93,7 +93,7 @@ func TestBrokenMonitoringFails(t *testing.T) {
 		},
 		{
 			name:  "nobody notified",
-			edits: []edit{{"monitoring.tf", "  notification_channels = local.notification_channels\n}\n\nresource \"google_monitoring_alert_policy\" \"track_rate_limited\"", "}\n\nresource \"google_monitoring_alert_policy\" \"track_rate_limited\"", 1}},
+			edits: []edit{{"monitoring.tf", "  notification_channels = local.notification_channels\n  depends_on            = [google_project_service.monitoring]\n}\n\nresource \"google_monitoring_alert_policy\" \"track_rate_limited\"", "}\n\nresource \"google_monitoring_alert_policy\" \"track_rate_limited\"", 1}},
 			want:  "track_credentials: no notification_channels",
 		},
 		{
