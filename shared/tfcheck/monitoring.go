@@ -407,3 +407,16 @@ var evalFunctions = map[string]function.Function{
 	"values":     stdlib.ValuesFunc,
 	"tostring":   stdlib.MakeToFunc(cty.String),
 }
+
+// ResourceAttr evaluates attribute name of resource typ.res (see Eval).
+func (m *Module) ResourceAttr(typ, res, name string) (cty.Value, error) {
+	b := m.resources[typ+"."+res]
+	if b == nil {
+		return cty.NilVal, fmt.Errorf("tfcheck: no resource %s.%s", typ, res)
+	}
+	a := attr(b, name)
+	if a == nil {
+		return cty.NilVal, fmt.Errorf("tfcheck: %s.%s has no attribute %s", typ, res, name)
+	}
+	return m.Eval(a.Expr)
+}

@@ -1,11 +1,14 @@
 package tfcheck_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/cioevents/cioevents/shared/logfilter"
 	"github.com/cioevents/cioevents/shared/tfcheck"
 )
 
@@ -149,4 +152,78 @@ func TestRunbookMustNameItsMetric(t *testing.T) {
 		}
 	}
 	t.Error("a runbook that does not name its metric passed")
+}
+
+// TestDashboardChartsTheMetrics evaluates the dashboard JSON as a plan would
+// and checks every chart's filter parses and reads a metric that exists.
+func TestDashboardChartsTheMetrics(t *testing.T) {
+	m, err := tfcheck.Load(terraformDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.ResourceAttr("google_monitoring_dashboard", "cioevents", "dashboard_json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		DisplayName  string
+		MosaicLayout struct {
+			Columns int
+			Tiles   []struct {
+				XPos, YPos, Width, Height int
+				Widget                    struct {
+					Title   string
+					XyChart struct {
+						DataSets []struct {
+							TimeSeriesQuery struct {
+								TimeSeriesFilter struct {
+									Filter string
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(v.AsString()), &dash); err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := m.LogMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	charted := map[string]bool{}
+	known := map[string]bool{
+		"pubsub.googleapis.com/subscription/oldest_unacked_message_age": true,
+		"pubsub.googleapis.com/subscription/num_undelivered_messages":   true,
+	}
+	for _, lm := range metrics {
+		known["logging.googleapis.com/user/"+lm.Name] = true
+	}
+	if len(dash.MosaicLayout.Tiles) < 8 {
+		t.Fatalf("%d tiles", len(dash.MosaicLayout.Tiles))
+	}
+	for _, tile := range dash.MosaicLayout.Tiles {
+		if tile.XPos+tile.Width > dash.MosaicLayout.Columns || tile.Widget.Title == "" {
+			t.Errorf("tile %q at x=%d width %d does not fit %d columns", tile.Widget.Title, tile.XPos, tile.Width, dash.MosaicLayout.Columns)
+		}
+		for _, ds := range tile.Widget.XyChart.DataSets {
+			f := ds.TimeSeriesQuery.TimeSeriesFilter.Filter
+			if _, err := logfilter.Parse(f); err != nil {
+				t.Errorf("%s: %v", tile.Widget.Title, err)
+			}
+			mt := regexp.MustCompile(`metric\.type="([^"]+)"`).FindStringSubmatch(f)
+			if mt == nil || !known[mt[1]] {
+				t.Errorf("%s: filter reads no known metric: %s", tile.Widget.Title, f)
+				continue
+			}
+			charted[mt[1]] = true
+		}
+	}
+	for mt := range known {
+		if !charted[mt] {
+			t.Errorf("metric %s is on no chart", mt)
+		}
+	}
 }
