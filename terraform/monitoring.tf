@@ -182,6 +182,36 @@ resource "google_logging_metric" "action_calls" {
   depends_on = [google_project_service.enabled]
 }
 
+# Everything else at ERROR or above from either function — a refused
+# start-up, the framework's own errors — and Go's panic and fatal-error lines,
+# which reach stderr as plain text without a severity: what no metric above
+# counts. The three messages above are excluded: they are counted (and
+# alerted on) by outcome.
+resource "google_logging_metric" "function_errors" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/function_errors"
+  description = "cioevents error lines that are not a counted outcome: crashes, refused start-ups, framework errors."
+  filter      = "resource.type=\"cloud_run_revision\" AND (resource.labels.service_name=\"${google_cloudfunctions2_function.receiver.name}\" OR resource.labels.service_name=\"${google_cloudfunctions2_function.processor.name}\") AND (severity>=ERROR OR textPayload=~\"^(panic|fatal error): \") AND NOT jsonPayload.message=\"webhook\" AND NOT jsonPayload.message=\"event\" AND NOT jsonPayload.message=\"action\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "service"
+      value_type  = "STRING"
+      description = "The function's Cloud Run service."
+    }
+  }
+
+  label_extractors = {
+    service = "EXTRACT(resource.labels.service_name)"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
 # Lag distributions, in milliseconds up to the end of the delivery that
 # inserted the row. Buckets grow by 1.5 from 10 ms: 50 of them reach past the
 # 7 days Customer.io may hold an event back.
@@ -561,6 +591,41 @@ resource "google_monitoring_alert_policy" "rejected_events" {
   depends_on            = [google_project_service.monitoring]
 }
 
+resource "google_monitoring_alert_policy" "function_errors" {
+  project      = var.project_id
+  display_name = "cioevents: unexpected errors in a function"
+  severity     = "ERROR"
+  combiner     = "OR"
+
+  conditions {
+    display_name = "error lines outside the counted outcomes in the last 10 minutes"
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.service"]
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      A function logged an error that is not one of its counted outcomes (metric `function_errors`): a panic, a refused start-up (bad configuration or secret), or an error of the functions framework. Start with the log line itself.
+
+      Runbook: ${local.runbooks}/function-errors.md
+    EOT
+  }
+
+  notification_channels = local.notification_channels
+  depends_on            = [google_project_service.monitoring]
+}
+
 # Deliverability is computed from the same processor_events metric: a ratio
 # of two label-filtered counts over a 24 h window. A scheduled query over
 # events_deduped would be exact to the last duplicate, but needs the Data
@@ -749,6 +814,12 @@ locals {
       plot  = "STACKED_BAR"
       series = [{ filter = local.action_series, aligner = "ALIGN_SUM", reducer = "REDUCE_SUM",
       group = ["metric.label.outcome", "metric.label.status_class"] }]
+    },
+    {
+      title = "Unexpected errors by function"
+      plot  = "STACKED_BAR"
+      series = [{ filter = "metric.type=\"${local.user_metric}/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\"",
+      aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group = ["metric.label.service"] }]
     },
     {
       title = "Email events / min by metric (deliverability)"

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cioevents/cioevents/functions/processor"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/actions/trackfake"
 	"github.com/cioevents/cioevents/shared/ledger"
@@ -242,6 +243,35 @@ func processorLines(t *testing.T) []line {
 	return ls
 }
 
+// outOfBandLines are what the functions write outside a request, which
+// cannot be triggered in-process: the start-up refusal init logs (built here
+// from the processor's real configuration error, logged as init logs it) and
+// the plain-text lines a Go panic leaves on stderr, which Cloud Logging
+// stores as textPayload without a severity.
+func outOfBandLines(t *testing.T) []line {
+	t.Helper()
+	_, err := processor.New(context.Background(), func(k string) string {
+		return map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "LEDGER_TTL": "1h"}[k]
+	}, processor.Overrides{CheckOnly: true})
+	if err == nil {
+		t.Fatal("a 1h LEDGER_TTL was accepted")
+	}
+	var buf bytes.Buffer
+	logging.New(&buf, "info").Error("processor refuses to start: invalid configuration", "error", err.Error())
+	ls := collect(t, "processor", "startup", buf.Bytes())
+	for key, text := range map[string]string{
+		"panic/text":      "panic: runtime error: invalid memory address or nil pointer dereference",
+		"stacktrace/text": "goroutine 1 [running]:",
+	} {
+		ls = append(ls, line{key: key, entry: map[string]any{
+			"resource":    map[string]any{"type": "cloud_run_revision", "labels": map[string]any{"service_name": "cioevents-processor"}},
+			"textPayload": text,
+			"severity":    "DEFAULT",
+		}})
+	}
+	return ls
+}
+
 // metricWant is what one log-based metric must count: the lines it matches
 // (every other captured line must not match) and, per line, label values.
 // A value of "" means the label is absent from the line.
@@ -288,6 +318,10 @@ var want = map[string]metricWant{
 		"track_429/action": {"outcome": "retry", "status": "429", "status_class": "4xx"},
 		"track_500/action": {"outcome": "retry", "status": "500", "status_class": "5xx"},
 	},
+	"function_errors": {
+		"startup/processor refuses to start: invalid configuration": {"service": "cioevents-processor"},
+		"panic/text": {"service": "cioevents-processor"},
+	},
 	"lag_received": {
 		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_timestamp/event": {},
 		"track_401/event": {}, "track_403/event": {},
@@ -308,6 +342,7 @@ var alertWant = map[string][]string{
 	"track_rate_limited#0":          {"track_429/action"},
 	"bigquery_insert_failures#0":    {"retry_rejected/event", "retry_row/event"},
 	"rejected_events#0":             {"rejected/event"},
+	"function_errors#0":             {"panic/text", "startup/processor refuses to start: invalid configuration"},
 	"spam_complaints#0":             {"spammed/event"},
 	"spam_complaints#0/denominator": {"inserted/event", "no_timestamp/event"},
 	"spam_complaints#1":             {"inserted/event", "no_timestamp/event"},
@@ -441,7 +476,7 @@ func loadMonitoring(t *testing.T) ([]tfcheck.LogMetric, []tfcheck.AlertPolicy) {
 // as Cloud Logging would, and each alert condition to the resulting series.
 func TestLogMetricFilters(t *testing.T) {
 	metrics, policies := loadMonitoring(t)
-	lines := append(receiverLines(t), processorLines(t)...)
+	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t))
 	for _, e := range checkLines(metrics, policies, lines) {
 		t.Error(e)
 	}
@@ -461,7 +496,7 @@ func TestLogMetricFilters(t *testing.T) {
 // metric depends on can be renamed in the code without a test failing.
 func TestRenamedFieldBreaksMetrics(t *testing.T) {
 	metrics, policies := loadMonitoring(t)
-	lines := append(receiverLines(t), processorLines(t)...)
+	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t))
 	for _, field := range dependedOn(t, metrics) {
 		top, sub, _ := strings.Cut(field, ".")
 		renamed := make([]line, len(lines))

@@ -30,7 +30,7 @@ func TestRepositoryMonitoringPasses(t *testing.T) {
 	// The alerts issue 9 asks for, by resource name; each must exist.
 	want := []string{"signature_failures", "receiver_unavailable", "silence", "backlog", "dead_letters",
 		"track_credentials", "track_rate_limited", "bigquery_insert_failures", "rejected_events",
-		"spam_complaints", "bounces"}
+		"spam_complaints", "bounces", "function_errors"}
 	got := map[string]bool{}
 	for _, p := range policies {
 		got[p.Resource] = true
