@@ -34,7 +34,7 @@ resource "google_monitoring_notification_channel" "email" {
   for_each = toset(var.alert_emails)
 
   project      = var.project_id
-  display_name = "cioevents alerts: ${each.value}"
+  display_name = "${var.name_prefix} alerts: ${each.value}"
   type         = "email"
   labels = {
     email_address = each.value
@@ -291,7 +291,7 @@ resource "google_logging_metric" "lag_event" {
 
 resource "google_monitoring_alert_policy" "signature_failures" {
   project      = var.project_id
-  display_name = "cioevents: webhook signatures failing"
+  display_name = "${var.name_prefix}: webhook signatures failing"
   severity     = "CRITICAL"
   combiner     = "OR"
 
@@ -325,7 +325,7 @@ resource "google_monitoring_alert_policy" "signature_failures" {
 
 resource "google_monitoring_alert_policy" "receiver_unavailable" {
   project      = var.project_id
-  display_name = "cioevents: receiver answering 503"
+  display_name = "${var.name_prefix}: receiver answering 503"
   severity     = "ERROR"
   combiner     = "OR"
 
@@ -359,7 +359,7 @@ resource "google_monitoring_alert_policy" "receiver_unavailable" {
 
 resource "google_monitoring_alert_policy" "silence" {
   project      = var.project_id
-  display_name = "cioevents: no events accepted for ${var.silence_hours} h"
+  display_name = "${var.name_prefix}: no events accepted for ${var.silence_hours} h"
   severity     = "CRITICAL"
   combiner     = "OR"
 
@@ -391,7 +391,7 @@ resource "google_monitoring_alert_policy" "silence" {
 
 resource "google_monitoring_alert_policy" "backlog" {
   project      = var.project_id
-  display_name = "cioevents: processor backlog older than ${var.backlog_max_age_minutes} min"
+  display_name = "${var.name_prefix}: processor backlog older than ${var.backlog_max_age_minutes} min"
   severity     = "ERROR"
   combiner     = "OR"
 
@@ -424,7 +424,7 @@ resource "google_monitoring_alert_policy" "backlog" {
 
 resource "google_monitoring_alert_policy" "dead_letters" {
   project      = var.project_id
-  display_name = "cioevents: messages in the dead-letter subscription"
+  display_name = "${var.name_prefix}: messages in the dead-letter subscription"
   severity     = "ERROR"
   combiner     = "OR"
 
@@ -457,7 +457,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
 resource "google_monitoring_alert_policy" "track_credentials" {
   project      = var.project_id
-  display_name = "cioevents: Customer.io Track API refusing credentials"
+  display_name = "${var.name_prefix}: Customer.io Track API refusing credentials"
   severity     = "CRITICAL"
   combiner     = "OR"
 
@@ -491,7 +491,7 @@ resource "google_monitoring_alert_policy" "track_credentials" {
 
 resource "google_monitoring_alert_policy" "track_rate_limited" {
   project      = var.project_id
-  display_name = "cioevents: Customer.io Track API rate limiting"
+  display_name = "${var.name_prefix}: Customer.io Track API rate limiting"
   severity     = "WARNING"
   combiner     = "OR"
 
@@ -525,7 +525,7 @@ resource "google_monitoring_alert_policy" "track_rate_limited" {
 
 resource "google_monitoring_alert_policy" "bigquery_insert_failures" {
   project      = var.project_id
-  display_name = "cioevents: BigQuery inserts failing"
+  display_name = "${var.name_prefix}: BigQuery inserts failing"
   severity     = "ERROR"
   combiner     = "OR"
 
@@ -559,7 +559,7 @@ resource "google_monitoring_alert_policy" "bigquery_insert_failures" {
 
 resource "google_monitoring_alert_policy" "rejected_events" {
   project      = var.project_id
-  display_name = "cioevents: jump in rejected_events"
+  display_name = "${var.name_prefix}: jump in rejected_events"
   severity     = "WARNING"
   combiner     = "OR"
 
@@ -593,7 +593,7 @@ resource "google_monitoring_alert_policy" "rejected_events" {
 
 resource "google_monitoring_alert_policy" "function_errors" {
   project      = var.project_id
-  display_name = "cioevents: unexpected errors in a function"
+  display_name = "${var.name_prefix}: unexpected errors in a function"
   severity     = "ERROR"
   combiner     = "OR"
 
@@ -636,7 +636,7 @@ resource "google_monitoring_alert_policy" "function_errors" {
 # keeps a quiet day from paging on one complaint.
 resource "google_monitoring_alert_policy" "spam_complaints" {
   project      = var.project_id
-  display_name = "cioevents: spam-complaint rate above ${var.spam_rate_threshold * 100} %"
+  display_name = "${var.name_prefix}: spam-complaint rate above ${var.spam_rate_threshold * 100} %"
   severity     = "ERROR"
   combiner     = "AND"
 
@@ -691,7 +691,7 @@ resource "google_monitoring_alert_policy" "spam_complaints" {
 
 resource "google_monitoring_alert_policy" "bounces" {
   project      = var.project_id
-  display_name = "cioevents: bounce rate above ${var.bounce_rate_threshold * 100} %"
+  display_name = "${var.name_prefix}: bounce rate above ${var.bounce_rate_threshold * 100} %"
   severity     = "WARNING"
   combiner     = "AND"
 

@@ -61,7 +61,7 @@ func TestBrokenMonitoringFails(t *testing.T) {
 	}{
 		{
 			name:  "no severity",
-			edits: []edit{{"monitoring.tf", "display_name = \"cioevents: receiver answering 503\"\n  severity     = \"ERROR\"", "display_name = \"cioevents: receiver answering 503\"", 1}},
+			edits: []edit{{"monitoring.tf", "display_name = \"${var.name_prefix}: receiver answering 503\"\n  severity     = \"ERROR\"", "display_name = \"${var.name_prefix}: receiver answering 503\"", 1}},
 			want:  "receiver_unavailable: severity must be",
 		},
 		{
