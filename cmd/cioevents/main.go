@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
@@ -37,7 +38,7 @@ import (
 const usage = `usage: cioevents <command> [flags]
 
 commands:
-  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents]
+  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents] [--health-every 10s]
   serve   [--addr 127.0.0.1:8080]            (FUNCTION_TARGET=ReceiveWebhook|ProcessEvent)
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
@@ -79,6 +80,7 @@ func dev(ctx context.Context, args []string, out io.Writer) error {
 	fl := flag.NewFlagSet("dev", flag.ExitOnError)
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address")
 	dir := fl.String("data-dir", ".cioevents", "where events.ndjson, rejected.ndjson and actions.ndjson go")
+	every := fl.Duration("health-every", 10*time.Second, "print the health line this often when it changed (0: only at exit)")
 	fl.Parse(args)
 	s, err := devstack.Start(ctx, devstack.Options{Addr: *addr, DataDir: *dir,
 		Logger: logging.New(os.Stderr, os.Getenv(config.EnvLogLevel))})
@@ -101,12 +103,36 @@ func dev(ctx context.Context, args []string, out io.Writer) error {
 Send every sample event:
   go run ./cmd/cioevents send --url %s --key %s --all
 
-Ctrl-C stops.
+A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
 `, s.URL, s.Key, keyNote, s.PubSub, s.Ledger, s.DataDir, warehouse.EventsFile, s.DataDir, warehouse.RejectedFile,
 		s.Actions, s.URL, s.Key)
-	<-ctx.Done()
+	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
+	fmt.Fprintln(out, s.Health.Summary())
 	return nil
+}
+
+// healthLines prints the health summary every interval in which it changed,
+// until ctx is done.
+func healthLines(ctx context.Context, h *devstack.Health, every time.Duration, out io.Writer) {
+	if every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last devstack.Summary
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if sum := h.Summary(); sum != last {
+				fmt.Fprintln(out, sum)
+				last = sum
+			}
+		}
+	}
 }
 
 func serve(ctx context.Context, args []string) error {

@@ -150,15 +150,16 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		bq.Close()
 		return nil, err
 	}
+	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
 		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse:     bq,
-		Actions:       client,
+		Actions:       actions.Logged(client, logger),
 		Policy:        policy,
 		TTL:           cfg.LedgerTTL,
 		StepTimeout:   cfg.StepTimeout,
 		LedgerTimeout: cfg.LedgerTimeout,
-		Logger:        logging.New(os.Stdout, cfg.LogLevel),
+		Logger:        logger,
 	}, nil
 }
 

@@ -24,6 +24,34 @@ var (
 	ErrCredentials = errors.New("Customer.io refused the Track API credentials (check CIO_SITE_ID and CIO_TRACK_API_KEY)")
 )
 
+// StatusError is a permanent failure the Track API answered with a status
+// (a 4xx other than 408/429). It matches ErrPermanent with errors.Is, and
+// keeps the status for logs and metrics (401/403 mean the credentials).
+type StatusError struct {
+	Status int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d", ErrPermanent.Error(), e.Status)
+}
+
+// Is makes errors.Is(err, ErrPermanent) hold.
+func (e *StatusError) Is(target error) bool { return target == ErrPermanent }
+
+// Status returns the HTTP status behind err: that of a *RetryableError or a
+// *StatusError, 0 when no response arrived or err is nil.
+func Status(err error) int {
+	var re *RetryableError
+	if errors.As(err, &re) {
+		return re.Status
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 0
+}
+
 // RetryableError is a failure worth retrying: 408, 429, 5xx, a timeout or a
 // network error. RetryAfter is what the server asked for (0 if nothing).
 // Its text carries the status and the cause, never the person or the

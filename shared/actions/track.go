@@ -181,7 +181,7 @@ func (t *Track) classify(kind Kind, status int, header http.Header) error {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fmt.Errorf("actions: %s: %w", kind, &RetryableError{Status: status, Err: ErrCredentials})
 	default:
-		return fmt.Errorf("actions: %s: %w: HTTP %d", kind, ErrPermanent, status)
+		return fmt.Errorf("actions: %s: %w", kind, &StatusError{Status: status})
 	}
 }
 

@@ -84,6 +84,8 @@ type Stack struct {
 	Ledger    string // "memory" or the emulator host
 	Actions   string // "dry-run: <file>" or "Customer.io Track API (<region>)"
 	DataDir   string
+	// Health counts the pipeline's log lines for `cioevents dev`'s summary.
+	Health *Health
 
 	srv     *http.Server
 	cancel  context.CancelFunc
@@ -95,7 +97,8 @@ type Stack struct {
 // Start builds and starts the stack; Close stops it.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	o = withDefaults(o)
-	s := &Stack{DataDir: o.DataDir, done: make(chan error, 1)}
+	s := &Stack{DataDir: o.DataDir, done: make(chan error, 1), Health: &Health{}}
+	o.Logger = slog.New(s.Health.Handler(o.Logger.Handler()))
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -321,6 +324,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		s.closers = append(s.closers, f.Close)
 		p.Actions, s.Actions = actions.NewDryRun(f), "dry run → "+path
 	}
+	p.Actions = actions.Logged(p.Actions, o.Logger)
 	return p, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cioevents/cioevents/shared/actions"
@@ -454,5 +455,22 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	if m.Attributes[webhook.AttrUnknown] != "" {
 		attrs = append(attrs, slog.Bool("unknown_pair", true))
 	}
+	if err == nil && strings.HasPrefix(outcome, OutcomeInserted) {
+		attrs = append(attrs, p.lags(m)...)
+	}
 	p.logger().LogAttrs(ctx, level, "event", attrs...)
+}
+
+// lags are the end-to-end delays of an inserted event, in milliseconds up
+// to the end of its delivery (row inserted and actions applied):
+// lag_received_ms from the receiver's clock, lag_event_ms from the event's
+// own timestamp (absent when the body has none). The lag metrics in
+// terraform/monitoring.tf are distributions of these.
+func (p *Processor) lags(m Message) []slog.Attr {
+	now := p.now()
+	out := []slog.Attr{slog.Int64("lag_received_ms", now.Sub(p.receivedAt(m)).Milliseconds())}
+	if ev, _ := event.ParseEnvelope(m.Data); ev != nil && ev.Timestamp != 0 {
+		out = append(out, slog.Int64("lag_event_ms", now.Sub(ev.Time()).Milliseconds()))
+	}
+	return out
 }
