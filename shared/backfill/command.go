@@ -82,6 +82,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 16, "events stored at once")
+	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		return errors.New("backfill: --since must be before --until")
 	}
 	client, err := appapi.New(appapi.Config{Key: e.Getenv(EnvAppAPIKey), Region: e.Getenv(config.EnvRegion),
-		BaseURL: *apiURL, HTTPClient: e.HTTPClient})
+		BaseURL: *apiURL, HTTPClient: e.HTTPClient, RateLimit: *apiRate})
 	if err != nil {
 		return fmt.Errorf("%w (set %s)", err, EnvAppAPIKey)
 	}
