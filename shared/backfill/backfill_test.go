@@ -214,6 +214,10 @@ func TestBackfillAddsExactlyWhatWebhooksMissed(t *testing.T) {
 	if !slices.ContainsFunc(strings.Split(r.stdout, "\n"), func(l string) bool { return strings.Join(strings.Fields(l), " ") == wantLine }) {
 		t.Errorf("dry run has no line %q:\n%.2000s", wantLine, r.stdout)
 	}
+	if !strings.Contains(r.stderr, `"severity":"WARNING","message":"backfill reconciliation: events missing from the warehouse"`) ||
+		!strings.Contains(r.stderr, fmt.Sprintf(`"missing":%d`, missing)) {
+		t.Errorf("no warning log line for the gap:\n%s", r.stderr)
+	}
 	if _, after := readRows(t, dir); !bytes.Equal(before, after) {
 		t.Error("the dry run wrote rows")
 	}

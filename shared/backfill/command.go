@@ -156,6 +156,18 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected\n",
 		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected)
+	// One JSON line for the log-based alerting: a failure, or a nightly
+	// reconciliation that found gaps.
+	attrs := []any{"pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
+		"added", rep.Added, "rejected", rep.Rejected, "dry_run", *dry}
+	switch {
+	case err != nil:
+		logger.Error("backfill failed", append(attrs, "error", err.Error())...)
+	case *dry && rep.Events > rep.Present:
+		logger.Warn("backfill reconciliation: events missing from the warehouse", append(attrs, "missing", rep.Events-rep.Present)...)
+	default:
+		logger.Info("backfill finished", attrs...)
+	}
 	if err != nil && !*dry && o.Checkpoint != "" {
 		return fmt.Errorf("%w; run the same command again to resume from %s", err, o.Checkpoint)
 	}
