@@ -57,7 +57,7 @@ func (r Recon) Keys() []ReconKey {
 
 // Print writes the reconciliation table and its totals.
 func (r Recon) Print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "day\tobject_type\tmetric\tcustomer.io\twarehouse\tmissing\t")
 	var total ReconCount
 	for _, k := range r.Keys() {
