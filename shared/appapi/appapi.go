@@ -20,6 +20,7 @@ import (
 	customerio "github.com/customerio/go-customerio/v3"
 	"golang.org/x/time/rate"
 
+	"github.com/cioevents/cioevents/shared/cioregion"
 	"github.com/cioevents/cioevents/shared/event"
 )
 
@@ -93,23 +94,11 @@ func New(cfg Config) (*Client, error) {
 
 // BaseURL is the App API host of region, or override when set.
 func BaseURL(region, override string) (string, error) {
-	var r customerio.Region
-	switch strings.ToLower(strings.TrimSpace(region)) {
-	case "", "us":
-		r = customerio.RegionUS
-	case "eu":
-		r = customerio.RegionEU
-	default:
-		return "", fmt.Errorf("appapi: Customer.io region %q is not \"us\" or \"eu\"", region)
+	base, err := cioregion.BaseURL(region, override, customerio.Region.APIURL)
+	if err != nil {
+		return "", fmt.Errorf("appapi: %w", err)
 	}
-	if override == "" {
-		return r.APIURL(), nil
-	}
-	u, err := url.Parse(override)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return "", errors.New("appapi: App API URL must be an http(s) URL with a host and no credentials")
-	}
-	return strings.TrimRight(override, "/"), nil
+	return base, nil
 }
 
 // String keeps the key out of %v.

@@ -53,8 +53,8 @@ type Options struct {
 	sleep       func(context.Context, time.Duration) error
 }
 
-// Report says what a run did.
-type Report struct {
+// Counts are a run's totals; a checkpoint keeps them across a restart.
+type Counts struct {
 	Pages      int `json:"pages"`
 	Deliveries int `json:"deliveries"`
 	// Events is every (delivery, metric) listed; Present of them were in the
@@ -65,10 +65,15 @@ type Report struct {
 	Added     int `json:"added"`
 	Duplicate int `json:"duplicate"`
 	Rejected  int `json:"rejected"`
+}
+
+// Report says what a run did.
+type Report struct {
+	Counts
 	// Resumed is set when the run continued from a checkpoint.
-	Resumed bool `json:"-"`
+	Resumed bool
 	// Recon counts per day, object_type and metric.
-	Recon Recon `json:"-"`
+	Recon Recon
 }
 
 // ErrCheckpointMismatch: the checkpoint file belongs to another run.
@@ -93,9 +98,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 			// The checkpoint's bounds win: a relative --since or a default
 			// --until must not move under a resumed run.
-			cp, rep.Resumed = old, true
-			rep.Pages, rep.Deliveries, rep.Events = old.Pages, old.Deliveries, old.Events
-			rep.Present, rep.Added, rep.Duplicate, rep.Rejected = old.Present, old.Added, old.Duplicate, old.Rejected
+			cp, rep.Resumed, rep.Counts = old, true, old.Counts
 		}
 	}
 	// Metric times are never before the delivery's creation; a day of slack
@@ -131,7 +134,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				cp.Window, cp.Cursor = w[1], ""
 			}
 			if !o.DryRun && o.Checkpoint != "" {
-				cp.counts(rep)
+				cp.Counts = rep.Counts
 				if err := cp.save(o.Checkpoint); err != nil {
 					return rep, err
 				}

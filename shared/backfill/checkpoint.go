@@ -19,20 +19,8 @@ type checkpoint struct {
 	Until  time.Time `json:"until"`
 	Window time.Time `json:"window"`
 	Cursor string    `json:"cursor,omitempty"`
-
-	Pages      int       `json:"pages"`
-	Deliveries int       `json:"deliveries"`
-	Events     int       `json:"events"`
-	Present    int       `json:"present"`
-	Added      int       `json:"added"`
-	Duplicate  int       `json:"duplicate"`
-	Rejected   int       `json:"rejected"`
-	SavedAt    time.Time `json:"saved_at"`
-}
-
-func (c *checkpoint) counts(r Report) {
-	c.Pages, c.Deliveries, c.Events = r.Pages, r.Deliveries, r.Events
-	c.Present, c.Added, c.Duplicate, c.Rejected = r.Present, r.Added, r.Duplicate, r.Rejected
+	Counts
+	SavedAt time.Time `json:"saved_at"`
 }
 
 func loadCheckpoint(path string) (checkpoint, bool, error) {
