@@ -121,6 +121,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			q.Start, q.End, q.Cursor, q.Limit = w[0], w[1], cursor, appapi.MaxLimit
 			page, err := o.Lister.List(ctx, q)
 			if err != nil {
+				if cursor != "" && cursor == cp.Cursor && rep.Resumed && ctx.Err() == nil {
+					err = fmt.Errorf("%w (resuming with a saved cursor: if the App API no longer accepts it, delete %s; "+
+						"the restarted run re-lists but stores nothing twice)", err, o.Checkpoint)
+				}
 				return rep, err
 			}
 			oldest, err := o.page(ctx, page, have, &rep)

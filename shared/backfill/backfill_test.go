@@ -293,10 +293,21 @@ func TestBackfilledRowCarriesTheDelivery(t *testing.T) {
 	}, appapifake.Delivery{
 		ID: "nl-1", Type: "email", Created: created, Subject: str("Hello"), NewsletterID: num(10), ContentID: num(2),
 		BroadcastID: nil, Metrics: map[string]int64{"sent": created},
+	}, appapifake.Delivery{
+		// A metric time BigQuery cannot hold: quarantined, not dropped.
+		ID: "odd-1", Type: "push", Created: created, Metrics: map[string]int64{"sent": 253402300800},
 	})
 	dir := t.TempDir()
-	if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", dir}, span...)...); r.err != nil {
+	r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", dir}, span...)...)
+	if r.err != nil {
 		t.Fatal(r.err)
+	}
+	if !strings.Contains(r.stdout, "1 rejected") {
+		t.Errorf("summary: %s", r.stdout)
+	}
+	rejected, err := os.ReadFile(filepath.Join(dir, warehouse.RejectedFile))
+	if err != nil || !bytes.Contains(rejected, []byte(backfill.EventID("odd-1", "sent"))) || !bytes.Contains(rejected, []byte("row_invalid")) {
+		t.Errorf("rejected.ndjson: %s %v", rejected, err)
 	}
 	rows, _ := readRows(t, dir)
 	byPair := map[string]warehouse.Row{}

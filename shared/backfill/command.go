@@ -84,12 +84,18 @@ func Command(ctx context.Context, args []string, e Env) error {
 	conc := fl.Int("concurrency", 16, "events stored at once")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
 	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
+	}
+	if *since == "" {
+		return errors.New("backfill: --since is required (YYYY-MM-DD, RFC 3339 or a look-back such as 30d)")
 	}
 	now := e.Now().UTC()
 	from, err := parseTime(*since, now, false)
-	if err != nil || *since == "" {
-		return fmt.Errorf("backfill: --since: want YYYY-MM-DD, RFC 3339 or a look-back such as 30d (%v)", err)
+	if err != nil {
+		return fmt.Errorf("backfill: --since: %w", err)
 	}
 	to := now.Truncate(time.Second)
 	if *until != "" {
