@@ -360,7 +360,7 @@ func TestBackfilledRowCarriesTheDelivery(t *testing.T) {
 }
 
 func TestInterruptedBackfillResumesToTheSameRows(t *testing.T) {
-	fake, _ := newFake(t, 3000, 12)
+	fake, _ := newFake(t, 2200, 12)
 	full := t.TempDir()
 	if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", full}, span...)...); r.err != nil {
 		t.Fatal(r.err)
