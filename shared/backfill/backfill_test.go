@@ -399,6 +399,9 @@ func TestInterruptedBackfillResumesToTheSameRows(t *testing.T) {
 	if !strings.Contains(r.stdout, "resumed from checkpoint") {
 		t.Errorf("not resumed: %s", r.stdout)
 	}
+	if first := fake.Calls()[before]; !first.Query.Has("start") {
+		t.Errorf("the resumed run began without the saved cursor: %v", first.Query)
+	}
 	resumedCalls := len(fake.Calls()) - before
 	firstCalls := before - fullCalls
 	if firstCalls+resumedCalls > fullCalls+1 {
