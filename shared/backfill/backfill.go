@@ -108,6 +108,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return rep, err
 	}
 	prog := newProgress(o, cp)
+	saved := cp.Cursor
 	for _, w := range appapi.Windows(cp.Since, cp.Until) {
 		if !cp.Window.IsZero() && w[0].Before(cp.Window) {
 			continue // finished before the checkpoint
@@ -121,7 +122,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			q.Start, q.End, q.Cursor, q.Limit = w[0], w[1], cursor, appapi.MaxLimit
 			page, err := o.Lister.List(ctx, q)
 			if err != nil {
-				if cursor != "" && cursor == cp.Cursor && rep.Resumed && ctx.Err() == nil {
+				if saved != "" && cursor == saved && ctx.Err() == nil {
 					err = fmt.Errorf("%w (resuming with a saved cursor: if the App API no longer accepts it, delete %s; "+
 						"the restarted run re-lists but stores nothing twice)", err, o.Checkpoint)
 				}
