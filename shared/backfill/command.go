@@ -81,7 +81,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	apiURL := fl.String("app-api-url", "", "App API base URL instead of the CIO_REGION host (a fake or a proxy)")
 	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
-	conc := fl.Int("concurrency", 16, "events stored at once")
+	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
