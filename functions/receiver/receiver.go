@@ -83,6 +83,7 @@ func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 		Verifier:       &signature.Verifier{Keys: cfg.SigningKeys, MaxAge: cfg.MaxAge, MaxAhead: cfg.MaxAhead},
 		Publisher:      pub,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		BodyBudget:     cfg.BodyBudget,
 		PublishTimeout: cfg.PublishTimeout,
 		Logger:         logging.New(os.Stdout, cfg.LogLevel),
 		Project:        cfg.Project,
