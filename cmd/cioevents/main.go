@@ -53,7 +53,7 @@ func main() {
 	defer stop()
 	if os.Args[1] != "serve" {
 		// Only serve runs the functions; the other commands print for people.
-		logging.FlushProcessOutput()
+		logging.RestoreProcessOutput()
 	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
@@ -74,7 +74,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cioevents:", err)
+		fmt.Fprintln(logging.Stderr(), "cioevents:", err)
 		os.Exit(1)
 	}
 }

@@ -72,16 +72,26 @@ func Stdout() *os.File {
 	return os.Stdout
 }
 
-// FlushProcessOutput restores the real os.Stdout and os.Stderr and waits
-// (up to two seconds) until everything written to the pipes is out, so a
-// process can exit without losing its last lines.
+// Stderr is the real stderr, also when RouteProcessOutput has put a pipe
+// in os.Stderr.
+func Stderr() *os.File {
+	routed.mu.Lock()
+	defer routed.mu.Unlock()
+	if routed.stderr != nil {
+		return routed.stderr
+	}
+	return os.Stderr
+}
+
+// FlushProcessOutput closes the pipes and waits (up to two seconds) until
+// everything written to them is out, so a process can exit without losing
+// its last lines. os.Stdout and os.Stderr are left as they are — other
+// goroutines may be reading them — so later writes through them are lost;
+// write final words to Stdout() or Stderr().
 func FlushProcessOutput() {
 	routed.mu.Lock()
 	pipes, done := routed.pipes, routed.done
 	routed.pipes, routed.done = nil, nil
-	if routed.stdout != nil {
-		os.Stdout, os.Stderr = routed.stdout, routed.stderr
-	}
 	routed.mu.Unlock()
 	for _, p := range pipes {
 		p.Close()
@@ -93,6 +103,18 @@ func FlushProcessOutput() {
 		case <-timeout:
 			return
 		}
+	}
+}
+
+// RestoreProcessOutput flushes the pipes and puts the real streams back in
+// os.Stdout and os.Stderr, for a process that turns out not to serve (a CLI
+// command). Call it before any goroutine prints.
+func RestoreProcessOutput() {
+	FlushProcessOutput()
+	routed.mu.Lock()
+	defer routed.mu.Unlock()
+	if routed.stdout != nil {
+		os.Stdout, os.Stderr = routed.stdout, routed.stderr
 	}
 }
 
