@@ -82,7 +82,7 @@ func post(t *testing.T, url string, body []byte, key string) *http.Response {
 // receive pulls until n messages arrived.
 func receive(t *testing.T, sub *pubsub.Subscriber, n int) []*pubsub.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var got []*pubsub.Message
 	msgs := make(chan *pubsub.Message, 256)
@@ -98,16 +98,23 @@ func receive(t *testing.T, sub *pubsub.Subscriber, n int) []*pubsub.Message {
 	return got
 }
 
-// The published message is the posted body, byte for byte, with the
-// attributes the processor relies on; refused requests publish nothing.
-func TestPublishesExactBytesToEmulator(t *testing.T) {
-	topic, sub := topicWithSub(t)
-	h, err := New(context.Background(), env(topic))
+// serveReceiver serves the receiver built from getenv.
+func serveReceiver(t *testing.T, getenv func(string) string) *httptest.Server {
+	t.Helper()
+	h, err := New(context.Background(), getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// The published message is the posted body, byte for byte, with the
+// attributes the processor relies on; refused requests publish nothing.
+func TestPublishesExactBytesToEmulator(t *testing.T) {
+	topic, sub := topicWithSub(t)
+	srv := serveReceiver(t, env(topic))
 
 	files, _ := filepath.Glob("../../testdata/*/*.json")
 	if len(files) < 90 {
@@ -202,12 +209,7 @@ func TestRefusesToStartWithoutKey(t *testing.T) {
 // its body reaches the topic untouched.
 func TestLongEventIDReachesTopic(t *testing.T) {
 	topic, sub := topicWithSub(t)
-	h, err := New(context.Background(), env(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveReceiver(t, env(topic))
 	body := []byte(`{"event_id":"` + strings.Repeat("e", 2000) + `","object_type":"email","metric":"` +
 		strings.Repeat("m", 1500) + `","timestamp":1767225600,"data":{}}`)
 	if r := post(t, srv.URL, body, "cio-test-signing-key"); r.StatusCode != http.StatusOK {
