@@ -55,6 +55,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Args[1] != "serve" {
+		// Only serve runs the functions; the other commands print for people.
+		logging.RestoreProcessOutput()
+	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "dev":
@@ -76,7 +80,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cioevents:", err)
+		fmt.Fprintln(logging.Stderr(), "cioevents:", err)
 		os.Exit(1)
 	}
 }
@@ -157,6 +161,12 @@ func serve(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("FUNCTION_TARGET=%q is neither %s nor %s", os.Getenv("FUNCTION_TARGET"), receiver.Name, processor.Name)
 	}
+	// As deployed: every line the framework prints becomes one JSON object
+	// (already so when FUNCTION_TARGET is set; the root package's init did it).
+	if err := logging.RouteProcessOutput(); err != nil {
+		return err
+	}
+	defer logging.FlushProcessOutput()
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
