@@ -66,6 +66,7 @@ type Module struct {
 	resources map[string]*hclsyntax.Block // "type.name"
 	data      map[string]*hclsyntax.Block // "type.name"
 	modules   map[string]*hclsyntax.Block
+	src       map[string][]byte // file path → contents, for ProviderFree
 }
 
 // Load parses every .tf file directly in dir.
@@ -85,10 +86,14 @@ func Load(dir string) (*Module, error) {
 		resources: map[string]*hclsyntax.Block{},
 		data:      map[string]*hclsyntax.Block{},
 		modules:   map[string]*hclsyntax.Block{},
+		src:       map[string][]byte{},
 	}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		f, diags := p.ParseHCLFile(path)
+		if f != nil {
+			m.src[path] = f.Bytes
+		}
 		if diags.HasErrors() {
 			return nil, fmt.Errorf("%w: %s", ErrParse, diags.Error())
 		}
