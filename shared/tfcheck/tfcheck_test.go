@@ -221,22 +221,13 @@ func TestBrokenConfigurationFails(t *testing.T) {
 		},
 		{
 			name: "ledger grant loses its condition",
-			edits: []edit{{"iam.tf", `  condition {
-    title       = "cioevents ledger database only"`, `  dynamic "condition" {
-    for_each = []
-    content {
-      title = "x"
-      expression = "true"
-    }
-  }
-  lifecycle {
-    ignore_changes = []
-  }
-  # condition {
-  #  title       = "cioevents ledger database only"`, 1}, {"iam.tf", `    description = "Limits the grant to the database named by var.firestore_database."
+			edits: []edit{{"iam.tf", `
+  condition {
+    title       = "cioevents ledger database only"
+    description = "Limits the grant to the database named by var.firestore_database."
     expression  = "resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
-  }`, `  #  description = ""
-  # }`, 1}},
+  }
+`, "", 1}},
 			rule: tfcheck.RuleAccess, want: "processor | roles/datastore.user | project | condition=false",
 		},
 		{
