@@ -26,7 +26,9 @@ type Dangling struct {
 	Why  string
 }
 
-func (d Dangling) String() string { return fmt.Sprintf("%s:%d: %s (%s)", d.File, d.Line, d.Path, d.Why) }
+func (d Dangling) String() string {
+	return fmt.Sprintf("%s:%d: %s (%s)", d.File, d.Line, d.Path, d.Why)
+}
 
 // Extensions that mark a token as a file name even when its first directory
 // does not exist (a cited docs/ folder that was never created).
