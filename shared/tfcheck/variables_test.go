@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -200,6 +201,29 @@ accept "refused value listed as good" {
 		}
 		if !found {
 			t.Errorf("no problem containing %q", want)
+		}
+	}
+}
+
+// env/example.tfvars is what a new environment starts from; every variable
+// of variables.tf appears in it, set or commented out with its default, so
+// nobody has to read the HCL to learn a setting exists.
+func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join(terraformDir, "env", "example.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := os.ReadFile(filepath.Join(terraformDir, "variables.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`(?m)^variable "([a-z0-9_]+)"`).FindAllStringSubmatch(string(vars), -1)
+	if len(names) < 30 {
+		t.Fatalf("found only %d variables in variables.tf", len(names))
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^#?[ \t]*` + n[1] + `[ \t]+=`).Match(example) {
+			t.Errorf("env/example.tfvars does not mention %s", n[1])
 		}
 	}
 }
