@@ -118,6 +118,23 @@ func LoadTable(paths ...string) (*Table, error) {
 	return t, nil
 }
 
+// prepare writes the provider-free copy of m and the base variables into
+// scratch.
+func prepare(bin string, m *Module, base map[string]cty.Value, scratch string) (Terraform, string, error) {
+	dir := filepath.Join(scratch, "module")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Terraform{}, "", fmt.Errorf("tfcheck: %w", err)
+	}
+	if err := m.ProviderFree(dir); err != nil {
+		return Terraform{}, "", err
+	}
+	file := filepath.Join(scratch, "base.tfvars.json")
+	if err := writeVars(file, base); err != nil {
+		return Terraform{}, "", err
+	}
+	return Terraform{Bin: bin, Dir: dir}, file, nil
+}
+
 // writeVars writes vars as a .tfvars.json file.
 func writeVars(path string, vars map[string]cty.Value) error {
 	obj := cty.EmptyObjectVal
@@ -157,18 +174,8 @@ func CheckVariables(ctx context.Context, bin string, m *Module, t *Table, varFil
 		}
 	}
 
-	modDir := filepath.Join(scratch, "module")
-	if err := os.MkdirAll(modDir, 0o755); err != nil {
-		add("scratch", "%v", err)
-		return ps
-	}
-	if err := m.ProviderFree(modDir); err != nil {
-		add("scratch", "%v", err)
-		return ps
-	}
-	tf := Terraform{Bin: bin, Dir: modDir}
-	base := filepath.Join(scratch, "base.tfvars.json")
-	if err := writeVars(base, t.Base); err != nil {
+	tf, base, err := prepare(bin, m, t.Base, scratch)
+	if err != nil {
 		add("scratch", "%v", err)
 		return ps
 	}
@@ -285,17 +292,8 @@ func CheckExpressions(ctx context.Context, bin string, m *Module, base map[strin
 	add := func(where, format string, args ...any) {
 		ps = append(ps, Problem{Rule: RuleOffline, Where: where, Message: fmt.Sprintf(format, args...)})
 	}
-	modDir := filepath.Join(scratch, "module")
-	if err := os.MkdirAll(modDir, 0o755); err != nil {
-		add("scratch", "%v", err)
-		return ps
-	}
-	if err := m.ProviderFree(modDir); err != nil {
-		add("scratch", "%v", err)
-		return ps
-	}
-	baseFile := filepath.Join(scratch, "base.tfvars.json")
-	if err := writeVars(baseFile, base); err != nil {
+	tf, baseFile, err := prepare(bin, m, base, scratch)
+	if err != nil {
 		add("scratch", "%v", err)
 		return ps
 	}
@@ -311,7 +309,6 @@ func CheckExpressions(ctx context.Context, bin string, m *Module, base map[strin
 		fmt.Fprintf(&all, "e%d = (%s), ", i, e.Source)
 	}
 	all.WriteString("})")
-	tf := Terraform{Bin: bin, Dir: modDir}
 	sets := [][]string{{baseFile}}
 	for _, f := range varFiles {
 		sets = append(sets, []string{baseFile, f})
