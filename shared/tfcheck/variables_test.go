@@ -205,7 +205,7 @@ accept "refused value listed as good" {
 	}
 }
 
-// env/example.tfvars is what a new environment starts from; every variable
+// terraform/env/example.tfvars is what a new environment starts from; every variable
 // of variables.tf appears in it, set or commented out with its default, so
 // nobody has to read the HCL to learn a setting exists.
 func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
