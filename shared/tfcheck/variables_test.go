@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/cioevents/cioevents/shared/tfcheck"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // terraformBin finds the terraform CLI. CI always has it (.ci/terraform-checks
@@ -224,6 +226,72 @@ func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
 	for _, n := range names {
 		if !regexp.MustCompile(`(?m)^#?[ \t]*` + n[1] + `[ \t]+=`).Match(example) {
 			t.Errorf("env/example.tfvars does not mention %s", n[1])
+		}
+	}
+}
+
+// The precondition that keeps laptop-only settings files out works on real
+// files: evaluated by terraform console in a directory without them and with
+// each kind.
+func TestLaptopOnlySettingsFilesAreRefused(t *testing.T) {
+	bin := terraformBin(t)
+	src, err := os.ReadFile(filepath.Join(terraformDir, "apis.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclsyntax.ParseConfig(src, "apis.tf", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var cond string
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "data" || b.Labels[0] != "google_project" {
+			continue
+		}
+		for _, l := range b.Body.Blocks {
+			for _, p := range l.Body.Blocks {
+				if a := p.Body.Attributes["condition"]; l.Type == "lifecycle" && p.Type == "precondition" && a != nil {
+					cond = string(a.Expr.Range().SliceBytes(src))
+				}
+			}
+		}
+	}
+	if cond == "" {
+		t.Fatal("no precondition on data.google_project.this")
+	}
+	m, err := tfcheck.Load(terraformDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		file string
+		want string
+	}{
+		{"", "true"},
+		{"terraform.tfvars", "false"},
+		{"terraform.tfvars.json", "false"},
+		{"prod.auto.tfvars", "false"},
+		{"env/prod.tfvars", "true"},
+	} {
+		dir := t.TempDir()
+		if err := m.ProviderFree(dir); err != nil {
+			t.Fatal(err)
+		}
+		if tt.file != "" {
+			content := "# empty\n"
+			if strings.HasSuffix(tt.file, ".json") {
+				content = "{}"
+			}
+			writeFile(t, filepath.Join(dir, tt.file), content)
+		}
+		vars := filepath.Join(t.TempDir(), "base.tfvars")
+		writeFile(t, vars, `project_id = "my-project-id"`+"\n")
+		got, refused, err := tfcheck.Terraform{Bin: bin, Dir: dir}.Console(context.Background(), cond, vars)
+		if err != nil || refused != "" {
+			t.Fatalf("with %q: console: %v %s", tt.file, err, refused)
+		}
+		if got != tt.want {
+			t.Errorf("with %q present the precondition is %s, want %s", tt.file, got, tt.want)
 		}
 	}
 }
