@@ -216,7 +216,7 @@ variable "ledger_collection" {
 }
 
 variable "ledger_ttl" {
-  description = "LEDGER_TTL: how long a ledger document lives after its event or its last delivery (192h-9600h). It must outlast signature_max_age, or a late Customer.io retry would be processed twice, and dead_letter_retention plus a day, or a late replay would."
+  description = "LEDGER_TTL: how long a ledger document lives after the later of its event and the delivery that last claimed it (192h-9600h). It must outlast signature_max_age, or a late Customer.io retry would be processed twice, and dead_letter_retention plus a day, or a late replay would."
   type        = string
   default     = "336h"
 
