@@ -71,6 +71,11 @@ variable "signature_max_age" {
     condition     = can(regex(local.duration_pattern, var.signature_max_age))
     error_message = "signature_max_age must be a Go duration such as 192h."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.signature_max_age)) || try(sum([for p in regexall(local.duration_part, var.signature_max_age) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 60 && sum([for p in regexall(local.duration_part, var.signature_max_age) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 2592000, false)
+    error_message = "signature_max_age must be between 1m and 720h (30 days), the range the receiver accepts."
+  }
 }
 
 variable "signature_max_ahead" {
@@ -81,6 +86,11 @@ variable "signature_max_ahead" {
   validation {
     condition     = can(regex(local.duration_pattern, var.signature_max_ahead))
     error_message = "signature_max_ahead must be a Go duration such as 1h."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.signature_max_ahead)) || try(sum([for p in regexall(local.duration_part, var.signature_max_ahead) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 1 && sum([for p in regexall(local.duration_part, var.signature_max_ahead) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 86400, false)
+    error_message = "signature_max_ahead must be between 1s and 24h, the range the receiver accepts."
   }
 }
 
@@ -103,6 +113,11 @@ variable "publish_timeout" {
   validation {
     condition     = can(regex(local.duration_pattern, var.publish_timeout))
     error_message = "publish_timeout must be a Go duration such as 3s."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.publish_timeout)) || try(sum([for p in regexall(local.duration_part, var.publish_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 0.1 && sum([for p in regexall(local.duration_part, var.publish_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 3.5, false)
+    error_message = "publish_timeout must be between 100ms and 3.5s, the range the receiver accepts: Customer.io gives up after 4s."
   }
 }
 

@@ -75,6 +75,41 @@ refuse "signature max ahead without unit" {
   error = "signature_max_ahead must be a Go duration"
 }
 
+refuse "signature max age under a minute" {
+  vars  = { signature_max_age = "59s" }
+  error = "signature_max_age must be between 1m and 720h"
+}
+
+refuse "signature max ahead over a day" {
+  vars  = { signature_max_ahead = "24h0m1s" }
+  error = "signature_max_ahead must be between 1s and 24h"
+}
+
+accept "publish timeout limits" {
+  vars = {
+    publish_timeout     = "100ms"
+    signature_max_ahead = "1s"
+  }
+}
+
+accept "longest publish timeout and signature windows" {
+  vars = {
+    publish_timeout     = "3.5s"
+    signature_max_ahead = "24h"
+    signature_max_age   = "1m"
+  }
+}
+
+refuse "publish timeout past Customer.io's patience" {
+  vars  = { publish_timeout = "4s" }
+  error = "publish_timeout must be between 100ms and 3.5s"
+}
+
+refuse "publish timeout too short" {
+  vars  = { publish_timeout = "99ms" }
+  error = "publish_timeout must be between 100ms and 3.5s"
+}
+
 refuse "publish timeout with a space" {
   vars  = { publish_timeout = "3 s" }
   error = "publish_timeout must be a Go duration"
