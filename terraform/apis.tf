@@ -29,6 +29,16 @@ resource "google_project_service" "enabled" {
 
 data "google_project" "this" {
   project_id = var.project_id
+
+  lifecycle {
+    # Terraform loads these files by itself on a laptop, and Cloud Build never
+    # sees them (terraform.tfvars is git-ignored), so they would make the two
+    # deploy different settings. Settings belong in env/<name>.tfvars.
+    precondition {
+      condition     = !fileexists("${path.module}/terraform.tfvars") && !fileexists("${path.module}/terraform.tfvars.json") && length(fileset(path.module, "*.auto.tfvars*")) == 0
+      error_message = "terraform.tfvars or *.auto.tfvars is present in terraform/: move its settings into the committed env/<name>.tfvars and apply with -var-file, so that a laptop and Cloud Build apply the same values (docs/deploy.md)."
+    }
+  }
 }
 
 locals {

@@ -110,31 +110,53 @@ resource "google_project_iam_member" "backfill_runs_queries" {
   member  = "serviceAccount:${google_service_account.backfill[0].email}"
 }
 
-resource "google_bigquery_dataset_iam_member" "backfill_reads_events" {
+# Reconciliation reads the events table only (one query per run).
+resource "google_bigquery_table_iam_member" "backfill_reads_events" {
   count = local.backfill
 
   project    = var.project_id
   dataset_id = google_bigquery_dataset.events.dataset_id
+  table_id   = google_bigquery_table.events.table_id
   role       = "roles/bigquery.dataViewer"
   member     = "serviceAccount:${google_service_account.backfill[0].email}"
 }
 
-resource "google_bigquery_dataset_iam_member" "backfill_writes_events" {
+# Storing missing events streams rows like the processor: the same
+# one-permission role on the same two tables.
+resource "google_bigquery_table_iam_member" "backfill_inserts_events" {
   count = local.backfill_store
 
   project    = var.project_id
   dataset_id = google_bigquery_dataset.events.dataset_id
-  role       = "roles/bigquery.dataEditor"
+  table_id   = google_bigquery_table.events.table_id
+  role       = google_project_iam_custom_role.row_inserter.name
   member     = "serviceAccount:${google_service_account.backfill[0].email}"
 }
 
-# Firestore grants exist only at project level.
+resource "google_bigquery_table_iam_member" "backfill_inserts_rejected" {
+  count = local.backfill_store
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  table_id   = google_bigquery_table.rejected_events.table_id
+  role       = google_project_iam_custom_role.row_inserter.name
+  member     = "serviceAccount:${google_service_account.backfill[0].email}"
+}
+
+# Firestore grants exist only at project level; the condition narrows it to
+# the ledger database, as for the processor.
 resource "google_project_iam_member" "backfill_uses_ledger" {
   count = local.backfill_store
 
   project = var.project_id
   role    = "roles/datastore.user"
   member  = "serviceAccount:${google_service_account.backfill[0].email}"
+
+  condition {
+    title       = "cioevents ledger database only"
+    description = "Limits the grant to the database named by var.firestore_database."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
+  }
 }
 
 resource "google_cloud_run_v2_job" "backfill" {

@@ -87,9 +87,10 @@ resource "google_cloudfunctions2_function" "receiver" {
 
     min_instance_count = 0
     max_instance_count = var.receiver_max_instances
-    # Concurrency above 1 requires a whole vCPU.
+    # Concurrency above 1 requires a whole vCPU; receiver_concurrency's rule
+    # keeps the in-flight bodies within the memory.
     available_cpu                    = "1"
-    available_memory                 = "512Mi"
+    available_memory                 = "${var.receiver_memory_mib}Mi"
     max_instance_request_concurrency = var.receiver_concurrency
     # Customer.io waits 4s; the publish budget bounds the normal case, this
     # bounds reading a large body from a slow client.
@@ -101,6 +102,8 @@ resource "google_cloudfunctions2_function" "receiver" {
       CIO_SIGNATURE_MAX_AGE   = var.signature_max_age
       CIO_SIGNATURE_MAX_AHEAD = var.signature_max_ahead
       CIO_MAX_BODY_BYTES      = tostring(var.max_body_bytes)
+      CIO_BODY_BUDGET_BYTES   = tostring(var.body_budget_bytes)
+      CIO_INSTANCE_MEMORY     = "${var.receiver_memory_mib}Mi"
       CIO_PUBLISH_TIMEOUT     = var.publish_timeout
       LOG_LEVEL               = var.log_level
     }
@@ -201,7 +204,8 @@ resource "google_cloudfunctions2_function" "processor" {
   depends_on = [
     google_project_iam_member.build,
     google_project_iam_member.processor_firestore,
-    google_bigquery_dataset_iam_member.processor_writes_rows,
+    google_bigquery_table_iam_member.processor_inserts_events,
+    google_bigquery_table_iam_member.processor_inserts_rejected,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
     google_firestore_field.ledger_expire_at,

@@ -61,11 +61,35 @@ resource "google_project_iam_member" "processor_firestore" {
   }
 }
 
-# Streaming inserts need tables.updateData only; no jobs run, so no jobUser.
-resource "google_bigquery_dataset_iam_member" "processor_writes_rows" {
+# The processor only streams rows (tabledata.insertAll), which needs
+# bigquery.tables.updateData and nothing else: no jobs run (so no jobUser), no
+# table is read or changed. Every predefined role that has updateData also
+# reads rows and deletes or alters tables (dataEditor at table level still
+# has getData, update and delete), so a one-permission custom role is granted
+# on the two tables only.
+resource "google_project_iam_custom_role" "row_inserter" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_row_inserter"
+  title       = "cioevents BigQuery row inserter"
+  description = "Streaming inserts into the tables it is granted on; cannot read rows or change tables."
+  permissions = ["bigquery.tables.updateData"]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_bigquery_table_iam_member" "processor_inserts_events" {
   project    = var.project_id
   dataset_id = google_bigquery_dataset.events.dataset_id
-  role       = "roles/bigquery.dataEditor"
+  table_id   = google_bigquery_table.events.table_id
+  role       = google_project_iam_custom_role.row_inserter.name
+  member     = google_service_account.processor.member
+}
+
+resource "google_bigquery_table_iam_member" "processor_inserts_rejected" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  table_id   = google_bigquery_table.rejected_events.table_id
+  role       = google_project_iam_custom_role.row_inserter.name
   member     = google_service_account.processor.member
 }
 

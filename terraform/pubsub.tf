@@ -18,7 +18,9 @@ resource "google_pubsub_topic" "dead_letter" {
 
 # Terraform-managed push rather than an Eventarc trigger: Eventarc owns its
 # subscription and a dead-letter policy cannot be set on it. The processor's
-# functions-framework accepts plain push bodies.
+# functions-framework accepts plain push bodies and takes the topic name from
+# the request path; without /projects/P/topics/T it prints a plain-text
+# warning on every push, which is not a JSON log line.
 resource "google_pubsub_subscription" "processor_push" {
   project = var.project_id
   name    = "${var.name_prefix}-processor-push"
@@ -29,8 +31,10 @@ resource "google_pubsub_subscription" "processor_push" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.processor.service_config[0].uri
+    push_endpoint = "${google_cloudfunctions2_function.processor.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.events.name}"
 
+    # The audience is the bare service URL, which Cloud Run accepts whatever
+    # the path.
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
       audience              = google_cloudfunctions2_function.processor.service_config[0].uri

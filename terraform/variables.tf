@@ -1,6 +1,25 @@
-# Go duration strings, as time.ParseDuration accepts them.
+# Go duration strings, as time.ParseDuration accepts them. Rules that compare
+# durations sum regexall(duration_part, ...) over duration_unit_seconds; the
+# condition has to name its own variable, so that sum is spelled out in each
+# rule instead of living in a local. A comparing rule passes a value that is
+# not a duration at all, which the variable's format rule already refuses:
+# one mistake, one message.
 locals {
   duration_pattern = "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
+  duration_part    = "([0-9]+(?:\\.[0-9]+)?)(ns|us|µs|ms|s|m|h)"
+  duration_unit_seconds = {
+    ns   = 0.000000001
+    us   = 0.000001
+    "µs" = 0.000001
+    ms   = 0.001
+    s    = 1
+    m    = 60
+    h    = 3600
+  }
+
+  # Go's regexp, which Terraform uses, refuses counted repetitions above
+  # 1000, so name lengths are checked with length() instead of {m,n}.
+  bigquery_id_pattern = "^[A-Za-z_][A-Za-z0-9_]*$"
 }
 
 variable "project_id" {
@@ -52,6 +71,11 @@ variable "signature_max_age" {
     condition     = can(regex(local.duration_pattern, var.signature_max_age))
     error_message = "signature_max_age must be a Go duration such as 192h."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.signature_max_age)) || try(sum([for p in regexall(local.duration_part, var.signature_max_age) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 60 && sum([for p in regexall(local.duration_part, var.signature_max_age) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 2592000, false)
+    error_message = "signature_max_age must be between 1m and 720h (30 days), the range the receiver accepts."
+  }
 }
 
 variable "signature_max_ahead" {
@@ -63,12 +87,17 @@ variable "signature_max_ahead" {
     condition     = can(regex(local.duration_pattern, var.signature_max_ahead))
     error_message = "signature_max_ahead must be a Go duration such as 1h."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.signature_max_ahead)) || try(sum([for p in regexall(local.duration_part, var.signature_max_ahead) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 1 && sum([for p in regexall(local.duration_part, var.signature_max_ahead) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 86400, false)
+    error_message = "signature_max_ahead must be between 1s and 24h, the range the receiver accepts."
+  }
 }
 
 variable "max_body_bytes" {
-  description = "CIO_MAX_BODY_BYTES: bodies above this are published as an 'oversized' stub. Pub/Sub messages are limited to 10 MB including attributes."
+  description = "CIO_MAX_BODY_BYTES: bodies above this are published as an 'oversized' stub (still answered 200). Real events weigh about 1 KB, content-bearing *_sent events up to a few hundred KB, so 1 MiB keeps every ordinary body whole; Pub/Sub's 10 MB limit is the ceiling."
   type        = number
-  default     = 9437184
+  default     = 1048576
 
   validation {
     condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 9900000 && floor(var.max_body_bytes) == var.max_body_bytes
@@ -85,6 +114,11 @@ variable "publish_timeout" {
     condition     = can(regex(local.duration_pattern, var.publish_timeout))
     error_message = "publish_timeout must be a Go duration such as 3s."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.publish_timeout)) || try(sum([for p in regexall(local.duration_part, var.publish_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 0.1 && sum([for p in regexall(local.duration_part, var.publish_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 3.5, false)
+    error_message = "publish_timeout must be between 100ms and 3.5s, the range the receiver accepts: Customer.io gives up after 4s."
+  }
 }
 
 variable "receiver_max_instances" {
@@ -99,18 +133,55 @@ variable "receiver_max_instances" {
 }
 
 variable "receiver_concurrency" {
-  description = "Concurrent requests per receiver instance. Values above 1 run with one full vCPU."
+  description = "Concurrent requests per receiver instance (each instance has one vCPU). Customer.io sends one event at a time per webhook, so a few per instance is plenty. Memory bounds it: a request may hold its body three times (the read buffer, which grows by doubling, and the published copy), so receiver_concurrency x max_body_bytes x 3 + 128 MiB for the runtime must fit in receiver_memory_mib."
   type        = number
-  default     = 80
+  default     = 12
 
   validation {
-    condition     = var.receiver_concurrency >= 1 && var.receiver_concurrency <= 1000
-    error_message = "receiver_concurrency must be between 1 and 1000."
+    condition     = var.receiver_concurrency >= 1 && var.receiver_concurrency <= 1000 && floor(var.receiver_concurrency) == var.receiver_concurrency
+    error_message = "receiver_concurrency must be a whole number between 1 and 1000."
+  }
+
+  validation {
+    condition     = var.receiver_concurrency * var.max_body_bytes * 3 + 134217728 <= var.receiver_memory_mib * 1048576
+    error_message = "receiver_concurrency x max_body_bytes x 3 + 128 MiB exceeds receiver_memory_mib: a burst of large bodies would run the receiver out of memory. Lower receiver_concurrency or max_body_bytes, or raise receiver_memory_mib."
+  }
+}
+
+variable "body_budget_bytes" {
+  description = "CIO_BODY_BUDGET_BYTES: request-body bytes one receiver instance holds at once, authenticated or not; over it the receiver answers 503 with Retry-After, which Customer.io retries. It bounds memory whatever the concurrency: 64 MiB + 3 x the budget must fit in receiver_memory_mib."
+  type        = number
+  default     = 67108864
+
+  validation {
+    condition     = var.body_budget_bytes >= 1048576 && var.body_budget_bytes <= 1073741824 && floor(var.body_budget_bytes) == var.body_budget_bytes
+    error_message = "body_budget_bytes must be a whole number between 1 MiB and 1 GiB."
+  }
+
+  validation {
+    condition     = var.body_budget_bytes > var.max_body_bytes
+    error_message = "body_budget_bytes must exceed max_body_bytes, or no body at the limit could ever be read."
+  }
+
+  validation {
+    condition     = 67108864 + 3 * var.body_budget_bytes <= var.receiver_memory_mib * 1048576
+    error_message = "64 MiB + 3 x body_budget_bytes exceeds receiver_memory_mib: the bodies, their Pub/Sub request and its encoding would not fit. Lower body_budget_bytes or raise receiver_memory_mib."
+  }
+}
+
+variable "receiver_memory_mib" {
+  description = "Memory of each receiver instance in MiB (512-4096 with one vCPU). See receiver_concurrency for what it must hold."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.receiver_memory_mib >= 512 && var.receiver_memory_mib <= 4096 && floor(var.receiver_memory_mib) == var.receiver_memory_mib
+    error_message = "receiver_memory_mib must be a whole number of MiB between 512 and 4096."
   }
 }
 
 variable "signing_keys_version" {
-  description = "Secret Manager version of the signing keys the receiver loads. \"latest\" is read only when an instance starts; pin a number and change it to roll every instance onto a new set of keys (docs/deploy.md, key rotation)."
+  description = "Secret Manager version of the signing keys the receiver loads. \"latest\" is read only when an instance starts; pin a number in the environment's tfvars file and change it to roll every instance onto a new set of keys (docs/deploy.md, Rotating keys)."
   type        = string
   default     = "latest"
 
@@ -134,9 +205,9 @@ variable "max_delivery_attempts" {
 }
 
 variable "dead_letter_retention" {
-  description = "How long dead-lettered messages are kept for `cioevents replay` (Pub/Sub allows up to 31 days)."
+  description = "How long dead-lettered messages are kept for `cioevents replay` (600s to 31 days). ledger_ttl must outlive it by a day, so that a message replayed late in its retention still finds its ledger entry and is not processed twice."
   type        = string
-  default     = "1209600s"
+  default     = "604800s"
 
   validation {
     condition     = can(regex("^[0-9]+s$", var.dead_letter_retention)) && try(tonumber(trimsuffix(var.dead_letter_retention, "s")) >= 600 && tonumber(trimsuffix(var.dead_letter_retention, "s")) <= 2678400, false)
@@ -181,7 +252,7 @@ variable "ledger_collection" {
 }
 
 variable "ledger_ttl" {
-  description = "LEDGER_TTL: how long a ledger document lives after its event (192h-9600h). It must outlast signature_max_age, or a late Customer.io retry would be processed twice."
+  description = "LEDGER_TTL: how long a ledger document lives after the later of its event and the delivery that last claimed it (192h-9600h). It must outlast signature_max_age, or a late Customer.io retry would be processed twice, and dead_letter_retention plus a day, or a late replay would."
   type        = string
   default     = "336h"
 
@@ -189,16 +260,46 @@ variable "ledger_ttl" {
     condition     = can(regex(local.duration_pattern, var.ledger_ttl))
     error_message = "ledger_ttl must be a Go duration such as 336h."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_ttl)) || try(sum([for p in regexall(local.duration_part, var.ledger_ttl) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 691200 && sum([for p in regexall(local.duration_part, var.ledger_ttl) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 34560000, false)
+    error_message = "ledger_ttl must be between 192h and 9600h (8 to 400 days), the range the processor accepts."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_ttl)) || !can(regex(local.duration_pattern, var.signature_max_age)) || try(sum([for p in regexall(local.duration_part, var.ledger_ttl) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= sum([for p in regexall(local.duration_part, var.signature_max_age) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]), false)
+    error_message = "ledger_ttl must be at least signature_max_age: a Customer.io retry accepted that late must still find its ledger entry."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_ttl)) || !can(regex("^[0-9]+s$", var.dead_letter_retention)) || try(sum([for p in regexall(local.duration_part, var.ledger_ttl) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= tonumber(trimsuffix(var.dead_letter_retention, "s")) + 86400, false)
+    error_message = "ledger_ttl must be at least dead_letter_retention plus one day: a message replayed from the dead-letter subscription late in its retention must still find its ledger entry."
+  }
 }
 
 variable "ledger_lease" {
-  description = "LEDGER_LEASE: how long a delivery owns an event before another delivery may take it over (5s-10m). Keep it above processor_timeout_seconds."
+  description = "LEDGER_LEASE: how long a delivery owns an event before another delivery may take it over (5s-10m). It must be longer than processor_timeout_seconds: a redelivery that takes over while the first delivery is still running would repeat its side effects. The processor's own default (60s) equals the default timeout, so Terraform always sets it."
   type        = string
   default     = "2m"
 
   validation {
     condition     = can(regex(local.duration_pattern, var.ledger_lease))
     error_message = "ledger_lease must be a Go duration such as 2m."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_lease)) || try(sum([for p in regexall(local.duration_part, var.ledger_lease) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 5 && sum([for p in regexall(local.duration_part, var.ledger_lease) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 600, false)
+    error_message = "ledger_lease must be between 5s and 10m, the range the processor accepts."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_lease)) || try(sum([for p in regexall(local.duration_part, var.ledger_lease) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) > var.processor_timeout_seconds, false)
+    error_message = "ledger_lease must be longer than processor_timeout_seconds, or a redelivery can take over an event the first delivery is still working on."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_lease)) || !can(regex(local.duration_pattern, var.step_timeout)) || !can(regex(local.duration_pattern, var.ledger_timeout)) || try(sum([for p in regexall(local.duration_part, var.ledger_lease) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= sum([for p in regexall(local.duration_part, var.step_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) + sum([for p in regexall(local.duration_part, var.ledger_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) + 5, false)
+    error_message = "ledger_lease must be at least step_timeout + ledger_timeout + 5s: one step, the ledger call that renews the lease before it, and the margin to stop in time."
   }
 }
 
@@ -211,6 +312,11 @@ variable "step_timeout" {
     condition     = can(regex(local.duration_pattern, var.step_timeout))
     error_message = "step_timeout must be a Go duration such as 20s."
   }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.step_timeout)) || try(sum([for p in regexall(local.duration_part, var.step_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 1 && sum([for p in regexall(local.duration_part, var.step_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 300, false)
+    error_message = "step_timeout must be between 1s and 5m, the range the processor accepts."
+  }
 }
 
 variable "ledger_timeout" {
@@ -221,6 +327,11 @@ variable "ledger_timeout" {
   validation {
     condition     = can(regex(local.duration_pattern, var.ledger_timeout))
     error_message = "ledger_timeout must be a Go duration such as 10s."
+  }
+
+  validation {
+    condition     = !can(regex(local.duration_pattern, var.ledger_timeout)) || try(sum([for p in regexall(local.duration_part, var.ledger_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) >= 1 && sum([for p in regexall(local.duration_part, var.ledger_timeout) : tonumber(p[0]) * local.duration_unit_seconds[p[1]]]) <= 300, false)
+    error_message = "ledger_timeout must be between 1s and 5m, the range the processor accepts."
   }
 }
 
@@ -236,8 +347,8 @@ variable "bigquery_dataset" {
   default     = "cioevents"
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.bigquery_dataset))
-    error_message = "bigquery_dataset must be letters, digits and underscores."
+    condition     = can(regex(local.bigquery_id_pattern, var.bigquery_dataset)) && length(var.bigquery_dataset) <= 1024
+    error_message = "bigquery_dataset must be 1-1024 letters, digits and underscores, not starting with a digit."
   }
 }
 
@@ -247,8 +358,8 @@ variable "events_table" {
   default     = "events"
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.events_table))
-    error_message = "events_table must be letters, digits and underscores."
+    condition     = can(regex(local.bigquery_id_pattern, var.events_table)) && length(var.events_table) <= 1016
+    error_message = "events_table must be 1-1016 letters, digits and underscores, not starting with a digit (the view appends _deduped, and BigQuery allows 1024)."
   }
 }
 
@@ -258,8 +369,8 @@ variable "rejected_table" {
   default     = "rejected_events"
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.rejected_table))
-    error_message = "rejected_table must be letters, digits and underscores."
+    condition     = can(regex(local.bigquery_id_pattern, var.rejected_table)) && length(var.rejected_table) <= 1024
+    error_message = "rejected_table must be 1-1024 letters, digits and underscores, not starting with a digit."
   }
 }
 

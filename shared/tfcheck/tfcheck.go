@@ -54,6 +54,11 @@ type Rules struct {
 	// SchemaDir holds <resource name>.json for every google_bigquery_table
 	// that is not a view. Empty means the schema folder of the module.
 	SchemaDir string
+	// Access is the documented list of IAM grants (ReadAccessTable); every
+	// grant the module makes must be on it, and every entry made. Nil skips
+	// the comparison.
+	Access    []Grant
+	AccessDoc string // where Access was read from, for messages
 }
 
 // Module is a parsed Terraform root module.
@@ -66,6 +71,7 @@ type Module struct {
 	resources map[string]*hclsyntax.Block // "type.name"
 	data      map[string]*hclsyntax.Block // "type.name"
 	modules   map[string]*hclsyntax.Block
+	src       map[string][]byte // file path → contents, for ProviderFree
 }
 
 // Load parses every .tf file directly in dir.
@@ -85,10 +91,14 @@ func Load(dir string) (*Module, error) {
 		resources: map[string]*hclsyntax.Block{},
 		data:      map[string]*hclsyntax.Block{},
 		modules:   map[string]*hclsyntax.Block{},
+		src:       map[string][]byte{},
 	}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		f, diags := p.ParseHCLFile(path)
+		if f != nil {
+			m.src[path] = f.Bytes
+		}
 		if diags.HasErrors() {
 			return nil, fmt.Errorf("%w: %s", ErrParse, diags.Error())
 		}
@@ -137,6 +147,8 @@ func (m *Module) Check(r Rules) []Problem {
 	ps = append(ps, m.checkDeadLetters()...)
 	ps = append(ps, m.checkTables(r)...)
 	ps = append(ps, m.checkEnv(r)...)
+	ps = append(ps, m.checkAccess(r)...)
+	ps = append(ps, m.checkPushEndpoints()...)
 	sort.SliceStable(ps, func(i, j int) bool {
 		if ps[i].Rule != ps[j].Rule {
 			return ps[i].Rule < ps[j].Rule

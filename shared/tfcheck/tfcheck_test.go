@@ -16,13 +16,31 @@ import (
 // terraformDir is the repository's Terraform root module.
 const terraformDir = "../../terraform"
 
-// rules ties the check to the Go side: the registered entry point names and
-// the variables each function's configuration reads.
+// accessDoc holds the operators' access table, the list every IAM grant
+// must be on.
+const accessDoc = "../../docs/reference.md"
+
+// rules ties the check to the Go side (the registered entry point names and
+// the variables each function's configuration reads) and to the documented
+// access table.
 func rules() tfcheck.Rules {
-	return tfcheck.Rules{Env: map[string][]string{
-		receiver.Name:  config.ReceiverVars(),
-		processor.Name: config.ProcessorVars(),
-	}}
+	f, err := os.Open(accessDoc)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	access, err := tfcheck.ReadAccessTable(f, "docs/reference.md")
+	if err != nil {
+		panic(err)
+	}
+	return tfcheck.Rules{
+		Env: map[string][]string{
+			receiver.Name:  config.ReceiverVars(),
+			processor.Name: config.ProcessorVars(),
+		},
+		Access:    access,
+		AccessDoc: "docs/reference.md",
+	}
 }
 
 func TestRepositoryConfigurationPasses(t *testing.T) {
@@ -180,6 +198,77 @@ func TestBrokenConfigurationFails(t *testing.T) {
 			rule:  tfcheck.RuleEnv, want: "receiver (ReceiveWebhook) is not given CIO_WEBHOOK_SIGNING_KEYS",
 		},
 		{
+			name: "processor may edit the whole dataset",
+			edits: []edit{{"iam.tf", `resource "google_bigquery_table_iam_member" "processor_inserts_events" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  table_id   = google_bigquery_table.events.table_id
+  role       = google_project_iam_custom_role.row_inserter.name`, `resource "google_bigquery_dataset_iam_member" "processor_inserts_events" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  role       = "roles/bigquery.dataEditor"`, 1}, {"functions.tf", "google_bigquery_table_iam_member.processor_inserts_events", "google_bigquery_dataset_iam_member.processor_inserts_events", 1}},
+			rule: tfcheck.RuleAccess, want: "grant not in the documented access table (docs/reference.md): processor | roles/bigquery.dataEditor | google_bigquery_dataset.events",
+		},
+		{
+			name:  "processor's table role widened to dataEditor",
+			edits: []edit{{"iam.tf", "  table_id   = google_bigquery_table.rejected_events.table_id\n  role       = google_project_iam_custom_role.row_inserter.name", "  table_id   = google_bigquery_table.rejected_events.table_id\n  role       = \"roles/bigquery.dataEditor\"", 1}},
+			rule:  tfcheck.RuleAccess, want: "processor | roles/bigquery.dataEditor | google_bigquery_table.rejected_events",
+		},
+		{
+			name:  "custom role given a read permission",
+			edits: []edit{{"iam.tf", `permissions = ["bigquery.tables.updateData"]`, `permissions = ["bigquery.tables.updateData", "bigquery.tables.getData"]`, 1}},
+			rule:  tfcheck.RuleAccess, want: "bigquery.tables.getData,bigquery.tables.updateData",
+		},
+		{
+			name: "ledger grant loses its condition",
+			edits: []edit{{"iam.tf", `
+  condition {
+    title       = "cioevents ledger database only"
+    description = "Limits the grant to the database named by var.firestore_database."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
+  }
+`, "", 1}},
+			rule: tfcheck.RuleAccess, want: "processor | roles/datastore.user | project | condition=false",
+		},
+		{
+			name: "documented grant removed from the configuration",
+			edits: []edit{{"iam.tf", `resource "google_secret_manager_secret_iam_member" "processor_reads_api_key" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.track_api_key.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.processor.member
+}`, "", 1}, {"functions.tf", "    google_secret_manager_secret_iam_member.processor_reads_api_key,\n", "", 1}},
+			rule: tfcheck.RuleAccess, want: "documented grant that the configuration does not make: processor | roles/secretmanager.secretAccessor | google_secret_manager_secret.track_api_key",
+		},
+		{
+			name: "authoritative binding",
+			edits: []edit{{"iam.tf", `resource "google_pubsub_topic_iam_member" "receiver_publishes" {
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.receiver.member`, `resource "google_pubsub_topic_iam_binding" "receiver_publishes" {
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  members = [google_service_account.receiver.member]`, 1}, {"functions.tf", "google_pubsub_topic_iam_member.receiver_publishes", "google_pubsub_topic_iam_binding.receiver_publishes", 1}},
+			rule: tfcheck.RuleAccess, want: "google_pubsub_topic_iam_binding.receiver_publishes: authoritative IAM",
+		},
+		{
+			name:  "push to the bare function URL",
+			edits: []edit{{"pubsub.tf", `push_endpoint = "${google_cloudfunctions2_function.processor.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.events.name}"`, `push_endpoint = google_cloudfunctions2_function.processor.service_config[0].uri`, 1}},
+			rule:  tfcheck.RulePushEndpoint, want: "push_endpoint is {google_cloudfunctions2_function.processor.service_config[0].uri}; it must be",
+		},
+		{
+			name:  "push path naming another topic",
+			edits: []edit{{"pubsub.tf", `topics/${google_pubsub_topic.events.name}"`, `topics/${google_pubsub_topic.dead_letter.name}"`, 1}},
+			rule:  tfcheck.RulePushEndpoint, want: "push_endpoint names topic dead_letter, but the subscription reads [events]",
+		},
+		{
+			name:  "push path without the project",
+			edits: []edit{{"pubsub.tf", `uri}/projects/${var.project_id}/topics/`, `uri}/topics/`, 1}},
+			rule:  tfcheck.RulePushEndpoint, want: "it must be",
+		},
+		{
 			name:  "entry point the checker has no list for",
 			edits: []edit{{"functions.tf", `entry_point     = "ReceiveWebhook"`, `entry_point     = "Receive"`, 1}},
 			rule:  tfcheck.RuleEnv, want: `entry point "Receive" has no list`,
@@ -253,7 +342,10 @@ resource "google_storage_bucket" "b" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range m.Check(rules()) {
+	// A module with no grants: the access table does not apply.
+	r := rules()
+	r.Access = nil
+	for _, p := range m.Check(r) {
 		t.Error(p)
 	}
 }

@@ -19,8 +19,9 @@ var update = flag.Bool("update", false, "rewrite golden files and terraform/sche
 // schemaDir is where Terraform reads the table schemas.
 var schemaDir = filepath.Join("..", "..", "terraform", "schema")
 
-// TestSchemaColumns pins the contract of DESIGN.md §5 and the task: column
-// names, types and modes, in order. It fails when a struct field changes.
+// TestSchemaColumns pins the contract of the README (What lands in BigQuery):
+// column names, types and modes, in order. It fails when a struct field
+// changes.
 func TestSchemaColumns(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -1,5 +1,11 @@
-# Copy to terraform.tfvars (git-ignored) and edit. Only project_id is required;
-# every other line shows the default.
+# One committed file per environment: copy to env/<name>.tfvars, set
+# project_id, commit it, and apply from a laptop with
+#   terraform apply -var-file=env/<name>.tfvars
+# or from Cloud Build with _ENV=<name> (docs/deploy.md). Both read this file,
+# so both deploy the same settings. It holds no secrets: secret values live in
+# Secret Manager, and only their version numbers are set here.
+#
+# Every line but project_id shows the default.
 
 project_id = "my-project-id"
 # region      = "us-central1"
@@ -8,15 +14,19 @@ project_id = "my-project-id"
 # Receiver
 # signature_max_age      = "192h" # Customer.io retries for 7 days
 # signature_max_ahead    = "1h"
-# max_body_bytes         = 9437184
+# max_body_bytes         = 1048576
+# body_budget_bytes      = 67108864  # 64 MiB + 3 x this must fit in receiver_memory_mib
 # publish_timeout        = "3s"
 # receiver_max_instances = 20
-# receiver_concurrency   = 80
-# signing_keys_version   = "latest" # pin a number to roll keys (docs/deploy.md)
+# receiver_concurrency   = 12  # x max_body_bytes x 3 + 128 MiB must fit in receiver_memory_mib
+# receiver_memory_mib    = 512
+# Pin the signing keys' Secret Manager version, and change it here to roll
+# keys (docs/deploy.md, Rotating keys); "latest" is read when an instance starts.
+# signing_keys_version   = "latest"
 
 # Pub/Sub
-# max_delivery_attempts = 10          # 5-100, then the dead-letter topic
-# dead_letter_retention = "1209600s"  # 14 days
+# max_delivery_attempts = 10         # 5-100, then the dead-letter topic
+# dead_letter_retention = "604800s"  # 7 days; ledger_ttl must exceed it by a day
 
 # Ledger (Firestore). To use an existing (default) database instead of
 # creating a dedicated one:
@@ -25,7 +35,9 @@ project_id = "my-project-id"
 # firestore_location = "nam5"
 # ledger_collection  = "cioevents_ledger"
 # ledger_ttl         = "336h"
-# ledger_lease       = "2m"
+# ledger_lease       = "2m"  # must exceed processor_timeout_seconds and step_timeout + ledger_timeout + 5s
+# step_timeout       = "20s"
+# ledger_timeout     = "10s"
 
 # Warehouse (BigQuery)
 # bigquery_location                = "US"

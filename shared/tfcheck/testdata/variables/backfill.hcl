@@ -1,0 +1,30 @@
+# Values for the validation rules of terraform/backfill.tf.
+
+accept "nightly reconciliation switched on" {
+  vars = {
+    backfill_schedule_enabled = true
+    backfill_image            = "europe-docker.pkg.dev/p/r/cioevents:v1"
+    backfill_schedule         = "15 3 * * 1"
+    backfill_lookback         = "72h"
+  }
+}
+
+refuse "image with uppercase host" {
+  vars  = { backfill_image = "Registry.Example.com/cioevents:v1" }
+  error = "backfill_image must be an image reference"
+}
+
+refuse "schedule switched on without an image" {
+  vars  = { backfill_schedule_enabled = true }
+  error = "backfill_schedule_enabled needs backfill_image"
+}
+
+refuse "schedule with six fields" {
+  vars  = { backfill_schedule = "0 30 4 * * *" }
+  error = "backfill_schedule must be a five-field cron expression"
+}
+
+refuse "lookback in weeks" {
+  vars  = { backfill_lookback = "2w" }
+  error = "backfill_lookback must be a number of days or hours"
+}
