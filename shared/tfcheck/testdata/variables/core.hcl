@@ -115,7 +115,7 @@ refuse "publish timeout with a space" {
   error = "publish_timeout must be a Go duration"
 }
 
-accept "smallest and a mid body limit" {
+accept "smallest body limit" {
   vars = { max_body_bytes = 1024 }
 }
 
