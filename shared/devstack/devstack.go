@@ -283,15 +283,15 @@ func devEnv(o Options, keys string) config.Getenv {
 // openBolt opens a bbolt file in the data dir, owner-only.
 func (s *Stack) openBolt(o Options, name string) (*bolt.DB, error) {
 	path := filepath.Join(o.DataDir, name)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second,
+		// Rebuilt from the pages at open instead of rewritten at every commit.
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("devstack: %w: %s is locked by another process (is another `cioevents dev` using this --data-dir?)", ErrDataDir, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w: %s: %w", ErrDataDir, path, err)
 	}
-	// A short batch delay: every webhook request waits for its publish.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s.closers = append(s.closers, db.Close)
 	return db, nil
 }
@@ -310,6 +310,7 @@ func (s *Stack) pubsub(ctx context.Context, o Options, rc config.Receiver) (publ
 		if err != nil {
 			return nil, nil, err
 		}
+		s.closers = append(s.closers, q.Close)
 		backlog, _ := q.Len()
 		s.PubSub = fmt.Sprintf("durable queue %s (%d waiting)", filepath.Join(o.DataDir, QueueFile), backlog)
 		return q, func(ctx context.Context, p *pipeline.Processor) error {
@@ -428,6 +429,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		if err != nil {
 			return nil, err
 		}
+		s.closers = append(s.closers, b.Close)
 		if n, err := b.Purge(ctx); err == nil && n > 0 {
 			o.Logger.Info("ledger entries past expire_at removed", "count", n)
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cioevents/cioevents/shared/groupcommit"
 )
 
 // Bolt keeps the ledger in a bbolt file: the durable ledger of `cioevents
@@ -16,8 +18,8 @@ import (
 // embedded, well-kept (etcd's) single-file B+tree with serialisable
 // transactions, which is exactly what a ledger needs — one writer at a time
 // makes create-if-absent and the lease-token check trivially atomic — with
-// no server to run and no cgo. Concurrent writes are coalesced into one
-// transaction and one fsync (bbolt's Batch), which keeps a busy dev fast.
+// no server to run and no cgo. Concurrent writes share transactions and
+// fsyncs (shared/groupcommit), which keeps a busy dev fast.
 //
 // Records are keyed by DocID and hold the same fields as the Firestore
 // documents. Lease expiry is judged by Now, the store's clock (this process
@@ -28,6 +30,7 @@ type Bolt struct {
 	Now func() time.Time
 
 	db    *bolt.DB
+	group *groupcommit.Committer
 	lease time.Duration
 }
 
@@ -57,7 +60,13 @@ func NewBolt(db *bolt.DB, lease time.Duration) (*Bolt, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	return &Bolt{db: db, lease: lease}, nil
+	return &Bolt{db: db, group: groupcommit.New(db), lease: lease}, nil
+}
+
+// Close stops the ledger's writer; the caller closes db afterwards.
+func (b *Bolt) Close() error {
+	b.group.Close()
+	return nil
 }
 
 func (b *Bolt) now() time.Time {
@@ -99,8 +108,8 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 	token := newToken()
 	var claim *Claim
 	var result error
-	// Batch may run fn more than once: every run starts from the stored state.
-	err := b.db.Batch(func(tx *bolt.Tx) error {
+	// fn may run more than once: every run starts from the stored state.
+	err := b.group.Update(ctx, func(tx *bolt.Tx) error {
 		claim, result = nil, nil
 		bk := tx.Bucket(boltBucket)
 		r, err := get(bk, key)
@@ -175,7 +184,7 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	var result error
-	err := b.db.Batch(func(tx *bolt.Tx) error {
+	err := b.group.Update(ctx, func(tx *bolt.Tx) error {
 		result = nil
 		bk := tx.Bucket(boltBucket)
 		r, err := get(bk, key)

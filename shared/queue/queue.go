@@ -21,6 +21,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cioevents/cioevents/shared/groupcommit"
 )
 
 var bucket = []byte("messages")
@@ -38,9 +40,10 @@ type Message struct {
 // Queue is a durable FIFO queue in a bbolt database. It is safe for
 // concurrent use; one Receive at a time consumes it.
 type Queue struct {
-	db   *bolt.DB
-	wake chan struct{}
-	now  func() time.Time
+	db    *bolt.DB
+	group *groupcommit.Committer
+	wake  chan struct{}
+	now   func() time.Time
 }
 
 // New keeps the queue in db (its "messages" bucket), which the caller opens
@@ -52,7 +55,13 @@ func New(db *bolt.DB) (*Queue, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{db: db, wake: make(chan struct{}, 1), now: time.Now}, nil
+	return &Queue{db: db, group: groupcommit.New(db), wake: make(chan struct{}, 1), now: time.Now}, nil
+}
+
+// Close stops the queue's writer; the caller closes db afterwards.
+func (q *Queue) Close() error {
+	q.group.Close()
+	return nil
 }
 
 // Publish stores a message and returns its ID once it is on disk, so a
@@ -63,9 +72,9 @@ func (q *Queue) Publish(ctx context.Context, data []byte, attrs map[string]strin
 	}
 	val := encode(q.now(), data, attrs)
 	var seq uint64
-	// Batch coalesces concurrent publishers into one transaction and one
-	// fsync; it may run fn more than once, which only renumbers.
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	// Concurrent publishers share a transaction and its fsync; fn may run
+	// more than once, which only renumbers.
+	err := q.group.Update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		n, err := b.NextSequence()
 		if err != nil {
@@ -240,7 +249,8 @@ func (q *Queue) handle(ctx context.Context, stop context.CancelCauseFunc, o Rece
 		})
 		return
 	}
-	err := q.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(it.key) })
+	// Not ctx: an ack must not be dropped because Receive is ending.
+	err := q.group.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(it.key) })
 	<-slots
 	if err != nil {
 		stop(fmt.Errorf("queue: ack: %w", err))
