@@ -80,7 +80,7 @@ func BenchmarkFirestoreCreate(b *testing.B) {
 	exp := time.Now().Add(9 * 24 * time.Hour)
 	doc := func(i int64) record {
 		now := time.Now()
-		return record{EventID: fmt.Sprint(i), State: StateProcessing, Attempt: 1, LeaseUntil: now.Add(testLease),
+		return record{EventID: fmt.Sprint(i), State: StateProcessing, Attempt: 1, LeaseMS: testLease.Milliseconds(),
 			LeaseToken: newToken(), Steps: map[string]time.Time{}, CreatedAt: now, UpdatedAt: now, ExpireAt: exp}
 	}
 	for i := range int64(warmUps) {

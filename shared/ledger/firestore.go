@@ -15,12 +15,22 @@ import (
 // It uses no transactions: Claim is Create (create-if-absent), and every
 // later write carries an update-time precondition, so of two deliveries
 // racing on one document exactly one write lands and the other re-reads.
+//
+// A lease runs from the document's last update time for lease_ms, and other
+// deliveries judge it against the read time of their snapshot: both are
+// Firestore's clock, so no instance's clock skew can cut a lease short.
 type Firestore struct {
-	// Now is the clock; nil means time.Now. Set it before first use.
+	// Now is this instance's clock, used only to measure how much of its
+	// own lease is left; nil means time.Now. Set it before first use.
 	Now func() time.Time
 
 	coll  *firestore.CollectionRef
 	lease time.Duration
+	// shift moves Firestore's clock forward, so tests can expire a lease
+	// without waiting for it; nil in production. Each write stores the
+	// shift it was made at (test_shift_ms), so that elapsed lease time is
+	// shifted consistently on both ends.
+	shift func() time.Duration
 }
 
 var _ Ledger = (*Firestore)(nil)
@@ -35,13 +45,15 @@ type record struct {
 	EventID    string               `firestore:"event_id"`
 	State      string               `firestore:"state"`
 	Attempt    int                  `firestore:"attempt"`
-	LeaseUntil time.Time            `firestore:"lease_until"`
+	LeaseMS    int64                `firestore:"lease_ms"`
 	LeaseToken string               `firestore:"lease_token"`
 	Steps      map[string]time.Time `firestore:"steps"`
 	Outcome    string               `firestore:"outcome"`
-	CreatedAt  time.Time            `firestore:"created_at"`
-	UpdatedAt  time.Time            `firestore:"updated_at"`
+	CreatedAt  time.Time            `firestore:"created_at,serverTimestamp"`
+	UpdatedAt  time.Time            `firestore:"updated_at,serverTimestamp"`
 	ExpireAt   time.Time            `firestore:"expire_at"`
+	// TestShiftMS is only ever written by tests (see Firestore.shift).
+	TestShiftMS int64 `firestore:"test_shift_ms,omitempty"`
 }
 
 // NewFirestore returns a ledger in collection whose claims hold a lease of lease.
@@ -56,6 +68,33 @@ func (f *Firestore) now() time.Time {
 	return time.Now()
 }
 
+func (f *Firestore) shiftMS() int64 {
+	if f.shift == nil {
+		return 0
+	}
+	return f.shift().Milliseconds()
+}
+
+// withShift adds the test clock shift to a write's updates (none in production).
+func (f *Firestore) withShift(us []firestore.Update) []firestore.Update {
+	if f.shift == nil {
+		return us
+	}
+	return append(us, firestore.Update{Path: "test_shift_ms", Value: f.shiftMS()})
+}
+
+// serverNow is Firestore's clock at the time snap was read.
+func (f *Firestore) serverNow(snap *firestore.DocumentSnapshot) time.Time {
+	return snap.ReadTime.Add(time.Duration(f.shiftMS()) * time.Millisecond)
+}
+
+// leased reports whether cur's lease still runs, as Firestore's clock says:
+// the time from its last write to this read is shorter than its lease.
+func (f *Firestore) leased(snap *firestore.DocumentSnapshot, cur record) bool {
+	elapsed := snap.ReadTime.Sub(snap.UpdateTime) + time.Duration(f.shiftMS()-cur.TestShiftMS)*time.Millisecond
+	return elapsed < time.Duration(cur.LeaseMS)*time.Millisecond
+}
+
 func (f *Firestore) doc(eventID string) *firestore.DocumentRef { return f.coll.Doc(DocID(eventID)) }
 
 // Claim implements Ledger.
@@ -65,19 +104,22 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 	}
 	ref := f.doc(eventID)
 	id := ref.ID
+	leaseMS := f.lease.Milliseconds()
 	for range maxConflicts {
-		now := f.now()
 		token := newToken()
 		fresh := record{
 			// Firestore strings must be valid UTF-8; the document ID is
 			// derived from the original bytes, so nothing is lost.
 			EventID: strings.ToValidUTF8(eventID, "\uFFFD"),
-			State:   StateProcessing, Attempt: 1, LeaseUntil: now.Add(f.lease), LeaseToken: token,
-			Steps: map[string]time.Time{}, CreatedAt: now, UpdatedAt: now, ExpireAt: expireAt,
+			State:   StateProcessing, Attempt: 1, LeaseMS: leaseMS, LeaseToken: token,
+			Steps: map[string]time.Time{}, ExpireAt: expireAt, TestShiftMS: f.shiftMS(),
 		}
+		sentAt := f.now()
 		wr, err := ref.Create(ctx, fresh)
 		if err == nil {
-			return newClaim(eventID, 1, token, wr.UpdateTime, nil), nil
+			c := newClaim(eventID, 1, token, nil)
+			c.updateTime = wr.UpdateTime
+			return c.start(f.lease, f.now, sentAt), nil
 		}
 		if status.Code(err) != codes.AlreadyExists {
 			return nil, fmt.Errorf("ledger: claim %s: create: %w", id, err)
@@ -95,6 +137,7 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 			return nil, fmt.Errorf("ledger: claim %s: decode: %w", id, err)
 		}
 
+		now := f.serverNow(snap)
 		var updates []firestore.Update
 		var c *Claim
 		switch {
@@ -104,35 +147,36 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 				{Path: "event_id", Value: fresh.EventID},
 				{Path: "state", Value: fresh.State},
 				{Path: "attempt", Value: fresh.Attempt},
-				{Path: "lease_until", Value: fresh.LeaseUntil},
-				{Path: "lease_token", Value: fresh.LeaseToken},
+				{Path: "lease_ms", Value: leaseMS},
+				{Path: "lease_token", Value: token},
 				{Path: "steps", Value: fresh.Steps},
-				{Path: "outcome", Value: fresh.Outcome},
-				{Path: "created_at", Value: fresh.CreatedAt},
-				{Path: "updated_at", Value: fresh.UpdatedAt},
-				{Path: "expire_at", Value: fresh.ExpireAt},
+				{Path: "outcome", Value: ""},
+				{Path: "created_at", Value: firestore.ServerTimestamp},
+				{Path: "updated_at", Value: firestore.ServerTimestamp},
+				{Path: "expire_at", Value: expireAt},
 			}
-			c = newClaim(eventID, 1, token, time.Time{}, nil)
+			c = newClaim(eventID, 1, token, nil)
 		case cur.State == StateDone:
 			return nil, fmt.Errorf("ledger: claim %s: %w", id, ErrDuplicate)
-		case cur.LeaseUntil.After(now):
+		case f.leased(snap, cur):
 			return nil, fmt.Errorf("ledger: claim %s: %w", id, ErrBusy)
 		default:
 			updates = []firestore.Update{
 				{Path: "attempt", Value: cur.Attempt + 1},
-				{Path: "lease_until", Value: now.Add(f.lease)},
+				{Path: "lease_ms", Value: leaseMS},
 				{Path: "lease_token", Value: token},
-				{Path: "updated_at", Value: now},
+				{Path: "updated_at", Value: firestore.ServerTimestamp},
 				{Path: "expire_at", Value: later(cur.ExpireAt, expireAt)},
 			}
-			c = newClaim(eventID, cur.Attempt+1, token, time.Time{}, cur.Steps)
+			c = newClaim(eventID, cur.Attempt+1, token, cur.Steps)
 		}
 		// The precondition makes the takeover conditional on nobody having
 		// written since our read; a loser re-reads and sees the winner's lease.
-		wr, err = ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime))
+		sentAt = f.now()
+		wr, err = ref.Update(ctx, f.withShift(updates), firestore.LastUpdateTime(snap.UpdateTime))
 		if err == nil {
 			c.updateTime = wr.UpdateTime
-			return c, nil
+			return c.start(f.lease, f.now, sentAt), nil
 		}
 		if !isConflict(err) {
 			return nil, fmt.Errorf("ledger: claim %s: take over: %w", id, err)
@@ -148,9 +192,26 @@ func (f *Firestore) Record(ctx context.Context, c *Claim, step string) error {
 	}
 	// FieldPath, not a dotted Path: step names contain ":" and may contain
 	// anything else.
-	return f.write(ctx, c, "record "+step, step, func(now time.Time) []firestore.Update {
-		return []firestore.Update{{FieldPath: firestore.FieldPath{"steps", step}, Value: now}}
-	})
+	return f.write(ctx, c, "record "+step, step,
+		firestore.Update{FieldPath: firestore.FieldPath{"steps", step}, Value: firestore.ServerTimestamp})
+}
+
+// Extend implements Ledger.
+func (f *Firestore) Extend(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	return f.write(ctx, c, "extend", "")
+}
+
+// Release implements Ledger.
+func (f *Firestore) Release(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	err := f.write(ctx, c, "release", "", firestore.Update{Path: "lease_ms", Value: 0})
+	c.release()
+	return err
 }
 
 // Finish implements Ledger.
@@ -158,26 +219,30 @@ func (f *Firestore) Finish(ctx context.Context, c *Claim, outcome string) error 
 	if c == nil {
 		return errNilClaim
 	}
-	return f.write(ctx, c, "finish", "", func(time.Time) []firestore.Update {
-		return []firestore.Update{{Path: "state", Value: StateDone}, {Path: "outcome", Value: outcome}}
-	})
+	return f.write(ctx, c, "finish", "",
+		firestore.Update{Path: "state", Value: StateDone}, firestore.Update{Path: "outcome", Value: outcome})
 }
 
 // write applies updates on condition that the document is unchanged since
-// this claim's last write. A failed precondition is re-read: a different
-// lease token means a takeover (ErrLeaseLost); the same token means the
-// change was our own (say, a commit whose reply was lost), so retry. On
-// success, step (if any) is marked done in the claim.
-func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, updates func(time.Time) []firestore.Update) error {
+// this claim's last write; each write restarts the lease (updated_at). A
+// failed precondition is re-read: a different lease token means a takeover
+// (ErrLeaseLost); the same token means the change was our own (say, a commit
+// whose reply was lost), so retry. On success, step (if any) is marked done
+// in the claim.
+func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, updates ...firestore.Update) error {
+	ref := f.doc(c.EventID)
+	if c.isReleased() {
+		return fmt.Errorf("ledger: %s %s: claim released: %w", op, ref.ID, ErrLeaseLost)
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	ref := f.doc(c.EventID)
-	now := f.now()
-	us := append(updates(now), firestore.Update{Path: "updated_at", Value: now})
+	us := f.withShift(append(updates, firestore.Update{Path: "updated_at", Value: firestore.ServerTimestamp}))
 	for range maxConflicts {
+		sentAt := f.now()
 		wr, err := ref.Update(ctx, us, firestore.LastUpdateTime(c.updateTime))
 		if err == nil {
 			c.updateTime = wr.UpdateTime
+			c.renewed(sentAt)
 			if step != "" {
 				c.markDone(step)
 			}

@@ -20,7 +20,7 @@ func TestFirestoreStoredTypes(t *testing.T) {
 	snap, err := f.coll.Doc(DocID("a/b")).Get(ctx)
 	must(t, "Get", err)
 	data := snap.Data()
-	for _, field := range []string{"expire_at", "lease_until", "created_at", "updated_at"} {
+	for _, field := range []string{"expire_at", "created_at", "updated_at"} {
 		if _, ok := data[field].(time.Time); !ok {
 			t.Errorf("%s is %T, want a Timestamp (time.Time)", field, data[field])
 		}
@@ -35,7 +35,8 @@ func TestFirestoreStoredTypes(t *testing.T) {
 	if _, ok := steps["action:0:identify"].(time.Time); !ok || len(steps) != 1 {
 		t.Errorf("steps = %v, want one Timestamp under the exact step name", steps)
 	}
-	for field, want := range map[string]any{"event_id": "a/b", "state": StateDone, "attempt": int64(1), "outcome": "inserted"} {
+	for field, want := range map[string]any{"event_id": "a/b", "state": StateDone, "attempt": int64(1), "outcome": "inserted",
+		"lease_ms": testLease.Milliseconds()} {
 		if data[field] != want {
 			t.Errorf("%s = %#v, want %#v", field, data[field], want)
 		}
@@ -92,5 +93,37 @@ func TestFirestoreWriteConflicts(t *testing.T) {
 				t.Fatalf("stored %+v", r)
 			}
 		})
+	}
+}
+
+// Instances whose clocks disagree still agree on the lease: it is judged by
+// Firestore's clock. Before, a holder 61 s behind a 60 s lease was taken over
+// at once by an instance whose clock ran ahead.
+func TestFirestoreClockSkew(t *testing.T) {
+	const lease = time.Minute
+	client := newFirestoreClient(t)
+	coll := uniqueCollection()
+	for _, skew := range []time.Duration{61 * time.Second, time.Hour, -time.Hour, 30 * 24 * time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			holder := NewFirestore(client, coll, lease)
+			other := NewFirestore(client, coll, lease)
+			other.Now = func() time.Time { return time.Now().Add(skew) }
+			id := "ev-skew-" + skew.String()
+			exp := time.Now().Add(9 * 24 * time.Hour)
+			c := mustClaim(t, holder, id, exp)
+			_, err := other.Claim(ctx, id, exp)
+			wantErr(t, "Claim by a skewed instance", err, ErrBusy)
+			must(t, "holder Record", holder.Record(ctx, c, "row"))
+			must(t, "holder Finish", holder.Finish(ctx, c, "inserted"))
+			_, err = other.Claim(ctx, id, exp)
+			wantErr(t, "Claim by a skewed instance after Finish", err, ErrDuplicate)
+		})
+	}
+	// A skewed holder still measures its own lease from its own clock.
+	behind := NewFirestore(client, coll, lease)
+	behind.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	c := mustClaim(t, behind, "ev-skew-holder", time.Now().Add(9*24*time.Hour))
+	if r := c.Remaining(); r <= 0 || r > lease {
+		t.Fatalf("Remaining = %v for a holder an hour behind, want (0, %v]", r, lease)
 	}
 }

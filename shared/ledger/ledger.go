@@ -26,17 +26,30 @@ var (
 )
 
 // Ledger is implemented by Firestore (production) and Memory (dev, tests).
+//
+// A lease is judged by the store's own clock: Firestore compares its read
+// time with the holder's last write time, so instances whose clocks disagree
+// still agree on who holds an event. The holder keeps its own, conservative
+// view of the lease in Claim.Remaining, measured from before its last write
+// was sent, and must not start a side effect that could outlast it.
 type Ledger interface {
 	// Claim takes the event for processing. A new event is created in state
 	// "processing", attempt 1, under a fresh lease. A "done" event gives
 	// ErrDuplicate; a "processing" event under a valid lease gives ErrBusy;
-	// one whose lease expired is taken over (attempt+1, new lease), keeping
-	// the steps already recorded. A record whose expire_at is not in the
-	// future counts as absent, because TTL deletion lags by up to a day.
+	// one whose lease expired or was released is taken over (attempt+1, new
+	// lease), keeping the steps already recorded. A record whose expire_at
+	// is not in the future counts as absent, because TTL deletion lags by up
+	// to a day.
 	Claim(ctx context.Context, eventID string, expireAt time.Time) (*Claim, error)
-	// Record marks one side-effect step as done. ErrLeaseLost means another
-	// delivery took the event over since this claim.
+	// Record marks one side-effect step as done and renews the lease.
+	// ErrLeaseLost means another delivery took the event over since this
+	// claim (or the claim was released).
 	Record(ctx context.Context, c *Claim, step string) error
+	// Extend renews the lease without recording anything; same lease rule.
+	Extend(ctx context.Context, c *Claim) error
+	// Release gives the lease up so that the next delivery takes over at
+	// once instead of finding the event busy. The claim is unusable after.
+	Release(ctx context.Context, c *Claim) error
 	// Finish marks the event done with a short outcome; same lease rule.
 	Finish(ctx context.Context, c *Claim, outcome string) error
 }
@@ -54,6 +67,8 @@ type Claim struct {
 	Attempt int
 
 	token string
+	lease time.Duration
+	now   func() time.Time
 	// writeMu serialises writes, so a claim never races itself for the
 	// precondition; Done must not wait for a write, hence a second mutex.
 	writeMu sync.Mutex
@@ -62,6 +77,11 @@ type Claim struct {
 	updateTime time.Time
 	mu         sync.Mutex
 	steps      map[string]bool
+	// leaseEnd is when the lease ends at the latest as the holder sees it:
+	// the lease counted from before the write that started it was sent,
+	// which is never later than the store's own view.
+	leaseEnd time.Time
+	released bool
 }
 
 func (c *Claim) markDone(step string) {
@@ -70,12 +90,54 @@ func (c *Claim) markDone(step string) {
 	c.steps[step] = true
 }
 
-func newClaim(eventID string, attempt int, token string, updateTime time.Time, steps map[string]time.Time) *Claim {
-	c := &Claim{EventID: eventID, Attempt: attempt, token: token, updateTime: updateTime, steps: make(map[string]bool, len(steps))}
+func newClaim(eventID string, attempt int, token string, steps map[string]time.Time) *Claim {
+	c := &Claim{EventID: eventID, Attempt: attempt, token: token, steps: make(map[string]bool, len(steps))}
 	for s := range steps {
 		c.steps[s] = true
 	}
 	return c
+}
+
+// start gives a new claim its lease, counted from sentAt on the holder's clock.
+func (c *Claim) start(lease time.Duration, now func() time.Time, sentAt time.Time) *Claim {
+	c.lease, c.now = lease, now
+	c.renewed(sentAt)
+	return c
+}
+
+// renewed notes a successful write sent at sentAt: the store restarted the
+// lease no earlier than that.
+func (c *Claim) renewed(sentAt time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if end := sentAt.Add(c.lease); end.After(c.leaseEnd) {
+		c.leaseEnd = end
+	}
+}
+
+func (c *Claim) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released = true
+	c.leaseEnd = time.Time{}
+}
+
+func (c *Claim) isReleased() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.released
+}
+
+// Remaining is how much of the lease is surely left; zero once it may have
+// ended or the claim was released. A holder starts no side effect that could
+// run longer than this.
+func (c *Claim) Remaining() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released || c.now == nil {
+		return 0
+	}
+	return max(c.leaseEnd.Sub(c.now()), 0)
 }
 
 // Done reports whether step was recorded by this or an earlier attempt.

@@ -22,9 +22,14 @@ func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }
 const (
 	testProject = "cioevents-test"
 	testLease   = 30 * time.Second
+	// margin is how far before a lease's end the tests probe it: more than
+	// any RPC takes on a busy machine.
+	margin = 10 * time.Second
 )
 
-var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+// t0 is where every test clock starts: now, because Firestore judges leases
+// and expiry by its own clock, which the tests can only shift forward.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 // clock is a settable clock shared by a ledger and its test.
 type clock struct {
@@ -45,7 +50,7 @@ type stored struct {
 	EventID    string
 	State      string
 	Attempt    int
-	LeaseUntil time.Time
+	Lease      time.Duration // as written by the last holder; 0 once released
 	LeaseToken string
 	Steps      map[string]time.Time
 	Outcome    string
@@ -90,7 +95,7 @@ var impls = []impl{
 		m.Now = ck.Now
 		return env{l: m, clock: ck, raw: func(t *testing.T, id string) (stored, bool) {
 			d, ok := m.snapshot(id)
-			return stored{EventID: id, State: d.state, Attempt: d.attempt, LeaseUntil: d.leaseUntil,
+			return stored{EventID: id, State: d.state, Attempt: d.attempt, Lease: d.leaseUntil.Sub(d.updatedAt),
 				LeaseToken: d.token, Steps: d.steps, Outcome: d.outcome, ExpireAt: d.expireAt}, ok
 		}}
 	}},
@@ -114,9 +119,10 @@ var impls = []impl{
 		ck := &clock{t: t0}
 		f := NewFirestore(newFirestoreClient(t), uniqueCollection(), testLease)
 		f.Now = ck.Now
+		f.shift = func() time.Duration { return ck.Now().Sub(t0) }
 		return env{l: f, clock: ck, raw: func(t *testing.T, id string) (stored, bool) {
 			r, ok := readRecord(t, f, id)
-			return stored{EventID: r.EventID, State: r.State, Attempt: r.Attempt, LeaseUntil: r.LeaseUntil,
+			return stored{EventID: r.EventID, State: r.State, Attempt: r.Attempt, Lease: time.Duration(r.LeaseMS) * time.Millisecond,
 				LeaseToken: r.LeaseToken, Steps: r.Steps, Outcome: r.Outcome, ExpireAt: r.ExpireAt}, ok
 		}}
 	}},
@@ -193,7 +199,7 @@ var contract = []struct {
 	{"new claim", func(t *testing.T, e env) {
 		exp := t0.Add(9 * 24 * time.Hour)
 		c := mustClaim(t, e.l, "01JDXK5Z8M3V7Q2W4E6R8T0Y1U", exp)
-		if c.EventID != "01JDXK5Z8M3V7Q2W4E6R8T0Y1U" || c.Attempt != 1 || c.Done("row") {
+		if c.EventID != "01JDXK5Z8M3V7Q2W4E6R8T0Y1U" || c.Attempt != 1 || c.Done("row") || c.Remaining() != testLease {
 			t.Fatalf("claim = %+v, Done(row)=%v; want attempt 1, nothing done", c, c.Done("row"))
 		}
 		r, ok := e.raw(t, c.EventID)
@@ -201,7 +207,7 @@ var contract = []struct {
 			t.Fatal("no record stored")
 		}
 		if r.EventID != c.EventID || r.State != StateProcessing || r.Attempt != 1 || r.LeaseToken == "" ||
-			!r.LeaseUntil.Equal(t0.Add(testLease)) || !r.ExpireAt.Equal(exp) || len(r.Steps) != 0 || r.Outcome != "" {
+			r.Lease != testLease || !r.ExpireAt.Equal(exp) || len(r.Steps) != 0 || r.Outcome != "" {
 			t.Fatalf("stored %+v", r)
 		}
 	}},
@@ -225,10 +231,12 @@ var contract = []struct {
 		mustClaim(t, e.l, "ev-busy", exp)
 		_, err := e.l.Claim(ctx, "ev-busy", exp)
 		wantErr(t, "second Claim", err, ErrBusy)
-		e.clock.Advance(testLease - time.Millisecond)
+		// Firestore adds the real time between write and read to the shifted
+		// clock, so "just before" keeps a margin a loaded machine cannot eat.
+		e.clock.Advance(testLease - margin)
 		_, err = e.l.Claim(ctx, "ev-busy", exp)
-		wantErr(t, "Claim just before lease end", err, ErrBusy)
-		e.clock.Advance(time.Millisecond)
+		wantErr(t, "Claim before lease end", err, ErrBusy)
+		e.clock.Advance(margin)
 		c := mustClaim(t, e.l, "ev-busy", exp)
 		if c.Attempt != 2 {
 			t.Fatalf("attempt = %d, want 2", c.Attempt)
@@ -274,6 +282,56 @@ var contract = []struct {
 		if r.State != StateDone || len(r.Steps) != 1 {
 			t.Fatalf("stored %+v (steps %s)", r, stepNames(r.Steps))
 		}
+	}},
+	{"extend and record renew the lease", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		c := mustClaim(t, e.l, "ev-extend", exp)
+		e.clock.Advance(testLease - margin)
+		if got := c.Remaining(); got != margin {
+			t.Fatalf("Remaining = %v after %v, want %v", got, testLease-margin, margin)
+		}
+		must(t, "Extend", e.l.Extend(ctx, c))
+		if got := c.Remaining(); got != testLease {
+			t.Fatalf("Remaining after Extend = %v, want %v", got, testLease)
+		}
+		e.clock.Advance(testLease - margin) // past the first lease, inside the renewed one
+		_, err := e.l.Claim(ctx, "ev-extend", exp)
+		wantErr(t, "Claim inside the extended lease", err, ErrBusy)
+		must(t, "Record", e.l.Record(ctx, c, "row"))
+		e.clock.Advance(testLease - margin)
+		_, err = e.l.Claim(ctx, "ev-extend", exp)
+		wantErr(t, "Claim inside the lease renewed by Record", err, ErrBusy)
+		e.clock.Advance(margin)
+		if c.Remaining() != 0 {
+			t.Fatalf("Remaining = %v at lease end, want 0", c.Remaining())
+		}
+		c2 := mustClaim(t, e.l, "ev-extend", exp)
+		if c2.Attempt != 2 || !c2.Done("row") {
+			t.Fatalf("takeover attempt=%d row=%v", c2.Attempt, c2.Done("row"))
+		}
+		wantErr(t, "old Extend", e.l.Extend(ctx, c), ErrLeaseLost)
+	}},
+	{"release hands the event over at once", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		c1 := mustClaim(t, e.l, "ev-release", exp)
+		must(t, "Record", e.l.Record(ctx, c1, "row"))
+		must(t, "Release", e.l.Release(ctx, c1))
+		if c1.Remaining() != 0 {
+			t.Fatalf("Remaining after Release = %v", c1.Remaining())
+		}
+		if r, _ := e.raw(t, "ev-release"); r.Lease != 0 || r.State != StateProcessing {
+			t.Fatalf("stored after Release %+v", r)
+		}
+		c2 := mustClaim(t, e.l, "ev-release", exp) // no clock advance
+		if c2.Attempt != 2 || !c2.Done("row") {
+			t.Fatalf("claim after release attempt=%d row=%v", c2.Attempt, c2.Done("row"))
+		}
+		wantErr(t, "Record through a released claim", e.l.Record(ctx, c1, "action:0:x"), ErrLeaseLost)
+		wantErr(t, "Finish through a released claim", e.l.Finish(ctx, c1, "inserted"), ErrLeaseLost)
+		wantErr(t, "Release after takeover", e.l.Release(ctx, c1), ErrLeaseLost)
+		_, err := e.l.Claim(ctx, "ev-release", exp)
+		wantErr(t, "Claim during the new lease", err, ErrBusy)
+		must(t, "Finish", e.l.Finish(ctx, c2, "inserted"))
 	}},
 	{"expired expire_at counts as absent", func(t *testing.T, e env) {
 		for _, finish := range []bool{true, false} {
@@ -379,6 +437,7 @@ var contract = []struct {
 			"Claim":  claimErr,
 			"Record": e.l.Record(cctx, c, "row"),
 			"Finish": e.l.Finish(cctx, c, "inserted"),
+			"Extend": e.l.Extend(cctx, c),
 		} {
 			if err == nil || errors.Is(err, ErrBusy) || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrLeaseLost) {
 				t.Errorf("%s with a cancelled context: %v", name, err)
@@ -403,6 +462,12 @@ var contract = []struct {
 		}
 		if err := e.l.Finish(ctx, nil, "x"); err == nil {
 			t.Fatal("Finish nil claim: no error")
+		}
+		if err := e.l.Extend(ctx, nil); err == nil {
+			t.Fatal("Extend nil claim: no error")
+		}
+		if err := e.l.Release(ctx, nil); err == nil {
+			t.Fatal("Release nil claim: no error")
 		}
 	}},
 }

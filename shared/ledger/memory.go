@@ -9,7 +9,8 @@ import (
 )
 
 // Memory is the in-process twin of Firestore with the same semantics, for
-// `cioevents dev` and tests. Records are never evicted: a dev run is short.
+// `cioevents dev` and tests; its clock is both the store's and the holder's.
+// Records are never evicted: a dev run is short.
 type Memory struct {
 	// Now is the clock; nil means time.Now. Set it before first use.
 	Now func() time.Time
@@ -74,7 +75,7 @@ func (m *Memory) Claim(ctx context.Context, eventID string, expireAt time.Time) 
 		d.updatedAt = now
 		d.expireAt = later(d.expireAt, expireAt)
 	}
-	return newClaim(eventID, d.attempt, token, time.Time{}, d.steps), nil
+	return newClaim(eventID, d.attempt, token, d.steps).start(m.lease, m.now, now), nil
 }
 
 // Record implements Ledger.
@@ -88,6 +89,24 @@ func (m *Memory) Record(ctx context.Context, c *Claim, step string) error {
 	})
 }
 
+// Extend implements Ledger.
+func (m *Memory) Extend(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	return m.write(ctx, c, "extend", func(*memDoc, time.Time) {})
+}
+
+// Release implements Ledger.
+func (m *Memory) Release(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	err := m.write(ctx, c, "release", func(d *memDoc, now time.Time) { d.leaseUntil = now })
+	c.release()
+	return err
+}
+
 // Finish implements Ledger.
 func (m *Memory) Finish(ctx context.Context, c *Claim, outcome string) error {
 	if c == nil {
@@ -99,9 +118,13 @@ func (m *Memory) Finish(ctx context.Context, c *Claim, outcome string) error {
 	})
 }
 
+// write applies a change if c still holds the lease, and renews the lease.
 func (m *Memory) write(ctx context.Context, c *Claim, op string, apply func(*memDoc, time.Time)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
+	}
+	if c.isReleased() {
+		return fmt.Errorf("ledger: %s %s: claim released: %w", op, DocID(c.EventID), ErrLeaseLost)
 	}
 	now := m.now()
 	c.writeMu.Lock()
@@ -112,8 +135,10 @@ func (m *Memory) write(ctx context.Context, c *Claim, op string, apply func(*mem
 	if !ok || d.token != c.token {
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), ErrLeaseLost)
 	}
+	d.leaseUntil = now.Add(m.lease)
 	apply(d, now)
 	d.updatedAt = now
+	c.renewed(now)
 	return nil
 }
 
