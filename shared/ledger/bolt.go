@@ -106,6 +106,7 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 	}
 	key := []byte(DocID(eventID))
 	token := newToken()
+	sent := b.now() // the holder counts its lease from before the write
 	var claim *Claim
 	var result error
 	// fn may run more than once: every run starts from the stored state.
@@ -138,7 +139,7 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 		if err := put(bk, key, r); err != nil {
 			return err
 		}
-		claim = newClaim(eventID, r.Attempt, token, time.Time{}, r.Steps)
+		claim = newClaim(eventID, r.Attempt, token, r.Steps)
 		return nil
 	})
 	if err == nil {
@@ -147,7 +148,7 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 	if err != nil {
 		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), err)
 	}
-	return claim, nil
+	return claim.start(b.lease, b.now, sent), nil
 }
 
 // Record implements Ledger.
@@ -164,6 +165,24 @@ func (b *Bolt) Record(ctx context.Context, c *Claim, step string) error {
 	return nil
 }
 
+// Extend implements Ledger.
+func (b *Bolt) Extend(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	return b.write(ctx, c, "extend", func(*boltRecord, time.Time) {})
+}
+
+// Release implements Ledger.
+func (b *Bolt) Release(ctx context.Context, c *Claim) error {
+	if c == nil {
+		return errNilClaim
+	}
+	err := b.write(ctx, c, "release", func(r *boltRecord, now time.Time) { r.LeaseUntil = now })
+	c.release()
+	return err
+}
+
 // Finish implements Ledger.
 func (b *Bolt) Finish(ctx context.Context, c *Claim, outcome string) error {
 	if c == nil {
@@ -175,14 +194,19 @@ func (b *Bolt) Finish(ctx context.Context, c *Claim, outcome string) error {
 	})
 }
 
-// write applies one change to c's record if c still holds it.
+// write applies one change to c's record if c still holds it, and renews
+// the lease.
 func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltRecord, time.Time)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
 	}
+	if c.isReleased() {
+		return fmt.Errorf("ledger: %s %s: claim released: %w", op, DocID(c.EventID), ErrLeaseLost)
+	}
 	key := []byte(DocID(c.EventID))
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	sent := b.now()
 	var result error
 	err := b.group.Update(ctx, func(tx *bolt.Tx) error {
 		result = nil
@@ -199,6 +223,7 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 			r.Steps = map[string]time.Time{}
 		}
 		now := b.now()
+		r.LeaseUntil = now.Add(b.lease)
 		apply(r, now)
 		r.UpdatedAt = now
 		return put(bk, key, r)
@@ -209,6 +234,7 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 	if err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
 	}
+	c.renewed(sent)
 	return nil
 }
 

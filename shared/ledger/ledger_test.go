@@ -111,7 +111,7 @@ var impls = []impl{
 			if err != nil {
 				t.Fatal(err)
 			}
-			return stored{EventID: r.EventID, State: r.State, Attempt: r.Attempt, LeaseUntil: r.LeaseUntil,
+			return stored{EventID: r.EventID, State: r.State, Attempt: r.Attempt, Lease: r.LeaseUntil.Sub(r.UpdatedAt),
 				LeaseToken: r.LeaseToken, Steps: r.Steps, Outcome: r.Outcome, ExpireAt: r.ExpireAt}, ok
 		}}
 	}},
