@@ -38,6 +38,10 @@ const (
 	EnvAllowSuppress   = "CIO_ACTIONS_ALLOW_SUPPRESS"
 	EnvDryRun          = "CIO_ACTIONS_DRY_RUN"
 	EnvRateLimit       = "CIO_RATE_LIMIT"
+	// EnvWarehouseDir is for running the processor locally (`cioevents
+	// serve`): rows go to NDJSON files in this directory instead of
+	// BigQuery. Terraform never sets it, so it is in no Vars list.
+	EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
 	DefaultTopic       = "cioevents-events"
 	DefaultCollection  = "cioevents_ledger"
 	DefaultDataset     = "cioevents"
@@ -94,6 +98,7 @@ type Processor struct {
 	DryRun           bool
 	RateLimit        float64
 	LogLevel         string
+	WarehouseDir     string // local runs only: NDJSON rows instead of BigQuery
 }
 
 // HasTrackCredentials reports whether Track API calls can be made for real.
@@ -241,6 +246,7 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		AllowSuppress: r.boolean(EnvAllowSuppress, false),
 		DryRun:        r.boolean(EnvDryRun, false),
 		LogLevel:      r.logLevel(),
+		WarehouseDir:  strings.TrimSpace(get(EnvWarehouseDir)),
 	}
 	rate := strings.TrimSpace(get(EnvRateLimit))
 	c.RateLimit = 10
