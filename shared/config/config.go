@@ -16,32 +16,28 @@ import (
 // Environment variable names. Terraform gives each function exactly the ones
 // its Vars list names (a test checks this).
 const (
-	EnvSigningKeys    = "CIO_WEBHOOK_SIGNING_KEYS"
-	EnvMaxAge         = "CIO_SIGNATURE_MAX_AGE"
-	EnvMaxAhead       = "CIO_SIGNATURE_MAX_AHEAD"
-	EnvMaxBodyBytes   = "CIO_MAX_BODY_BYTES"
-	EnvProject        = "GOOGLE_CLOUD_PROJECT"
-	EnvTopic          = "PUBSUB_TOPIC"
-	EnvPublishTimeout = "CIO_PUBLISH_TIMEOUT"
-	EnvLogLevel       = "LOG_LEVEL"
-	EnvFirestoreDB    = "FIRESTORE_DATABASE"
-	EnvLedgerColl     = "LEDGER_COLLECTION"
-	EnvLedgerTTL      = "LEDGER_TTL"
-	EnvLedgerLease    = "LEDGER_LEASE"
-	EnvDataset        = "BIGQUERY_DATASET"
-	EnvTable          = "BIGQUERY_TABLE"
-	EnvRejectedTable  = "BIGQUERY_REJECTED_TABLE"
-	EnvSiteID         = "CIO_SITE_ID"
-	EnvTrackAPIKey    = "CIO_TRACK_API_KEY"
-	EnvRegion         = "CIO_REGION"
-	EnvActions        = "CIO_ACTIONS"
-	EnvAllowSuppress  = "CIO_ACTIONS_ALLOW_SUPPRESS"
-	EnvDryRun         = "CIO_ACTIONS_DRY_RUN"
-	EnvRateLimit      = "CIO_RATE_LIMIT"
-	// EnvWarehouseDir is for running the processor locally (`cioevents
-	// serve`): rows go to NDJSON files in this directory instead of
-	// BigQuery. Terraform never sets it, so it is in no Vars list.
-	EnvWarehouseDir    = "CIOEVENTS_WAREHOUSE_DIR"
+	EnvSigningKeys     = "CIO_WEBHOOK_SIGNING_KEYS"
+	EnvMaxAge          = "CIO_SIGNATURE_MAX_AGE"
+	EnvMaxAhead        = "CIO_SIGNATURE_MAX_AHEAD"
+	EnvMaxBodyBytes    = "CIO_MAX_BODY_BYTES"
+	EnvProject         = "GOOGLE_CLOUD_PROJECT"
+	EnvTopic           = "PUBSUB_TOPIC"
+	EnvPublishTimeout  = "CIO_PUBLISH_TIMEOUT"
+	EnvLogLevel        = "LOG_LEVEL"
+	EnvFirestoreDB     = "FIRESTORE_DATABASE"
+	EnvLedgerColl      = "LEDGER_COLLECTION"
+	EnvLedgerTTL       = "LEDGER_TTL"
+	EnvLedgerLease     = "LEDGER_LEASE"
+	EnvDataset         = "BIGQUERY_DATASET"
+	EnvTable           = "BIGQUERY_TABLE"
+	EnvRejectedTable   = "BIGQUERY_REJECTED_TABLE"
+	EnvSiteID          = "CIO_SITE_ID"
+	EnvTrackAPIKey     = "CIO_TRACK_API_KEY"
+	EnvRegion          = "CIO_REGION"
+	EnvActions         = "CIO_ACTIONS"
+	EnvAllowSuppress   = "CIO_ACTIONS_ALLOW_SUPPRESS"
+	EnvDryRun          = "CIO_ACTIONS_DRY_RUN"
+	EnvRateLimit       = "CIO_RATE_LIMIT"
 	DefaultTopic       = "cioevents-events"
 	DefaultCollection  = "cioevents_ledger"
 	DefaultDataset     = "cioevents"
@@ -49,6 +45,11 @@ const (
 	DefaultRejected    = "rejected_events"
 	DefaultFirestoreDB = "(default)"
 )
+
+// EnvWarehouseDir is for running the processor locally (`cioevents serve`):
+// rows go to NDJSON files in this directory instead of BigQuery. Terraform
+// never sets it, so it is in no Vars list.
+const EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
 
 // Pub/Sub accepts messages up to 10 MB including attributes; the default
 // body limit leaves room for the attributes the receiver adds.
