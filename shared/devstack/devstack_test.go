@@ -26,8 +26,8 @@ type outcomes struct {
 }
 
 func (o *outcomes) Enabled(context.Context, slog.Level) bool { return true }
-func (o *outcomes) WithAttrs([]slog.Attr) slog.Handler     { return o }
-func (o *outcomes) WithGroup(string) slog.Handler          { return o }
+func (o *outcomes) WithAttrs([]slog.Attr) slog.Handler       { return o }
+func (o *outcomes) WithGroup(string) slog.Handler            { return o }
 func (o *outcomes) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "event" {
 		return nil
