@@ -48,8 +48,11 @@ const (
 
 // EnvWarehouseDir is for running the processor locally (`cioevents serve`):
 // rows go to NDJSON files in this directory instead of BigQuery. Terraform
-// never sets it, so it is in no Vars list.
+// never sets it, so it is listed in LocalVars, not ProcessorVars.
 const EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
+
+// LocalVars lists the variables read only for local runs.
+func LocalVars() []string { return []string{EnvWarehouseDir} }
 
 // Pub/Sub accepts messages up to 10 MB including attributes; the default
 // body limit leaves room for the attributes the receiver adds.
