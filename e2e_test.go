@@ -60,7 +60,10 @@ func TestEndToEnd(t *testing.T) {
 	defer track.Close()
 	coll := fmt.Sprintf("ledger_e2e_%d", time.Now().UnixNano())
 	penv := map[string]string{"GOOGLE_CLOUD_PROJECT": e2eProject, "LEDGER_COLLECTION": coll, "CIO_SITE_ID": "site",
-		"CIO_TRACK_API_KEY": "track-key", "CIO_RATE_LIMIT": "100", "LOG_LEVEL": "error"}
+		"CIO_TRACK_API_KEY": "track-key", "CIO_RATE_LIMIT": "100", "LOG_LEVEL": "error",
+		// A fresh emulator's first writes take seconds on a loaded machine;
+		// the production ledger timeout is not what this test is about.
+		"LEDGER_TIMEOUT": "1m", "LEDGER_LEASE": "2m"}
 	p, err := processor.New(ctx, func(k string) string { return penv[k] }, processor.Overrides{
 		BigQueryOptions: []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()},
 		TrackBaseURL:    track.URL(), TrackHTTPClient: track.Client(),

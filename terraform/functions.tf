@@ -161,6 +161,8 @@ resource "google_cloudfunctions2_function" "processor" {
       LEDGER_COLLECTION          = var.ledger_collection
       LEDGER_TTL                 = var.ledger_ttl
       LEDGER_LEASE               = var.ledger_lease
+      CIO_STEP_TIMEOUT           = var.step_timeout
+      LEDGER_TIMEOUT             = var.ledger_timeout
       BIGQUERY_DATASET           = google_bigquery_dataset.events.dataset_id
       BIGQUERY_TABLE             = google_bigquery_table.events.table_id
       BIGQUERY_REJECTED_TABLE    = google_bigquery_table.rejected_events.table_id

@@ -202,6 +202,28 @@ variable "ledger_lease" {
   }
 }
 
+variable "step_timeout" {
+  description = "CIO_STEP_TIMEOUT: the longest one call to BigQuery or the Track API may take (1s-5m). ledger_lease must be at least this plus 15s."
+  type        = string
+  default     = "20s"
+
+  validation {
+    condition     = can(regex(local.duration_pattern, var.step_timeout))
+    error_message = "step_timeout must be a Go duration such as 20s."
+  }
+}
+
+variable "ledger_timeout" {
+  description = "LEDGER_TIMEOUT: the longest one Firestore ledger call may take (1s-5m). ledger_lease must be at least step_timeout + ledger_timeout + 5s."
+  type        = string
+  default     = "10s"
+
+  validation {
+    condition     = can(regex(local.duration_pattern, var.ledger_timeout))
+    error_message = "ledger_timeout must be a Go duration such as 10s."
+  }
+}
+
 variable "bigquery_location" {
   description = "Location of the BigQuery dataset (US, EU or a region)."
   type        = string

@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
@@ -45,7 +46,7 @@ import (
 const usage = `usage: cioevents <command> [flags]
 
 commands:
-  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents] [--live]
+  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents] [--live] [--health-every 10s]
   serve   [--addr 127.0.0.1:8080]            (FUNCTION_TARGET=ReceiveWebhook|ProcessEvent)
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
@@ -134,6 +135,7 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 	addr := fl.String("addr", "127.0.0.1:8080", "listen address (127.0.0.1:0 picks a free port)")
 	dir := fl.String("data-dir", ".cioevents", "where rows, dry-run actions, the ledger, the queue and the signing key are kept")
 	live := fl.Bool("live", false, "make real Customer.io Track API calls with CIO_SITE_ID and CIO_TRACK_API_KEY (default: dry run)")
+	every := fl.Duration("health-every", 10*time.Second, "print the health line this often when it changed (0: only at exit)")
 	if err := parse(fl, args, stderr); err != nil {
 		return err
 	}
@@ -162,14 +164,16 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 Send every sample event:
   go run ./cmd/cioevents send --url %s --key %s --all
 
-Ctrl-C stops; state in %s survives a restart.
+A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
+State in %s survives a restart.
 `, s.URL, s.Key, s.KeySource, s.PubSub, s.Ledger, s.DataDir+"/"+warehouse.EventsFile,
 		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, s.URL, s.Key, s.DataDir)
-	<-ctx.Done()
+	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
 	if err := s.Close(); err != nil {
 		return fail(err)
 	}
+	fmt.Fprintln(out, s.Health.Summary())
 	return nil
 }
 
@@ -182,6 +186,29 @@ func flagHint(err error) error {
 		return fmt.Errorf("%w; point --data-dir at a directory you can write", err)
 	}
 	return err
+}
+
+// healthLines prints the health summary every interval in which it changed,
+// until ctx is done.
+func healthLines(ctx context.Context, h *devstack.Health, every time.Duration, out io.Writer) {
+	if every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last devstack.Summary
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if sum := h.Summary(); sum != last {
+				fmt.Fprintln(out, sum)
+				last = sum
+			}
+		}
+	}
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -153,13 +153,16 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		wh.Close()
 		return nil, err
 	}
+	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
-		Ledger:    ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse: wh,
-		Actions:   client,
-		Policy:    policy,
-		TTL:       cfg.LedgerTTL,
-		Logger:    logging.New(os.Stdout, cfg.LogLevel),
+		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+		Warehouse:     wh,
+		Actions:       actions.Logged(client, logger),
+		Policy:        policy,
+		TTL:           cfg.LedgerTTL,
+		StepTimeout:   cfg.StepTimeout,
+		LedgerTimeout: cfg.LedgerTimeout,
+		Logger:        logger,
 	}, nil
 }
 

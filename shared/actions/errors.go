@@ -13,9 +13,44 @@ var (
 	ErrNoPerson = errors.New("actions: event names no person, call not made")
 
 	// ErrPermanent marks failures that repeating cannot fix: a 4xx other
-	// than 408/429, or a call that cannot be encoded. Record, do not retry.
+	// than 401/403/408/429, or a call that cannot be encoded. Record, do not
+	// retry.
 	ErrPermanent = errors.New("permanent Customer.io error")
+
+	// ErrCredentials is a 401 or 403: the Track site ID or API key is wrong,
+	// revoked or lacks the scope. It comes wrapped in a *RetryableError,
+	// because the call itself is fine: once the key is fixed, redelivered
+	// (or replayed) events must still get their update.
+	ErrCredentials = errors.New("Customer.io refused the Track API credentials (check CIO_SITE_ID and CIO_TRACK_API_KEY)")
 )
+
+// StatusError is a permanent failure the Track API answered with a status
+// (a 4xx other than 408/429). It matches ErrPermanent with errors.Is, and
+// keeps the status for logs and metrics (401/403 mean the credentials).
+type StatusError struct {
+	Status int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d", ErrPermanent.Error(), e.Status)
+}
+
+// Is makes errors.Is(err, ErrPermanent) hold.
+func (e *StatusError) Is(target error) bool { return target == ErrPermanent }
+
+// Status returns the HTTP status behind err: that of a *RetryableError or a
+// *StatusError, 0 when no response arrived or err is nil.
+func Status(err error) int {
+	var re *RetryableError
+	if errors.As(err, &re) {
+		return re.Status
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 0
+}
 
 // RetryableError is a failure worth retrying: 408, 429, 5xx, a timeout or a
 // network error. RetryAfter is what the server asked for (0 if nothing).

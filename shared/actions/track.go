@@ -137,8 +137,8 @@ func baseURL(region, override string) (string, error) {
 func (t *Track) String() string { return "actions.Track(" + t.base + ")" }
 
 // Do runs c against the Track API after the rate limiter admits it.
-// It returns ErrNoPerson, a *RetryableError, an error wrapping ErrPermanent,
-// or nil.
+// It returns ErrNoPerson, a *RetryableError (wrapping ErrCredentials for a
+// 401/403), an error wrapping ErrPermanent, or nil.
 func (t *Track) Do(ctx context.Context, c Call) error {
 	if c.Person == "" {
 		return ErrNoPerson
@@ -178,8 +178,10 @@ func (t *Track) classify(kind Kind, status int, header http.Header) error {
 			t.hold(after)
 		}
 		return fmt.Errorf("actions: %s: %w", kind, &RetryableError{Status: status, RetryAfter: after})
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return fmt.Errorf("actions: %s: %w", kind, &RetryableError{Status: status, Err: ErrCredentials})
 	default:
-		return fmt.Errorf("actions: %s: %w: HTTP %d", kind, ErrPermanent, status)
+		return fmt.Errorf("actions: %s: %w", kind, &StatusError{Status: status})
 	}
 }
 

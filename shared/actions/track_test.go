@@ -142,6 +142,8 @@ func TestTrackStatuses(t *testing.T) {
 		{"500", 500, "", true, 0, 0},
 		{"408", 408, "", true, 0, 0},
 		{"400", 400, "", false, 0, 0},
+		{"401", 401, "", true, 0, 0},
+		{"403", 403, "", true, 0, 0},
 		{"404", 404, "", false, 0, 0},
 		{"422", 422, "", false, 0, 0},
 	}
@@ -186,8 +188,11 @@ func TestTrackBadCredentials(t *testing.T) {
 	tr := newTrack(t, fake, "wrong-key-value")
 	for _, c := range []actions.Call{identify("42"), suppress("42")} {
 		err := tr.Do(context.Background(), c)
-		if !errors.Is(err, actions.ErrPermanent) || !strings.Contains(err.Error(), "401") {
-			t.Errorf("%s: err = %v, want permanent 401", c.Kind, err)
+		// Retryable, so a revoked or rotated key loses no update: the
+		// events dead-letter and are replayed once the key is fixed.
+		_, retry := actions.IsRetryable(err)
+		if !retry || !errors.Is(err, actions.ErrCredentials) || errors.Is(err, actions.ErrPermanent) || !strings.Contains(err.Error(), "401") {
+			t.Errorf("%s: err = %v, want retryable 401 credentials error", c.Kind, err)
 		}
 		assertClean(t, err, "42")
 		if strings.Contains(err.Error(), "wrong-key-value") {

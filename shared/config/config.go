@@ -28,6 +28,8 @@ const (
 	EnvLedgerColl      = "LEDGER_COLLECTION"
 	EnvLedgerTTL       = "LEDGER_TTL"
 	EnvLedgerLease     = "LEDGER_LEASE"
+	EnvStepTimeout     = "CIO_STEP_TIMEOUT"
+	EnvLedgerTimeout   = "LEDGER_TIMEOUT"
 	EnvDataset         = "BIGQUERY_DATASET"
 	EnvTable           = "BIGQUERY_TABLE"
 	EnvRejectedTable   = "BIGQUERY_REJECTED_TABLE"
@@ -68,7 +70,7 @@ func ReceiverVars() []string {
 
 // ProcessorVars lists every variable Processor reads.
 func ProcessorVars() []string {
-	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvDataset, EnvTable,
+	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvStepTimeout, EnvLedgerTimeout, EnvDataset, EnvTable,
 		EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel}
 }
 
@@ -91,6 +93,8 @@ type Processor struct {
 	LedgerCollection string
 	LedgerTTL        time.Duration
 	LedgerLease      time.Duration
+	StepTimeout      time.Duration
+	LedgerTimeout    time.Duration
 	Dataset          string
 	Table            string
 	RejectedTable    string
@@ -226,6 +230,10 @@ func parseKeys(r *reader, v string) [][]byte {
 	return keys
 }
 
+// LeaseMargin is the processor's lease margin (pipeline.DefaultLeaseMargin):
+// how long before its lease ends a holder's call must have stopped.
+const LeaseMargin = 5 * time.Second
+
 // LoadProcessor reads and validates the processor's configuration. The action
 // policy text is checked by the actions package, which owns its syntax.
 func LoadProcessor(get Getenv) (Processor, error) {
@@ -240,6 +248,8 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		// Customer.io retries for 7 days, so a ledger entry must outlive that.
 		LedgerTTL:     r.duration(EnvLedgerTTL, 14*24*time.Hour, 8*24*time.Hour, 400*24*time.Hour),
 		LedgerLease:   r.duration(EnvLedgerLease, 60*time.Second, 5*time.Second, 10*time.Minute),
+		StepTimeout:   r.duration(EnvStepTimeout, 20*time.Second, time.Second, 5*time.Minute),
+		LedgerTimeout: r.duration(EnvLedgerTimeout, 10*time.Second, time.Second, 5*time.Minute),
 		Dataset:       r.str(EnvDataset, DefaultDataset),
 		Table:         r.str(EnvTable, DefaultTable),
 		RejectedTable: r.str(EnvRejectedTable, DefaultRejected),
@@ -267,6 +277,12 @@ func LoadProcessor(get Getenv) (Processor, error) {
 	}
 	if c.Project == "" {
 		r.fail(EnvProject, "is required")
+	}
+	// One side effect must fit in a lease with room to renew it first and to
+	// stop before another delivery may take over (see shared/pipeline).
+	if min := c.StepTimeout + c.LedgerTimeout + LeaseMargin; c.LedgerLease < min {
+		r.fail(EnvLedgerLease, "%s is too short for %s=%s and %s=%s: it must be at least %s (one step, one ledger call to renew the lease first, and %s to stop in time)",
+			c.LedgerLease, EnvStepTimeout, c.StepTimeout, EnvLedgerTimeout, c.LedgerTimeout, min, LeaseMargin)
 	}
 	if c.Region != "us" && c.Region != "eu" {
 		r.fail(EnvRegion, "%q is not us or eu", c.Region)

@@ -65,6 +65,12 @@ func TestLoadProcessor(t *testing.T) {
 		{"bad region, rate, table, bool", base(EnvRegion, "ap", EnvRateLimit, "500", EnvTable, "ev-ents", EnvDryRun, "maybe"),
 			[]string{EnvRegion, EnvRateLimit, EnvTable, EnvDryRun}},
 		{"collection with slash", base(EnvLedgerColl, "a/b"), []string{EnvLedgerColl}},
+		{"lease shorter than a step", base(EnvLedgerLease, "30s"), []string{EnvLedgerLease + ": 30s is too short"}},
+		{"longer ledger timeout needs a longer lease", base(EnvLedgerTimeout, "1m"), []string{EnvLedgerLease + ": 1m0s is too short"}},
+		{"lease just long enough", base(EnvLedgerLease, "35s"), nil},
+		{"longer step needs a longer lease", base(EnvStepTimeout, "1m"), []string{EnvLedgerLease + ": 1m0s is too short"}},
+		{"longer step with a longer lease", base(EnvStepTimeout, "1m", EnvLedgerLease, "2m"), nil},
+		{"step timeout out of range", base(EnvStepTimeout, "10m"), []string{EnvStepTimeout}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

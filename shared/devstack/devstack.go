@@ -106,19 +106,21 @@ type Stack struct {
 	Ledger    string // what stands for Firestore, to print
 	Actions   string // what happens to Track calls, to print
 	DataDir   string
+	// Health counts the pipeline's log lines for `cioevents dev`'s summary.
+	Health *Health
 
 	srv     *http.Server
 	cancel  context.CancelFunc
 	done    chan error
 	closers []func() error
 	once    sync.Once
-	log     *slog.Logger
 }
 
 // Start builds and starts the stack; Close stops it.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	o = withDefaults(o)
-	s := &Stack{DataDir: o.DataDir, done: make(chan error, 1), log: o.Logger}
+	s := &Stack{DataDir: o.DataDir, done: make(chan error, 1), Health: &Health{}}
+	o.Logger = slog.New(s.Health.Handler(o.Logger.Handler()))
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -391,10 +393,12 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		return nil, fmt.Errorf("devstack: %s: %w", config.EnvActions, err)
 	}
 	p := &pipeline.Processor{
-		Policy: policy,
-		TTL:    cfg.LedgerTTL,
-		Logger: o.Logger,
-		Fault:  o.Fault,
+		Policy:        policy,
+		TTL:           cfg.LedgerTTL,
+		StepTimeout:   cfg.StepTimeout,
+		LedgerTimeout: cfg.LedgerTimeout,
+		Logger:        o.Logger,
+		Fault:         o.Fault,
 	}
 	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
 	if o.LedgerLease > 0 {
@@ -476,6 +480,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		p.Actions = actions.NewDryRun(f)
 		s.Actions = "dry run, nothing is sent: the calls the policy would make go to " + path + " (--live sends them)"
 	}
+	p.Actions = actions.Logged(p.Actions, o.Logger)
 	return p, nil
 }
 

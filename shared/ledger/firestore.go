@@ -83,6 +83,12 @@ func (f *Firestore) withShift(us []firestore.Update) []firestore.Update {
 	return append(us, firestore.Update{Path: "test_shift_ms", Value: f.shiftMS()})
 }
 
+// SetClockShiftForTest moves the clock this instance judges leases and
+// expiry by (Firestore's) forward by what shift returns, so tests elsewhere
+// can let a crashed holder's lease run out without waiting for it. Never
+// called in production. Set it before first use.
+func (f *Firestore) SetClockShiftForTest(shift func() time.Duration) { f.shift = shift }
+
 // serverNow is Firestore's clock at the time snap was read.
 func (f *Firestore) serverNow(snap *firestore.DocumentSnapshot) time.Time {
 	return snap.ReadTime.Add(time.Duration(f.shiftMS()) * time.Millisecond)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cioevents/cioevents/shared/actions"
@@ -63,10 +64,30 @@ type Processor struct {
 	// BigQuery client retries 5xx by itself for as long as its context
 	// allows, and a delivery must fail and be redelivered, not hang.
 	StepTimeout time.Duration
+	// LedgerTimeout bounds each ledger call (default 10 s).
+	LedgerTimeout time.Duration
+	// LeaseMargin is how much of the lease must still be left when a side
+	// effect is due to have ended (default 5 s): time for a cancelled call
+	// to stop before another delivery may take the event over.
+	LeaseMargin time.Duration
 	// Fault, when set (tests only), is called at each crash point —
-	// "claimed", "row", "action:<i>:<kind>", "done" — and a non-nil error
-	// aborts the delivery there as a crash would.
+	// "claimed", "row:sent", "row", "action:<i>:<kind>:sent",
+	// "action:<i>:<kind>", "done" — and a non-nil error aborts the delivery
+	// there as a crash would: nothing more is written, the lease is kept.
 	Fault func(point string) error
+}
+
+// Defaults of the Processor's durations.
+const (
+	DefaultStepTimeout   = 20 * time.Second
+	DefaultLedgerTimeout = 10 * time.Second
+	DefaultLeaseMargin   = 5 * time.Second
+)
+
+// MinLease is the shortest lease under which one side effect can run to its
+// timeout and still end a margin before the lease does.
+func MinLease(stepTimeout, ledgerTimeout, margin time.Duration) time.Duration {
+	return stepTimeout + ledgerTimeout + margin
 }
 
 // Result says what one delivery did.
@@ -88,16 +109,29 @@ type RetryError struct {
 func (e *RetryError) Error() string { return fmt.Sprintf("retry at %s: %v", e.Step, e.Err) }
 func (e *RetryError) Unwrap() error { return e.Err }
 
+// errCrash marks an injected crash: the delivery stops where it is, as a
+// killed process would, without releasing its lease.
+var errCrash = errors.New("injected crash")
+
+// errLeaseShort: not enough of the lease is left for a side effect even
+// right after renewing it, so the configured lease is too short.
+var errLeaseShort = errors.New("lease too short for one step: LEDGER_LEASE must exceed the step timeout plus the ledger timeout and margin")
+
 // Process handles one delivery. A nil error means the message can be acked:
-// processed, a duplicate, or quarantined in the rejected table.
+// processed, a duplicate, or quarantined in the rejected table. After a
+// retryable failure the lease is released, so that the redelivery does the
+// work instead of finding the event busy.
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	start := p.now()
-	res, err := p.process(ctx, m)
+	res, claim, err := p.process(ctx, m)
+	if err != nil && claim != nil && !errors.Is(err, errCrash) && !errors.Is(err, ledger.ErrLeaseLost) {
+		p.release(ctx, claim)
+	}
 	p.log(ctx, m, res, err, start)
 	return res, err
 }
 
-func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
+func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Claim, error) {
 	receivedAt := p.receivedAt(m)
 	if reason := m.Attributes[webhook.AttrInvalid]; reason != "" {
 		return p.reject(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
@@ -116,35 +150,39 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
 	}
 
 	res := Result{EventID: ev.EventID}
-	claim, err := p.claim(ctx, ev.EventID, later(ev.Time(), receivedAt))
+	claim, err := p.claim(ctx, ev.EventID, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
-		return res, nil
+		return res, nil, nil
 	}
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	res.Attempt = claim.Attempt
 	if err := p.fault("claimed"); err != nil {
-		return res, err
+		return res, claim, err
 	}
 
 	if !claim.Done(StepRow) {
-		row := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
-		if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
+		row, _ := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID).Fit()
+		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
-				return res, &RetryError{Step: StepRow, Err: err}
+				return res, claim, asRetry(StepRow, err)
 			}
 			// The row can never be inserted; keep the body where it can be
 			// found and fixed instead of retrying forever.
-			return p.rejectClaimed(ctx, claim, m, receivedAt, "row_invalid", ev.EventID, err)
+			res, err := p.rejectClaimed(ctx, claim, m, receivedAt, "row_invalid", ev.EventID, err)
+			return res, claim, err
+		}
+		if err := p.fault(StepRow + ":sent"); err != nil {
+			return res, claim, err
 		}
 		if err := p.record(ctx, claim, StepRow); err != nil {
-			return res, err
+			return res, claim, err
 		}
 	}
 	if err := p.fault(StepRow); err != nil {
-		return res, err
+		return res, claim, err
 	}
 
 	outcome := OutcomeInserted
@@ -152,9 +190,13 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
 		if claim.Done(call.Step) {
 			continue
 		}
-		err := p.bounded(ctx, func(ctx context.Context) error { return p.Actions.Do(ctx, call) })
+		err := p.sideEffect(ctx, claim, call.Step, func(ctx context.Context) error { return p.Actions.Do(ctx, call) })
+		var re *RetryError
+		if errors.As(err, &re) {
+			return res, claim, err // the lease could not be kept
+		}
 		if wait, retry := actions.IsRetryable(err); retry {
-			return res, &RetryError{Step: call.Step, RetryAfter: wait, Err: err}
+			return res, claim, &RetryError{Step: call.Step, RetryAfter: wait, Err: err}
 		}
 		if err != nil {
 			// Permanent: a retry would fail the same way. The step is
@@ -163,27 +205,39 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, error) {
 			p.logger().LogAttrs(ctx, slog.LevelWarn, "action not applied",
 				slog.String("event_id", ev.EventID), slog.String("step", call.Step), slog.String("error", err.Error()))
 		}
+		if err := p.fault(call.Step + ":sent"); err != nil {
+			return res, claim, err
+		}
 		if err := p.record(ctx, claim, call.Step); err != nil {
-			return res, err
+			return res, claim, err
 		}
 		if err := p.fault(call.Step); err != nil {
-			return res, err
+			return res, claim, err
 		}
 	}
 	if err := p.fault("done"); err != nil {
-		return res, err
+		return res, claim, err
 	}
 	if err := p.finish(ctx, claim, outcome); err != nil {
-		return res, err
+		return res, claim, err
 	}
 	res.Outcome = outcome
-	return res, nil
+	return res, nil, nil
+}
+
+// asRetry makes err a *RetryError at step unless it already is one.
+func asRetry(step string, err error) error {
+	var re *RetryError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &RetryError{Step: step, Err: err}
 }
 
 // reject quarantines a message the pipeline cannot make a row of. It is
 // claimed like an event (by event_id, else by the hash of its bytes), so a
 // redelivered or re-sent bad body still yields one rejected row.
-func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time, reason, eventID string) (Result, error) {
+func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time, reason, eventID string) (Result, *ledger.Claim, error) {
 	key := eventID
 	if key == "" {
 		sum := sha256.Sum256(m.Data)
@@ -191,12 +245,13 @@ func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time,
 	}
 	claim, err := p.claim(ctx, key, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
-		return Result{EventID: eventID, Outcome: OutcomeDuplicate, Reason: reason}, nil
+		return Result{EventID: eventID, Outcome: OutcomeDuplicate, Reason: reason}, nil, nil
 	}
 	if err != nil {
-		return Result{EventID: eventID, Reason: reason}, err
+		return Result{EventID: eventID, Reason: reason}, nil, err
 	}
-	return p.rejectClaimed(ctx, claim, m, receivedAt, reason, eventID, nil)
+	res, err := p.rejectClaimed(ctx, claim, m, receivedAt, reason, eventID, nil)
+	return res, claim, err
 }
 
 func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Message, receivedAt time.Time,
@@ -207,9 +262,9 @@ func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Me
 		if cause != nil {
 			text = reason + ": " + cause.Error()
 		}
-		row := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID)
-		if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
-			return res, &RetryError{Step: StepRejected, Err: err}
+		row := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID).Fit()
+		if err := p.sideEffect(ctx, claim, StepRejected, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
+			return res, asRetry(StepRejected, err)
 		}
 		if err := p.record(ctx, claim, StepRejected); err != nil {
 			return res, err
@@ -221,15 +276,20 @@ func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Me
 	return res, nil
 }
 
-func (p *Processor) claim(ctx context.Context, key string, eventTime time.Time) (*ledger.Claim, error) {
+// claim takes key in the ledger. The entry expires TTL after the later of
+// arrival and now — not after the body's timestamp, which a sender controls
+// and which may lie beyond what Firestore can store (year 9999).
+func (p *Processor) claim(ctx context.Context, key string, receivedAt time.Time) (*ledger.Claim, error) {
 	ttl := p.TTL
 	if ttl <= 0 {
 		ttl = 14 * 24 * time.Hour
 	}
-	// Expiry counts from the later of event and arrival, and never from
-	// before now: a late retry must still find its entry.
-	expireAt := later(eventTime, p.now()).Add(ttl)
-	c, err := p.Ledger.Claim(ctx, key, expireAt)
+	expireAt := later(receivedAt, p.now()).Add(ttl)
+	var c *ledger.Claim
+	err := p.ledgerCall(ctx, func(ctx context.Context) (err error) {
+		c, err = p.Ledger.Claim(ctx, key, expireAt)
+		return err
+	})
 	switch {
 	case err == nil, errors.Is(err, ledger.ErrDuplicate):
 		return c, err
@@ -238,28 +298,76 @@ func (p *Processor) claim(ctx context.Context, key string, eventTime time.Time) 
 	}
 }
 
+// sideEffect runs f, a call whose effect the ledger cannot take back, only
+// while the claim surely holds the lease, renewing it first if less than a
+// step's worth is left, and bounds f to end a margin before the lease can.
+// So no other delivery can take the event over while f may still act.
+func (p *Processor) sideEffect(ctx context.Context, c *ledger.Claim, step string, f func(context.Context) error) error {
+	timeout, margin := p.stepTimeout(), p.leaseMargin()
+	if c.Remaining() < timeout+margin {
+		if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Extend(ctx, c) }); err != nil {
+			return &RetryError{Step: step, Err: fmt.Errorf("renew lease: %w", err)}
+		}
+	}
+	d := min(timeout, c.Remaining()-margin)
+	if d <= 0 {
+		return &RetryError{Step: step, Err: errLeaseShort}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
+}
+
 func (p *Processor) record(ctx context.Context, c *ledger.Claim, step string) error {
-	if err := p.Ledger.Record(ctx, c, step); err != nil {
+	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Record(ctx, c, step) }); err != nil {
 		return &RetryError{Step: step, Err: err}
 	}
 	return nil
 }
 
 func (p *Processor) finish(ctx context.Context, c *ledger.Claim, outcome string) error {
-	if err := p.Ledger.Finish(ctx, c, outcome); err != nil {
+	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Finish(ctx, c, outcome) }); err != nil {
 		return &RetryError{Step: "finish", Err: err}
 	}
 	return nil
 }
 
-func (p *Processor) bounded(ctx context.Context, f func(context.Context) error) error {
-	d := p.StepTimeout
+// release gives the lease up after a retryable failure. It runs even when
+// the delivery's own context has ended, which is often why it failed; if it
+// fails too, the lease simply runs out.
+func (p *Processor) release(ctx context.Context, c *ledger.Claim) {
+	ctx = context.WithoutCancel(ctx)
+	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Release(ctx, c) }); err != nil &&
+		!errors.Is(err, ledger.ErrLeaseLost) {
+		p.logger().LogAttrs(ctx, slog.LevelWarn, "lease not released",
+			slog.String("event_id", c.EventID), slog.String("error", err.Error()))
+	}
+}
+
+// ledgerCall bounds one ledger call, so a slow Firestore fails a delivery
+// instead of holding it past its lease.
+func (p *Processor) ledgerCall(ctx context.Context, f func(context.Context) error) error {
+	d := p.LedgerTimeout
 	if d <= 0 {
-		d = 20 * time.Second
+		d = DefaultLedgerTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return f(ctx)
+}
+
+func (p *Processor) stepTimeout() time.Duration {
+	if p.StepTimeout > 0 {
+		return p.StepTimeout
+	}
+	return DefaultStepTimeout
+}
+
+func (p *Processor) leaseMargin() time.Duration {
+	if p.LeaseMargin > 0 {
+		return p.LeaseMargin
+	}
+	return DefaultLeaseMargin
 }
 
 func (p *Processor) fault(point string) error {
@@ -267,7 +375,7 @@ func (p *Processor) fault(point string) error {
 		return nil
 	}
 	if err := p.Fault(point); err != nil {
-		return &RetryError{Step: point, Err: err}
+		return &RetryError{Step: point, Err: fmt.Errorf("%w: %w", errCrash, err)}
 	}
 	return nil
 }
@@ -332,6 +440,12 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 		if errors.Is(err, ledger.ErrBusy) {
 			level, outcome = slog.LevelInfo, "busy"
 		}
+		// A refused Track key fails every acting event until someone fixes
+		// it: an error for the operator, with a cause an alert can match.
+		if errors.Is(err, actions.ErrCredentials) {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("cause", "track_credentials"))
+		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	attrs = append(attrs, slog.String("outcome", outcome))
@@ -341,5 +455,22 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	if m.Attributes[webhook.AttrUnknown] != "" {
 		attrs = append(attrs, slog.Bool("unknown_pair", true))
 	}
+	if err == nil && strings.HasPrefix(outcome, OutcomeInserted) {
+		attrs = append(attrs, p.lags(m)...)
+	}
 	p.logger().LogAttrs(ctx, level, "event", attrs...)
+}
+
+// lags are the end-to-end delays of an inserted event, in milliseconds up
+// to the end of its delivery (row inserted and actions applied):
+// lag_received_ms from the receiver's clock, lag_event_ms from the event's
+// own timestamp (absent when the body has none). The lag metrics in
+// terraform/monitoring.tf are distributions of these.
+func (p *Processor) lags(m Message) []slog.Attr {
+	now := p.now()
+	out := []slog.Attr{slog.Int64("lag_received_ms", now.Sub(p.receivedAt(m)).Milliseconds())}
+	if ev, _ := event.ParseEnvelope(m.Data); ev != nil && ev.Timestamp != 0 {
+		out = append(out, slog.Int64("lag_event_ms", now.Sub(ev.Time()).Milliseconds()))
+	}
+	return out
 }

@@ -46,7 +46,35 @@ type rig struct {
 	bq    *bqfake.Server
 	track *trackfake.Server
 	fault sync.Map // point → remaining failures (*atomic.Int64)
+	// clock is the ledger's (Firestore's, shifted): advancing it lets a
+	// crashed holder's lease run out without a test waiting for it.
+	clock *testClock
+	kind  ledgerKind
 }
+
+// testLease is long enough that no lease runs out on its own during a test
+// on a loaded machine; tests end leases by advancing the clock.
+const testLease = 2 * time.Minute
+
+type testClock struct {
+	mu    sync.Mutex
+	shift time.Duration
+}
+
+func (c *testClock) Now() time.Time { return time.Now().Add(c.Shift()) }
+func (c *testClock) Shift() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shift
+}
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shift += d
+}
+
+// expireLeases lets every lease granted so far run out.
+func (r *rig) expireLeases() { r.clock.Advance(testLease + time.Second) }
 
 type ledgerKind string
 
@@ -55,10 +83,12 @@ const (
 	memoryLedger    ledgerKind = "memory"
 )
 
-func newLedger(t testing.TB, kind ledgerKind, lease time.Duration) ledger.Ledger {
+func newLedger(t testing.TB, kind ledgerKind, lease time.Duration, clock *testClock) ledger.Ledger {
 	t.Helper()
 	if kind == memoryLedger {
-		return ledger.NewMemory(lease)
+		m := ledger.NewMemory(lease)
+		m.Now = clock.Now
+		return m
 	}
 	ctx := context.Background()
 	client, err := firestore.NewClient(ctx, project)
@@ -67,7 +97,10 @@ func newLedger(t testing.TB, kind ledgerKind, lease time.Duration) ledger.Ledger
 	}
 	t.Cleanup(func() { client.Close() })
 	coll := fmt.Sprintf("ledger_%s_%d", filepath.Base(t.Name()), collSeq.Add(1))
-	return ledger.NewFirestore(client, coll, lease)
+	f := ledger.NewFirestore(client, coll, lease)
+	f.Now = clock.Now
+	f.SetClockShiftForTest(clock.Shift)
+	return f
 }
 
 func newRig(t testing.TB, kind ledgerKind) *rig {
@@ -79,6 +112,8 @@ func newRig(t testing.TB, kind ledgerKind) *rig {
 			rejTable:    warehouse.RejectedSchema(),
 		}),
 		track: trackfake.New("site", "key"),
+		clock: &testClock{},
+		kind:  kind,
 	}
 	t.Cleanup(r.bq.Close)
 	t.Cleanup(r.track.Close)
@@ -94,12 +129,18 @@ func newRig(t testing.TB, kind ledgerKind) *rig {
 		t.Fatal(err)
 	}
 	r.p = &Processor{
-		Ledger:    newLedger(t, kind, 30*time.Second),
-		Warehouse: wh,
-		Actions:   tr,
-		Policy:    actions.DefaultPolicy(),
-		TTL:       14 * 24 * time.Hour,
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Ledger: newLedger(t, kind, testLease, r.clock),
+		Now:    r.clock.Now,
+		// A fresh emulator takes seconds over its first writes, more on a
+		// loaded machine; the production default (10 s) is not what is
+		// under test here, and a Create that times out after committing
+		// leaves the event busy for a whole lease.
+		LedgerTimeout: 30 * time.Second,
+		Warehouse:     wh,
+		Actions:       tr,
+		Policy:        actions.DefaultPolicy(),
+		TTL:           14 * 24 * time.Hour,
+		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Fault: func(point string) error {
 			if n, ok := r.fault.Load(point); ok && n.(*atomic.Int64).Add(-1) >= 0 {
 				return errors.New("injected crash at " + point)
@@ -151,8 +192,10 @@ func ledgers() []ledgerKind { return []ledgerKind{firestoreLedger, memoryLedger}
 // failing the test after too many attempts.
 func deliver(t *testing.T, p *Processor, m Message) Result {
 	t.Helper()
+	var err error
 	for i := 0; i < 10; i++ {
-		res, err := p.Process(context.Background(), m)
+		var res Result
+		res, err = p.Process(context.Background(), m)
 		if err == nil {
 			return res
 		}
@@ -160,8 +203,9 @@ func deliver(t *testing.T, p *Processor, m Message) Result {
 		if !errors.As(err, &re) {
 			t.Fatalf("non-retry error %v", err)
 		}
+		t.Logf("delivery %d of %s: %v", i+1, m.ID, err)
 	}
-	t.Fatalf("message %s not acked after 10 deliveries", m.ID)
+	t.Fatalf("message %s not acked after 10 deliveries; last error: %v", m.ID, err)
 	return Result{}
 }
 
@@ -273,22 +317,40 @@ func checkColumns(t *testing.T, name string, ev *event.Event, row map[string]any
 	}
 }
 
-// A delivery that dies between any two steps is redelivered; the event must
-// still give exactly one row and one Track call.
+// A delivery that dies between any two steps — including between a side
+// effect and its record — is redelivered once its lease has run out. The
+// ledger makes it one row and one Track call wherever a step was recorded;
+// where the process died after the call but before the record, the call is
+// made again: a second insert request with the same insert ID (BigQuery
+// drops it inside its dedupe window, events_deduped after it) or a second,
+// identical attribute update. The fake counts requests, not rows, so both
+// show here.
 func TestCrashBetweenSteps(t *testing.T) {
-	points := []string{"claimed", StepRow, "action:0:identify", "done"}
+	points := []struct {
+		point          string
+		inserts, calls int
+	}{
+		{"claimed", 1, 1},
+		{StepRow + ":sent", 2, 1},
+		{StepRow, 1, 1},
+		{"action:0:identify:sent", 1, 2},
+		{"action:0:identify", 1, 1},
+		{"done", 1, 1},
+	}
 	for _, kind := range ledgers() {
-		for _, point := range points {
-			t.Run(string(kind)+"/"+point, func(t *testing.T) {
+		for _, tc := range points {
+			t.Run(string(kind)+"/"+tc.point, func(t *testing.T) {
 				r := newRig(t, kind)
-				// The crashed delivery's lease must lapse before a redelivery can
-				// take over, so give this rig a lease that is already over.
-				r.p.Ledger = newLedger(t, kind, time.Nanosecond)
-				r.crashOnceAt(point)
+				r.crashOnceAt(tc.point)
 				m := fixture(t, "events/email.bounced.json")
 				if _, err := r.p.Process(context.Background(), m); err == nil {
 					t.Fatal("the injected crash did not surface")
 				}
+				// A crash releases nothing: the event is busy until the lease ends.
+				if _, err := r.p.Process(context.Background(), m); !errors.Is(err, ledger.ErrBusy) {
+					t.Fatalf("redelivery inside the crashed lease: %v, want busy", err)
+				}
+				r.expireLeases()
 				res := deliver(t, r.p, m)
 				if res.Outcome != OutcomeInserted || res.Attempt != 2 {
 					t.Fatalf("redelivery: %+v", res)
@@ -296,14 +358,143 @@ func TestCrashBetweenSteps(t *testing.T) {
 				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
 					t.Fatalf("third delivery: %+v", res)
 				}
-				if n := len(r.bq.Rows(eventsTable)); n != 1 {
-					t.Fatalf("%d rows", n)
+				if n := r.bq.Requests(eventsTable); n != tc.inserts {
+					t.Fatalf("%d insert requests, want %d", n, tc.inserts)
 				}
-				if n := len(r.track.Calls()); n != 1 {
-					t.Fatalf("%d Track calls", n)
+				if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
+					t.Fatalf("%d distinct events stored", n)
+				}
+				if n := len(r.track.Calls()); n != tc.calls {
+					t.Fatalf("%d Track calls, want %d", n, tc.calls)
 				}
 			})
 		}
+	}
+}
+
+func distinct(rows []map[string]any, col string) int {
+	seen := map[any]bool{}
+	for _, r := range rows {
+		seen[r[col]] = true
+	}
+	return len(seen)
+}
+
+// A holder that is slow rather than dead — its lease ran out while it was
+// between steps and another delivery finished the event — makes no further
+// side effect: it renews the lease before its next call, finds it taken, and
+// stops. Before, it went on and called Track a second time.
+func TestSlowHolderStopsBeforeItsNextSideEffect(t *testing.T) {
+	for _, kind := range ledgers() {
+		t.Run(string(kind), func(t *testing.T) {
+			r := newRig(t, kind)
+			m := fixture(t, "events/email.bounced.json")
+			var other Result
+			var otherErr error
+			first := true
+			r.p.Fault = func(point string) error {
+				if point == StepRow && first {
+					first = false
+					// The holder stalls here past its lease; a redelivery takes over.
+					r.expireLeases()
+					other, otherErr = r.p.Process(context.Background(), m)
+				}
+				return nil
+			}
+			_, err := r.p.Process(context.Background(), m)
+			if !errors.Is(err, ledger.ErrLeaseLost) {
+				t.Fatalf("slow holder: err = %v, want lease lost", err)
+			}
+			if otherErr != nil || other.Outcome != OutcomeInserted || other.Attempt != 2 {
+				t.Fatalf("redelivery: %+v, %v", other, otherErr)
+			}
+			if n := r.bq.Requests(eventsTable); n != 1 {
+				t.Fatalf("%d insert requests, want 1", n)
+			}
+			if n := len(r.track.Calls()); n != 1 {
+				t.Fatalf("%d Track calls, want 1", n)
+			}
+		})
+	}
+}
+
+// A dependency slower than the step timeout: the call is abandoned before
+// the lease could end, the lease is released, and the redelivery makes the
+// call again. The two calls never overlap, and while the first runs every
+// other delivery finds the event busy.
+func TestSlowDependency(t *testing.T) {
+	for _, dep := range []string{"bigquery", "track"} {
+		for _, kind := range ledgers() {
+			t.Run(dep+"/"+string(kind), func(t *testing.T) {
+				r := newRig(t, kind)
+				r.p.StepTimeout = 2 * time.Second
+				entered := make(chan struct{})
+				var once sync.Once
+				hold := func(ctx context.Context) {
+					held := false
+					once.Do(func() { held = true })
+					if held {
+						close(entered)
+						<-ctx.Done() // slower than any timeout
+					}
+				}
+				if dep == "bigquery" {
+					r.bq.Hold = hold
+				} else {
+					r.track.Hold = hold
+				}
+				m := fixture(t, "events/email.bounced.json")
+				done := make(chan error, 1)
+				go func() { _, err := r.p.Process(context.Background(), m); done <- err }()
+				<-entered
+				for range 3 {
+					if _, err := r.p.Process(context.Background(), m); !errors.Is(err, ledger.ErrBusy) {
+						t.Fatalf("delivery while the first is in its call: %v, want busy", err)
+					}
+				}
+				var re *RetryError
+				if err := <-done; !errors.As(err, &re) {
+					t.Fatalf("slow delivery: %v, want a retry", err)
+				}
+				// Released: the redelivery goes ahead at once, no lease expiry needed.
+				if res := deliver(t, r.p, m); res.Outcome != OutcomeInserted || res.Attempt != 2 {
+					t.Fatalf("redelivery: %+v", res)
+				}
+				wantInserts, wantCalls := 1, 1
+				if dep == "bigquery" {
+					wantInserts = 2
+				} else {
+					wantCalls = 2
+				}
+				if n := r.bq.Requests(eventsTable); n != wantInserts {
+					t.Errorf("%d insert requests, want %d", n, wantInserts)
+				}
+				if n := len(r.bq.Rows(eventsTable)); n != 1 {
+					t.Errorf("%d rows, want 1", n)
+				}
+				if n := len(r.track.Calls()); n != wantCalls {
+					t.Errorf("%d Track calls, want %d", n, wantCalls)
+				}
+				if n := r.track.MaxInFlight(); n > 1 {
+					t.Errorf("%d Track calls at once", n)
+				}
+			})
+		}
+	}
+}
+
+// A step is bounded by what is left of the lease less the margin; a lease
+// that leaves nothing refuses every side effect rather than letting one
+// outlive it. (Configuration refuses such a lease before it gets here.)
+func TestLeaseShorterThanAStep(t *testing.T) {
+	r := newRig(t, memoryLedger)
+	r.p.Ledger = newLedger(t, memoryLedger, DefaultLeaseMargin, r.clock)
+	_, err := r.p.Process(context.Background(), fixture(t, "events/email.bounced.json"))
+	if !errors.Is(err, errLeaseShort) {
+		t.Fatalf("err = %v, want the lease-too-short error", err)
+	}
+	if r.bq.Requests(eventsTable) != 0 || len(r.track.Calls()) != 0 {
+		t.Fatal("a side effect ran under a lease shorter than its timeout")
 	}
 }
 
@@ -375,11 +566,16 @@ func TestFailures(t *testing.T) {
 			func(r *rig) { r.track.FailNext(1, 503, "") }, true, 0, OutcomeInserted, 1, 0, 2},
 		{"Track 400 is permanent", "events/email.opened.json",
 			func(r *rig) { r.track.FailNext(1, 400, "") }, false, 0, OutcomeInserted + ":action_failed", 1, 0, 1},
+		{"Track 401 (key revoked) is retried, not dropped", "events/email.bounced.json",
+			func(r *rig) { r.track.FailNext(1, 401, "") }, true, 0, OutcomeInserted, 1, 0, 2},
+		{"Track 403 is retried, not dropped", "events/email.spammed.json",
+			func(r *rig) { r.track.FailNext(1, 403, "") }, true, 0, OutcomeInserted, 1, 0, 2},
+		{"BigQuery no such field (schema change propagating) is retried", "events/email.delivered.json",
+			func(r *rig) { r.bq.InsertErrorMessageNext(1, "invalid", "no such field: source.") }, true, 0, OutcomeInserted, 1, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, memoryLedger)
-			r.p.Ledger = ledger.NewMemory(time.Nanosecond)
 			tt.setup(r)
 			m := fixture(t, tt.fixture)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

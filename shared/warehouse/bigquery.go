@@ -90,7 +90,7 @@ type saver struct {
 func (s *saver) Save() (map[string]bigquery.Value, string, error) { return s.values, s.insertID, nil }
 
 // classify turns a client error into an insertError. Only a row-level
-// "invalid" is permanent. Request-level errors, including 400/403/404, stay
+// "invalid" is permanent, and not when it names an unknown field. Request-level errors, including 400/403/404, stay
 // retryable: they come from a wrong table, dataset or permission, and the fix
 // is a deploy, after which the redelivered message must still get its row.
 func classify(err error, table, insertID string) error {
@@ -107,7 +107,10 @@ func classify(err error, table, insertID string) error {
 					parts = append(parts, "unknown")
 					continue
 				}
-				if be.Reason == "invalid" {
+				// "no such field" is what a row gets while a column added by a
+				// schema change has not reached the streaming backend yet
+				// (minutes): retry it rather than quarantine a good row.
+				if be.Reason == "invalid" && !strings.Contains(be.Message, "no such field") {
 					permanent = true
 				}
 				p := be.Reason

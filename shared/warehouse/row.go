@@ -107,9 +107,15 @@ func FromEvent(ev *event.Event, receivedAt time.Time, signedAt *time.Time, messa
 		Raw:       json.RawMessage(ev.Raw),
 		MessageID: optString(messageID),
 	}
+	// event_time partitions the table and keys events_deduped together with
+	// event_id, so it must be the same for every delivery of an event: the
+	// body's timestamp, else the time in a ULID event_id (Customer.io mints
+	// ULIDs), and only failing both the arrival time.
 	r.EventTime = r.ReceivedAt
 	if t := ev.Time(); !t.IsZero() {
 		r.EventTime = bqTime(t)
+	} else if t, ok := ulidTime(ev.EventID); ok {
+		r.EventTime = t
 	}
 	if signedAt != nil {
 		t := bqTime(*signedAt)
@@ -239,13 +245,14 @@ func DecodeBody(s string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// InsertID is the stable streaming insert ID of r: derived from the Pub/Sub
-// message ID when known (a redelivery of the same message), else from the
-// body, so retrying the same rejection does not add a second row.
+// InsertID is the stable streaming insert ID of r: derived from the event_id
+// when there is one, else from the body — never from the Pub/Sub message ID,
+// which a re-send by Customer.io or a dead-letter replay changes. It is the
+// same key the processor claims the rejection under in the ledger.
 func (r Rejected) InsertID() string {
 	var h [sha256.Size]byte
-	if r.MessageID != nil && *r.MessageID != "" {
-		h = sha256.Sum256([]byte("message_id:" + *r.MessageID))
+	if r.EventID != nil && *r.EventID != "" {
+		h = sha256.Sum256([]byte("event_id:" + *r.EventID))
 	} else {
 		h = sha256.Sum256([]byte("body:" + r.Body))
 	}
@@ -266,4 +273,33 @@ func (r Rejected) Validate() error {
 		return fmt.Errorf("%w: rejected_events row: %w", ErrPermanent, err)
 	}
 	return nil
+}
+
+// crockford is the ULID alphabet; ulidTime accepts nothing else.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ulidTime is the millisecond time in the first ten characters of a ULID,
+// if id is one and the time is one BigQuery can store.
+func ulidTime(id string) (time.Time, bool) {
+	if len(id) != 26 {
+		return time.Time{}, false
+	}
+	var ms uint64
+	for i := 0; i < len(id); i++ {
+		v := strings.IndexByte(crockford, id[i])
+		if v < 0 {
+			return time.Time{}, false
+		}
+		if i < 10 {
+			ms = ms<<5 | uint64(v)
+		}
+	}
+	if ms >= 1<<48 {
+		return time.Time{}, false
+	}
+	t := time.UnixMilli(int64(ms)).UTC()
+	if checkTime("event_time", t) != nil {
+		return time.Time{}, false
+	}
+	return t, true
 }

@@ -267,17 +267,28 @@ func TestNewRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The insert ID follows the message when known, else the body.
-	a := NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "m1")
-	b := NewRejected(testReceived.Add(time.Hour), "other", "", []byte(`{"x":1}`), nil, "m1")
-	c := NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "")
-	d := NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "")
-	e := NewRejected(testReceived, "no_event_id", "", []byte(`{"y":1}`), nil, "")
-	if a.InsertID() != b.InsertID() {
-		t.Error("same message_id gave different insert IDs")
+	// The insert ID follows the event_id when known, else the body; never
+	// the message ID, which a re-send or a replay changes.
+	cases := []struct {
+		name string
+		a, b Rejected
+		same bool
+	}{
+		{"same event_id, other message and body", NewRejected(testReceived, "oversized", "01X", []byte(`{}`), nil, "m1"),
+			NewRejected(testReceived.Add(time.Hour), "row_invalid", "01X", []byte(`{"x":1}`), nil, "m2"), true},
+		{"same body, other message", NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "m1"),
+			NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "m2"), true},
+		{"same message, other body", NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, "m1"),
+			NewRejected(testReceived, "no_event_id", "", []byte(`{"y":1}`), nil, "m1"), false},
+		{"other event_id", NewRejected(testReceived, "oversized", "01X", []byte(`{}`), nil, "m1"),
+			NewRejected(testReceived, "oversized", "01Y", []byte(`{}`), nil, "m1"), false},
+		{"event_id that looks like a body", NewRejected(testReceived, "oversized", "{}", []byte(`x`), nil, ""),
+			NewRejected(testReceived, "no_event_id", "", []byte(`{}`), nil, ""), false},
 	}
-	if c.InsertID() != d.InsertID() || c.InsertID() == e.InsertID() || c.InsertID() == a.InsertID() {
-		t.Error("body-derived insert IDs are not stable and distinct")
+	for _, tc := range cases {
+		if got := tc.a.InsertID() == tc.b.InsertID(); got != tc.same {
+			t.Errorf("%s: same insert ID = %v, want %v", tc.name, got, tc.same)
+		}
 	}
 
 	bad := []struct {
@@ -320,5 +331,37 @@ func BenchmarkFromEventMarshal(b *testing.B) {
 		if _, err := json.Marshal(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestULIDTime(t *testing.T) {
+	tests := []struct {
+		id   string
+		want time.Time
+		ok   bool
+	}{
+		{"01KDVE07W3H7W9Z4S6QSD7XZRD", time.UnixMilli(1767225958275).UTC(), true},
+		{"00000000000000000000000000", time.UnixMilli(0).UTC(), true},
+		{"7ZZZZZZZZZZZZZZZZZZZZZZZZZ", time.Time{}, false}, // year 10889: beyond BigQuery
+		{"01JHW0NOTIMESTAMP000000003", time.Time{}, false}, // O and I are not Crockford
+		{"01kdve07w3h7w9z4s6qsd7xzrd", time.Time{}, false},
+		{"8ZZZZZZZZZZZZZZZZZZZZZZZZZ", time.Time{}, false}, // overflows 48 bits
+		{"0123", time.Time{}, false},
+		{"", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := ulidTime(tt.id)
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("ulidTime(%q) = %v, %v; want %v, %v", tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+	// Two deliveries of a timestamp-less event get the same event_time.
+	ev, err := event.Parse([]byte(`{"event_id":"01KDVE07W3H7W9Z4S6QSD7XZRD","object_type":"email","metric":"sent","data":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := FromEvent(ev, testReceived, nil, "m1"), FromEvent(ev, testReceived.Add(time.Hour), nil, "m2")
+	if !a.EventTime.Equal(b.EventTime) || !a.EventTime.Equal(time.UnixMilli(1767225958275).UTC()) {
+		t.Fatalf("event_time %v and %v, want both from the ULID", a.EventTime, b.EventTime)
 	}
 }

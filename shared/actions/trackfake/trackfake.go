@@ -6,6 +6,7 @@ package trackfake
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -30,14 +31,22 @@ type Call struct {
 
 // Server is the fake. Safe for concurrent use.
 type Server struct {
+	// Hold, when set, is called with each request's context before it is
+	// handled: a test blocks in it to model a slow Track API. A request whose
+	// client gave up while held is still recorded (status 499), because the
+	// real service may have applied it. Set it before the first request.
+	Hold func(ctx context.Context)
+
 	srv          *httptest.Server
 	site, apiKey string
 
-	mu         sync.Mutex
-	calls      []Call
-	failLeft   int
-	failStatus int
-	failAfter  string
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	calls       []Call
+	failLeft    int
+	failStatus  int
+	failAfter   string
 }
 
 // New starts a fake that accepts Basic auth siteID:apiKey.
@@ -66,6 +75,13 @@ func (s *Server) Calls() []Call {
 	return append([]Call(nil), s.calls...)
 }
 
+// MaxInFlight is the largest number of requests the fake was serving at once.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
 // FailNext makes the next n authenticated requests answer status, with a
 // Retry-After header when retryAfter is not empty.
 func (s *Server) FailNext(n, status int, retryAfter string) {
@@ -82,13 +98,25 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		call := Call{Method: r.Method, Path: r.URL.EscapedPath(), Body: decode(body), Time: time.Now()}
+		s.mu.Lock()
+		s.inFlight++
+		s.maxInFlight = max(s.maxInFlight, s.inFlight)
+		s.mu.Unlock()
 		defer func() {
 			call.Status = rec.status
 			call.Person = r.PathValue("id")
 			s.mu.Lock()
+			s.inFlight--
 			s.calls = append(s.calls, call)
 			s.mu.Unlock()
 		}()
+		if s.Hold != nil {
+			s.Hold(r.Context())
+			if r.Context().Err() != nil {
+				rec.status = 499
+				return
+			}
+		}
 
 		site, key, ok := r.BasicAuth()
 		if !ok || site != s.site || key != s.apiKey {

@@ -9,8 +9,13 @@
 // Every row is checked against the table schema the way the service checks
 // streamed JSON, so a test against the fake is a test of the wire format:
 // unknown columns, missing REQUIRED columns and values of the wrong JSON type
-// come back as insertErrors with reason "invalid". Rows with the same
-// insertId are stored once, like BigQuery's best-effort dedupe.
+// come back as insertErrors with reason "invalid". A request over BigQuery's
+// 10 MB insertAll limit is refused with HTTP 400, as the service does.
+//
+// Every row is stored, however often its insertId was seen: BigQuery only
+// dedupes best-effort, for about a minute, so a test that relied on the fake
+// deduping forever would hide a repeated insert. Set DedupeWindow to model
+// the service's window.
 //
 // The official client (v1.86) retries a request-level 5xx, backendError or
 // rateLimitExceeded by itself, with jittered backoff from 1 s doubling to
@@ -22,6 +27,7 @@ package bqfake
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -39,20 +45,32 @@ import (
 
 // Server is a running fake. It is safe for concurrent use.
 type Server struct {
+	// DedupeWindow, when positive, drops a row whose insertId was stored
+	// less than this long ago (on the Now clock). Zero stores every row.
+	// Set it before the first request.
+	DedupeWindow time.Duration
+	// Now is the clock of DedupeWindow; nil means time.Now.
+	Now func() time.Time
+	// Hold, when set, is called with each insertAll request's context
+	// before it is handled: a test blocks in it to model a slow BigQuery.
+	// A request whose context ends while held stores nothing.
+	Hold func(ctx context.Context)
+
 	srv *httptest.Server
 
-	mu          sync.Mutex
-	tables      map[string]*table
-	failN       int
-	failStatus  int
-	insertErrN  int
-	insertErrRs string
+	mu           sync.Mutex
+	tables       map[string]*table
+	failN        int
+	failStatus   int
+	insertErrN   int
+	insertErrRs  string
+	insertErrMsg string
 }
 
 type table struct {
 	schema   bigquery.Schema
 	rows     []stored
-	ids      map[string]bool
+	ids      map[string]time.Time // insertId → when last stored
 	requests int
 }
 
@@ -66,7 +84,7 @@ type stored struct {
 func New(tables map[string]bigquery.Schema) *Server {
 	s := &Server{tables: make(map[string]*table, len(tables))}
 	for name, schema := range tables {
-		s.tables[name] = &table{schema: schema, ids: make(map[string]bool)}
+		s.tables[name] = &table{schema: schema, ids: make(map[string]time.Time)}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}/insertAll", s.insertAll)
@@ -137,9 +155,15 @@ func (s *Server) FailNext(n int, status int) {
 // InsertErrorNext makes the next n insertAll requests answer HTTP 200 with an
 // insertError of reason for every row; nothing is stored.
 func (s *Server) InsertErrorNext(n int, reason string) {
+	s.InsertErrorMessageNext(n, reason, "fake insert error")
+}
+
+// InsertErrorMessageNext is InsertErrorNext with the error's message, e.g.
+// "no such field: x." as a column added moments ago gets.
+func (s *Server) InsertErrorMessageNext(n int, reason, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.insertErrN, s.insertErrRs = n, reason
+	s.insertErrN, s.insertErrRs, s.insertErrMsg = n, reason, message
 }
 
 type insertAllRequest struct {
@@ -163,11 +187,37 @@ type insertErrors struct {
 	Errors []errorProto `json:"errors"`
 }
 
+// MaxRequestBytes is BigQuery's insertAll request size limit (10 MB).
+const MaxRequestBytes = 10 << 20
+
 func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("dataset") + "." + r.PathValue("table")
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", "cannot read request: "+err.Error())
+		return
+	}
+	// Held after the body is read: only then does the server notice a client
+	// that gave up and end the request's context.
+	if s.Hold != nil {
+		s.Hold(r.Context())
+		if r.Context().Err() != nil {
+			s.mu.Lock()
+			if t := s.tables[name]; t != nil {
+				t.requests++
+			}
+			s.mu.Unlock()
+			return
+		}
+	}
+	if len(body) > MaxRequestBytes {
+		s.mu.Lock()
+		if t := s.tables[name]; t != nil {
+			t.requests++
+		}
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "invalid",
+			fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", MaxRequestBytes))
 		return
 	}
 
@@ -205,7 +255,7 @@ func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 	if s.insertErrN > 0 {
 		s.insertErrN--
 		for i := range req.Rows {
-			ierrs = append(ierrs, insertErrors{Index: i, Errors: []errorProto{{Reason: s.insertErrRs, Message: "fake insert error"}}})
+			ierrs = append(ierrs, insertErrors{Index: i, Errors: []errorProto{{Reason: s.insertErrRs, Message: s.insertErrMsg}}})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": ierrs})
 		return
@@ -241,11 +291,12 @@ func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 		if bad[i] {
 			continue
 		}
-		if row.InsertID != "" {
-			if t.ids[row.InsertID] {
+		if row.InsertID != "" && s.DedupeWindow > 0 {
+			now := s.now()
+			if seen, ok := t.ids[row.InsertID]; ok && now.Sub(seen) < s.DedupeWindow {
 				continue
 			}
-			t.ids[row.InsertID] = true
+			t.ids[row.InsertID] = now
 		}
 		t.rows = append(t.rows, stored{insertID: row.InsertID, row: rows[i]})
 	}
@@ -254,6 +305,13 @@ func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 		resp["insertErrors"] = ierrs
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func readBody(r *http.Request) ([]byte, error) {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/googleapi"
@@ -148,20 +150,20 @@ func TestRequestSemantics(t *testing.T) {
 	if len(res.InsertErrors) != 0 {
 		t.Errorf("ignoreUnknownValues: %+v", res.InsertErrors)
 	}
-	// Same insertId (in one request or across requests): stored once. No insertId: always stored.
+	// Without a dedupe window every row is stored, repeated insertIds too.
 	_, _ = post(t, s, path, `{"rows":[{"insertId":"a","json":{"id":"a2"}},{"insertId":"d","json":{"id":"d"}},{"insertId":"d","json":{"id":"d"}},{"json":{"id":"e"}},{"json":{"id":"e"}}]}`)
 
 	var ids []string
 	for _, r := range s.Rows("ds.t") {
 		ids = append(ids, r["id"].(string))
 	}
-	if got, want := ids, []string{"a", "c", "d", "e", "e"}; !equal(got, want) {
+	if got, want := ids, []string{"a", "c", "a2", "d", "d", "e", "e"}; !equal(got, want) {
 		t.Errorf("stored ids %v, want %v", got, want)
 	}
 	if _, ok := s.Rows("ds.t")[1]["zzz"]; ok {
 		t.Error("unknown value was stored")
 	}
-	if got := s.InsertIDs("ds.t"); !equal(got, []string{"a", "c", "d", "", ""}) {
+	if got := s.InsertIDs("ds.t"); !equal(got, []string{"a", "c", "a", "d", "d", "", ""}) {
 		t.Errorf("insert IDs %q", got)
 	}
 	if n := s.Requests("ds.t"); n != 4 {
@@ -253,5 +255,38 @@ func TestOfficialClient(t *testing.T) {
 	var gerr *googleapi.Error
 	if !errors.As(err, &gerr) || gerr.Code != 404 {
 		t.Errorf("Put = %v, want googleapi 404", err)
+	}
+}
+
+// With a window, a repeated insertId is dropped inside it and stored again
+// after it, as BigQuery's best-effort dedupe does.
+func TestDedupeWindow(t *testing.T) {
+	s := New(map[string]bigquery.Schema{"ds.t": testSchema})
+	defer s.Close()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.DedupeWindow, s.Now = time.Minute, func() time.Time { return now }
+	one := `{"rows":[{"insertId":"k","json":{"id":"k"}}]}`
+	post(t, s, path, one)
+	post(t, s, path, one)
+	if n := len(s.Rows("ds.t")); n != 1 {
+		t.Fatalf("%d rows inside the window, want 1", n)
+	}
+	now = now.Add(time.Minute)
+	post(t, s, path, one)
+	if n := len(s.Rows("ds.t")); n != 2 {
+		t.Fatalf("%d rows after the window, want 2", n)
+	}
+	if n := s.Requests("ds.t"); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+}
+
+func TestRequestSizeLimit(t *testing.T) {
+	s := New(map[string]bigquery.Schema{"ds.t": testSchema})
+	defer s.Close()
+	big := `{"rows":[{"json":{"id":"` + strings.Repeat("x", MaxRequestBytes) + `"}}]}`
+	status, _ := post(t, s, path, big)
+	if status != http.StatusBadRequest || len(s.Rows("ds.t")) != 0 || s.Requests("ds.t") != 1 {
+		t.Fatalf("status %d, %d rows, %d requests; want 400, 0, 1", status, len(s.Rows("ds.t")), s.Requests("ds.t"))
 	}
 }
