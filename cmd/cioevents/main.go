@@ -140,6 +140,8 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, os.Getenv(config.EnvLogLevel))
+	// Libraries that use the log package write JSON lines too.
+	slog.SetDefault(log)
 	fail := func(err error) error {
 		log.Error("cioevents dev failed", "error", err.Error())
 		return loggedError{err}
