@@ -68,6 +68,10 @@ resource "google_bigquery_table" "events_deduped" {
       FROM (
         SELECT
           *,
+          -- event_time is a function of the event (body timestamp, else the
+          -- time in its ULID event_id), so this is one row per event_id; it
+          -- stays in the key so a filter on event_time reaches the table's
+          -- partitions through the window.
           ROW_NUMBER() OVER (PARTITION BY event_time, event_id ORDER BY received_at) AS delivery_rank
         FROM `${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events.table_id}`
       )

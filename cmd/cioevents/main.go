@@ -5,6 +5,7 @@
 //	cioevents send     sign sample events and post them (test tool, load generator)
 //	cioevents replay   move dead-lettered messages back to the main topic
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
+//	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
@@ -35,6 +36,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/servetarget"
 	"github.com/cioevents/cioevents/functions/processor"
 	"github.com/cioevents/cioevents/functions/receiver"
+	"github.com/cioevents/cioevents/shared/backfill"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/devstack"
 	"github.com/cioevents/cioevents/shared/logging"
@@ -51,6 +53,7 @@ commands:
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
   schema  [--table events|rejected_events]
+  ` + backfill.Usage + `
 
 Run 'cioevents <command> -h' for a command's flags.
 `
@@ -74,6 +77,8 @@ func main() {
 		err = replayCmd(ctx, args, os.Stdout)
 	case "schema":
 		err = schema(args, os.Stdout)
+	case "backfill":
+		err = backfill.Command(ctx, args, backfill.Env{})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

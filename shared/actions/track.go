@@ -17,6 +17,8 @@ import (
 
 	customerio "github.com/customerio/go-customerio/v3"
 	"golang.org/x/time/rate"
+
+	"github.com/cioevents/cioevents/shared/cioregion"
 )
 
 // Client makes the Track API call a Call describes.
@@ -114,23 +116,11 @@ func NewTrack(cfg TrackConfig) (*Track, error) {
 
 // baseURL picks the Track host: the override if set, else the region's.
 func baseURL(region, override string) (string, error) {
-	var r customerio.Region
-	switch strings.ToLower(strings.TrimSpace(region)) {
-	case "", "us":
-		r = customerio.RegionUS
-	case "eu":
-		r = customerio.RegionEU
-	default:
-		return "", fmt.Errorf("actions: Customer.io region %q is not \"us\" or \"eu\"", region)
+	base, err := cioregion.BaseURL(region, override, customerio.Region.TrackURL)
+	if err != nil {
+		return "", fmt.Errorf("actions: %w", err)
 	}
-	if override == "" {
-		return r.TrackURL(), nil
-	}
-	u, err := url.Parse(override)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return "", errors.New("actions: Customer.io base URL must be an http(s) URL with a host and no credentials")
-	}
-	return strings.TrimRight(override, "/"), nil
+	return base, nil
 }
 
 // String keeps credentials out of %v.

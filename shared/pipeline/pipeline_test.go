@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -658,5 +660,70 @@ func TestStepTimeoutBoundsClientRetries(t *testing.T) {
 	}
 	if n := r.bq.Requests(eventsTable); n < 2 {
 		t.Fatalf("%d insert requests: the client's own retry did not run", n)
+	}
+}
+
+// Edge inputs end in the same defined place on both ledgers — never in a
+// retry loop: production limits the emulator and the memory ledger do not
+// enforce are enforced before anything is written.
+func TestEdgeInputs(t *testing.T) {
+	html := strings.Repeat("<p>&nbsp;</p>", 6<<20/13) // ~6 MB that JSON-escapes to well over 10 MB
+	bigHTML, _ := json.Marshal(map[string]any{"event_id": "01EDGEHTML00000000000000AA", "object_type": "email", "metric": "sent",
+		"timestamp": 1767225600, "data": map[string]any{"content": html, "identifiers": map[string]any{"id": "u1"}}})
+	cases := []struct {
+		name        string
+		body        []byte
+		attrs       map[string]string
+		wantOutcome string
+		wantReason  string
+		check       func(t *testing.T, r *rig)
+	}{
+		{"timestamp in milliseconds", []byte(`{"event_id":"01EDGEMS000000000000000000","object_type":"email","metric":"sent","timestamp":1767225600000,"data":{}}`),
+			nil, OutcomeRejected, "row_invalid", nil},
+		{"2000-byte event_id", []byte(`{"event_id":"` + strings.Repeat("e", 2000) + `","object_type":"email","metric":"sent","timestamp":1767225600,"data":{}}`),
+			nil, OutcomeInserted, "", func(t *testing.T, r *rig) {
+				if rows := r.bq.Rows(eventsTable); len(rows) != 1 || len(rows[0]["event_id"].(string)) != 2000 {
+					t.Fatalf("rows %d", len(rows))
+				}
+			}},
+		{"invalid UTF-8 event_id", []byte("{\"event_id\":\"bad\xff\xfeid\",\"object_type\":\"email\",\"metric\":\"sent\",\"timestamp\":1767225600,\"data\":{}}"),
+			nil, OutcomeInserted, "", nil},
+		{"6 MB of HTML", bigHTML, nil, OutcomeInserted, "", func(t *testing.T, r *rig) {
+			rows := r.bq.Rows(eventsTable)
+			if len(rows) != 1 || !strings.Contains(rows[0]["raw"].(string), warehouse.RawOmittedKey) || rows[0]["person_id"] != "u1" {
+				t.Fatalf("%d rows; want the typed row with raw replaced by the omitted marker", len(rows))
+			}
+		}},
+		{"huge body that is not an object", append([]byte(`"`), append([]byte(html), '"')...),
+			map[string]string{webhook.AttrInvalid: webhook.InvalidNotObject}, OutcomeRejected, webhook.InvalidNotObject, func(t *testing.T, r *rig) {
+				rej := r.bq.Rows(rejTable)
+				if len(rej) != 1 || len(rej[0]["body"].(string)) > 64<<10 || !strings.Contains(rej[0]["reason"].(string), "truncated") {
+					t.Fatalf("rejected rows %d; want one with a cut body", len(rej))
+				}
+			}},
+	}
+	for _, kind := range ledgers() {
+		for _, tc := range cases {
+			t.Run(string(kind)+"/"+tc.name, func(t *testing.T) {
+				r := newRig(t, kind)
+				m := message("edge", tc.body)
+				for k, v := range tc.attrs {
+					m.Attributes[k] = v
+				}
+				res, err := r.p.Process(context.Background(), m)
+				if err != nil {
+					t.Fatalf("first delivery: %v (an edge input must not be retried)", err)
+				}
+				if res.Outcome != tc.wantOutcome || res.Reason != tc.wantReason {
+					t.Fatalf("outcome %q reason %q, want %q %q", res.Outcome, res.Reason, tc.wantOutcome, tc.wantReason)
+				}
+				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+					t.Fatalf("second delivery: %+v", res)
+				}
+				if tc.check != nil {
+					tc.check(t, r)
+				}
+			})
+		}
 	}
 }

@@ -66,10 +66,15 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 			}
 		}
 	}()
-	err := sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
+	active := func() {
 		select {
 		case last <- struct{}{}:
 		default:
+		}
+	}
+	err := sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
+		if !o.DryRun {
+			active()
 		}
 		n := seen.Add(1)
 		if o.Max > 0 && n > int64(o.Max) {
@@ -83,8 +88,11 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 			again := counted[m.ID]
 			counted[m.ID] = true
 			mu.Unlock()
-			if again {
-				cancel() // a nacked message came back: every message was counted
+			// Nacked messages keep coming back; only a message not counted
+			// yet keeps the run going. (Stopping at the first one to come
+			// back missed messages still on their way.)
+			if !again {
+				active()
 			}
 			return
 		}

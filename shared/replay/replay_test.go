@@ -51,7 +51,8 @@ func setup(t *testing.T) *pubsub.Client {
 
 func drain(t *testing.T, c *pubsub.Client, sub string, want int) []*pubsub.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: a nacked message may wait out its ack deadline on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	got := make(chan *pubsub.Message, 16)
 	go c.Subscriber(sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) { m.Ack(); got <- m })
@@ -70,7 +71,7 @@ func drain(t *testing.T, c *pubsub.Client, sub string, want int) []*pubsub.Messa
 func TestReplayMovesAndStripsDeadLetterAttributes(t *testing.T) {
 	c := setup(t)
 	rep, err := Run(context.Background(), c, Options{Subscription: "cioevents-dead-letter-sub", Topic: "cioevents-events",
-		Idle: 500 * time.Millisecond})
+		Idle: 5 * time.Second})
 	if err != nil || rep.Moved != 3 {
 		t.Fatalf("Run = %+v, %v", rep, err)
 	}
@@ -84,7 +85,7 @@ func TestReplayMovesAndStripsDeadLetterAttributes(t *testing.T) {
 func TestReplayDryRunMovesNothing(t *testing.T) {
 	c := setup(t)
 	rep, err := Run(context.Background(), c, Options{Subscription: "cioevents-dead-letter-sub", Topic: "cioevents-events",
-		DryRun: true, Idle: 2 * time.Second})
+		DryRun: true, Idle: 5 * time.Second})
 	if err != nil || rep.Moved != 0 || rep.Seen != 3 {
 		t.Fatalf("Run = %+v, %v", rep, err)
 	}

@@ -63,7 +63,17 @@ type Row struct {
 	Raw json.RawMessage `bigquery:"raw" json:"raw" desc:"The webhook body as received."`
 
 	MessageID *string `bigquery:"message_id" json:"message_id" desc:"Pub/Sub message ID that carried the event."`
+
+	// Source is NULLABLE because BigQuery can add only NULLABLE columns to
+	// an existing table.
+	Source *string `bigquery:"source" json:"source" desc:"How the event arrived: webhook, or backfill (from the App API by cioevents backfill). NULL: webhook, before the column existed."`
 }
+
+// Values of Row.Source.
+const (
+	SourceWebhook  = "webhook"
+	SourceBackfill = "backfill"
+)
 
 // FromEvent builds the row for ev. receivedAt is when the receiver accepted
 // the webhook, signedAt the X-CIO-Timestamp (nil if unknown) and messageID the
@@ -106,6 +116,7 @@ func FromEvent(ev *event.Event, receivedAt time.Time, signedAt *time.Time, messa
 
 		Raw:       json.RawMessage(ev.Raw),
 		MessageID: optString(messageID),
+		Source:    optString(SourceWebhook),
 	}
 	// event_time partitions the table and keys events_deduped together with
 	// event_id, so it must be the same for every delivery of an event: the

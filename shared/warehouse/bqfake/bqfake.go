@@ -1,4 +1,5 @@
-// Package bqfake is an HTTP fake of BigQuery's tabledata.insertAll for tests.
+// Package bqfake is an HTTP fake of BigQuery's tabledata.insertAll (and of
+// jobs.query for a small SQL subset, see query.go) for tests.
 // The official Go client talks to it unchanged:
 //
 //	srv := bqfake.New(map[string]bigquery.Schema{"ds.events": schema})
@@ -65,6 +66,7 @@ type Server struct {
 	insertErrN   int
 	insertErrRs  string
 	insertErrMsg string
+	queries      int
 }
 
 type table struct {
@@ -72,6 +74,8 @@ type table struct {
 	rows     []stored
 	ids      map[string]time.Time // insertId → when last stored
 	requests int
+	// partitionFilter is the column every query must filter on ("": none).
+	partitionFilter string
 }
 
 type stored struct {
@@ -88,6 +92,7 @@ func New(tables map[string]bigquery.Schema) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}/insertAll", s.insertAll)
+	mux.HandleFunc("POST /bigquery/v2/projects/{project}/queries", s.query)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "notFound", "Not found: URL "+r.URL.Path)
 	})

@@ -1,0 +1,112 @@
+package backfill_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"google.golang.org/api/option"
+
+	"github.com/cioevents/cioevents/shared/backfill"
+	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
+)
+
+func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }
+
+// TestProductionPath runs the command as the Cloud Run job does: the
+// reconciliation query against BigQuery (the fake, which enforces the
+// table's partition filter), the Firestore emulator as the ledger, and rows
+// streamed into BigQuery and checked against the schema.
+func TestProductionPath(t *testing.T) {
+	fake, ds := newFake(t, 500, 21)
+	want := wantPairs(ds)
+	bq := bqfake.New(map[string]bigquery.Schema{
+		"cioevents.events": warehouse.EventsSchema(), "cioevents.rejected_events": warehouse.RejectedSchema()})
+	defer bq.Close()
+	bq.RequirePartitionFilter("cioevents.events", "event_time")
+	bqOpts := []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}
+
+	// Webhooks stored some pairs before the outage.
+	w, err := warehouse.NewBigQuery(context.Background(), "proj", "cioevents", "events", "rejected_events", bqOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	webhooks := map[string]bool{}
+	for i, d := range ds {
+		ts, ok := d.Metrics["sent"]
+		if i%3 != 0 || !ok {
+			continue
+		}
+		body := fmt.Sprintf(`{"event_id":"01WEBHOOK%017d","object_type":%q,"metric":"sent","timestamp":%d,"data":{"delivery_id":%q}}`,
+			i, backfill.ObjectType(d.Type), ts, d.ID)
+		ev, err := event.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.InsertEvent(context.Background(), warehouse.FromEvent(ev, clock(), nil, "m")); err != nil {
+			t.Fatal(err)
+		}
+		webhooks[pair(d.ID, "sent")] = true
+	}
+
+	env := backfill.Env{BigQueryOptions: bqOpts, Getenv: func(k string) string {
+		return map[string]string{
+			backfill.EnvAppAPIKey: appKey, "GOOGLE_CLOUD_PROJECT": "proj",
+			"LEDGER_COLLECTION":       fmt.Sprintf("backfill_test_%d", time.Now().UnixNano()),
+			"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		}[k]
+	}}
+	dir := t.TempDir() // the checkpoint's directory
+	args := append([]string{"--checkpoint", dir + "/cp.json"}, span...)
+
+	r := run(context.Background(), fake, env, append([]string{"--dry-run"}, args...)...)
+	if r.err != nil {
+		t.Fatalf("dry run: %v\n%s", r.err, r.stderr)
+	}
+	if cio, wh, missing := totals(t, r.stdout); cio != len(want) || wh != len(webhooks) || missing != cio-wh {
+		t.Errorf("dry run totals %d/%d/%d, want %d/%d/%d", cio, wh, missing, len(want), len(webhooks), len(want)-len(webhooks))
+	}
+	if n := len(bq.Rows("cioevents.events")); n != len(webhooks) {
+		t.Errorf("the dry run wrote: %d rows", n)
+	}
+
+	r = run(context.Background(), fake, env, args...)
+	if r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	got := map[string]int{}
+	for _, row := range bq.Rows("cioevents.events") {
+		p := pair(row["delivery_id"].(string), row["metric"].(string))
+		got[p]++
+		if src := row["source"]; (src == warehouse.SourceWebhook) != webhooks[p] || (src != warehouse.SourceWebhook && src != warehouse.SourceBackfill) {
+			t.Errorf("%s: source %v", p, src)
+		}
+	}
+	for p := range want {
+		if got[p] != 1 {
+			t.Errorf("%s: %d rows, want 1", p, got[p])
+		}
+	}
+	if n := len(bq.Rows("cioevents.events")); n != len(want) {
+		t.Errorf("%d rows, want %d", n, len(want))
+	}
+
+	r = run(context.Background(), fake, env, args...)
+	if r.err != nil || !strings.Contains(r.stdout, " 0 added") {
+		t.Errorf("second run: %v %s", r.err, r.stdout)
+	}
+	if n := len(bq.Rows("cioevents.events")); n != len(want) {
+		t.Errorf("second run: %d rows, want %d", n, len(want))
+	}
+	if q := bq.Queries(); q != 3 {
+		t.Errorf("%d reconciliation queries for three runs, want 3", q)
+	}
+}
