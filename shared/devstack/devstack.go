@@ -287,7 +287,13 @@ func (s *Stack) openBolt(o Options, name string) (*bolt.DB, error) {
 	path := filepath.Join(o.DataDir, name)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second,
 		// Rebuilt from the pages at open instead of rewritten at every commit.
-		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		// Committed pages are written to the file at once, so they survive
+		// the process stopping or crashing; no fsync means a power cut or
+		// kernel crash may lose or damage the file, as it may the rows
+		// files, which are never fsynced either. An fsync per commit made
+		// dev a third slower (1,050 → 1,540 events/s measured without).
+		NoSync: true})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("devstack: %w: %s is locked by another process (is another `cioevents dev` using this --data-dir?)", ErrDataDir, path)
 	}
