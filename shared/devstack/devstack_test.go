@@ -20,9 +20,10 @@ import (
 
 // outcomes counts the processor's final "event" lines by outcome.
 type outcomes struct {
-	mu     sync.Mutex
-	counts map[string]int
-	total  int
+	mu      sync.Mutex
+	counts  map[string]int
+	total   int
+	retries int
 }
 
 func (o *outcomes) Enabled(context.Context, slog.Level) bool { return true }
@@ -39,6 +40,8 @@ func (o *outcomes) Handle(_ context.Context, r slog.Record) error {
 			if v := a.Value.String(); v != "retry" && v != "busy" {
 				o.counts[v]++
 				o.total++
+			} else {
+				o.retries++
 			}
 		}
 		return true
@@ -64,15 +67,43 @@ func (o *outcomes) wait(t *testing.T, n int) map[string]int {
 	}
 }
 
+// waitRetries waits for n failed deliveries.
+func (o *outcomes) waitRetries(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		o.mu.Lock()
+		r := o.retries
+		o.mu.Unlock()
+		if r >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d failed deliveries", r, n)
+		}
+	}
+}
+
 // noEnv keeps the test's own emulator variables (set in CI) out: this is
 // dev on its built-in, durable stand-ins.
 func noEnv(string) string { return "" }
 
-func start(t *testing.T, dir string, fault func(string) error) (*Stack, *outcomes) {
+// downWarehouse fails every insert as an outage would (retryable).
+type downWarehouse struct{}
+
+func (downWarehouse) InsertEvent(context.Context, warehouse.Row) error {
+	return errors.New("warehouse down")
+}
+func (downWarehouse) InsertRejected(context.Context, warehouse.Rejected) error {
+	return errors.New("warehouse down")
+}
+
+func start(t *testing.T, dir string) (*Stack, *outcomes) { return startWith(t, dir, nil) }
+
+func startWith(t *testing.T, dir string, wh warehouse.Writer) (*Stack, *outcomes) {
 	t.Helper()
 	o := &outcomes{counts: map[string]int{}}
 	s, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", DataDir: dir, Getenv: noEnv,
-		Logger: slog.New(o), Fault: fault})
+		Logger: slog.New(o), Warehouse: wh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +146,8 @@ func lines(t *testing.T, path string) []string {
 	return out
 }
 
-// TestRestart: events accepted by one run but not processed are processed
-// by the next; a re-send after a restart adds no row and no action line;
+// TestRestart: events accepted by one run but not processed (its warehouse
+// was down) are processed by the next; a re-send after a restart adds no row and no action line;
 // the signing key (and so the printed send command) survives.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
@@ -124,37 +155,24 @@ func TestRestart(t *testing.T) {
 	rejected := filepath.Join(dir, warehouse.RejectedFile)
 	actionsPath := filepath.Join(dir, ActionsFile)
 
-	// Run 1: every event fails after its claim, as if the process kept
-	// dying there; only quarantined bodies (no such step) get through.
-	crash := func(point string) error {
-		if point == "claimed" {
-			return errors.New("injected crash")
-		}
-		return nil
-	}
-	s1, o1 := start(t, dir, crash)
+	// Run 1: the warehouse is down, so every accepted body stays queued.
+	s1, o1 := startWith(t, dir, downWarehouse{})
 	key := s1.Key
 	n := sendAll(t, s1, key)
-	rejects := 0
-	for deadline := time.Now().Add(time.Minute); rejects == 0 || len(lines(t, rejected)) < rejects; time.Sleep(20 * time.Millisecond) {
-		rejects = o1.wait(t, 1)["rejected"]
-		if time.Now().After(deadline) {
-			t.Fatal("no rejected row in the first run")
-		}
-	}
+	o1.waitRetries(t, 1)
 	if err := s1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(lines(t, events)); got != 0 {
-		t.Fatalf("%d event rows in the crashing run, want 0", got)
+	if got := len(lines(t, events)) + len(lines(t, rejected)); got != 0 {
+		t.Fatalf("%d rows written while the warehouse was down, want 0", got)
 	}
 
 	// Run 2: the backlog of run 1 is processed without sending anything.
-	s2, o2 := start(t, dir, nil)
+	s2, o2 := start(t, dir)
 	if s2.Key != key || !strings.Contains(s2.KeySource, KeyFile) {
 		t.Fatalf("key after restart %q (%s), want %q from %s", s2.Key, s2.KeySource, key, KeyFile)
 	}
-	o2.wait(t, n-o1.wait(t, 0)["rejected"]-o1.wait(t, 0)["duplicate"])
+	o2.wait(t, n)
 	rows, rejRows, acts := lines(t, events), lines(t, rejected), lines(t, actionsPath)
 	if len(rows) == 0 || len(acts) == 0 || len(rows)+len(rejRows) != n {
 		t.Fatalf("after the restart: %d rows + %d rejects for %d bodies, %d actions", len(rows), len(rejRows), n, len(acts))
@@ -174,7 +192,7 @@ func TestRestart(t *testing.T) {
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s3, o3 := start(t, dir, nil)
+	s3, o3 := start(t, dir)
 	defer s3.Close()
 	sendAll(t, s3, key)
 	if got := o3.wait(t, n); got["duplicate"] != n {
