@@ -73,7 +73,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	var acked atomic.Int64
 	handle := processor.Handle(p)
-	path := "/e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// The path a Terraform push endpoint carries: functions-framework reads
+	// the topic from it (on any other path it prints a warning per message).
+	path := "/projects/" + e2eProject + "/topics/" + topic
 	err = funcframework.RegisterCloudEventFunctionContext(ctx, path, func(ctx context.Context, e cloudevent.Event) error {
 		err := handle(ctx, e)
 		if err == nil {

@@ -65,12 +65,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Args[1] != "serve" {
+		// Only serve runs the functions; the other commands print for people.
+		logging.RestoreProcessOutput()
+	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "dev":
 		err = dev(ctx, args, os.Stdout, os.Stderr)
 	case "serve":
-		err = serve(ctx, args, os.Stdout, os.Stderr)
+		err = serve(ctx, args, os.Stderr)
 	case "send":
 		err = send(ctx, args, os.Stdout)
 	case "replay":
@@ -85,7 +89,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cioevents: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(exitCode(err, logging.Stderr()))
 }
 
 // exitCode reports err (already logged if it is a loggedError) and maps it
@@ -218,7 +222,7 @@ func healthLines(ctx context.Context, h *devstack.Health, every time.Duration, o
 	}
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	def := "127.0.0.1:8080"
 	if p := os.Getenv("PORT"); p != "" {
@@ -228,13 +232,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fl, args, stderr); err != nil {
 		return err
 	}
-	// Everything the functions and functions-framework print becomes a
-	// JSON line on stdout, as the deployed functions' logs are.
-	log, restore, err := logging.CaptureStdio(stdout, os.Getenv(config.EnvLogLevel))
-	if err != nil {
+	// As deployed: every line the functions and functions-framework print
+	// becomes one JSON object on stdout (already so when FUNCTION_TARGET is
+	// set; the root package's init did it).
+	if err := logging.RouteProcessOutput(); err != nil {
 		return err
 	}
-	defer restore()
+	defer logging.FlushProcessOutput()
+	log := logging.New(logging.Stdout(), os.Getenv(config.EnvLogLevel))
 	slog.SetDefault(log)
 	fail := func(err error) error {
 		log.Error("cioevents serve failed", "error", err.Error())

@@ -5,32 +5,48 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// binary is the built command, for the behaviours that only a whole
-// process shows (init order, exit status, what reaches which stream).
-var binary string
+// The built command, for the behaviours only a whole process shows (init
+// order, exit status, what reaches which stream). Built on first use; the
+// directory is removed by TestMain.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binary    string
+	buildErr  error
+)
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cioevents-cmd")
-	if err != nil {
-		panic(err)
+func built(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "cioevents-cmd"); buildErr != nil {
+			return
+		}
+		binary = filepath.Join(binDir, "cioevents")
+		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	binary = filepath.Join(dir, "cioevents")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		panic("build: " + err.Error() + "\n" + string(out))
+	return binary
+}
+
+func removeBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
 }
 
 type result struct {
@@ -44,7 +60,7 @@ func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, built(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	var out, errb bytes.Buffer

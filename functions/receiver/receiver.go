@@ -6,7 +6,6 @@ package receiver
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -45,7 +44,7 @@ func ReceiveWebhook(w http.ResponseWriter, r *http.Request) {
 	h, err := get(r.Context())
 	if err != nil {
 		// Not a 500: Customer.io would pause the stream for an hour.
-		slog.Default().Error("receiver not ready", "error", err.Error())
+		logging.New(logging.Stdout(), "info").Error("receiver not ready", "error", err.Error())
 		http.Error(w, `{"error":"receiver not ready"}`, http.StatusServiceUnavailable)
 		return
 	}
@@ -69,7 +68,9 @@ func get(ctx context.Context) (http.Handler, error) {
 }
 
 // New builds the receiver from the environment: validated configuration, one
-// Pub/Sub client, JSON logs on stdout.
+// Pub/Sub client, JSON logs on the real stdout (unbuffered, past the
+// filter that logging.RouteProcessOutput puts in front of the framework's
+// prints).
 func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 	cfg, err := config.LoadReceiver(getenv)
 	if err != nil {
@@ -83,8 +84,9 @@ func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 		Verifier:       &signature.Verifier{Keys: cfg.SigningKeys, MaxAge: cfg.MaxAge, MaxAhead: cfg.MaxAhead},
 		Publisher:      pub,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		BodyBudget:     cfg.BodyBudget,
 		PublishTimeout: cfg.PublishTimeout,
-		Logger:         logging.New(os.Stdout, cfg.LogLevel),
+		Logger:         logging.New(logging.Stdout(), cfg.LogLevel),
 		Project:        cfg.Project,
 	})
 }

@@ -20,6 +20,8 @@ const (
 	EnvMaxAge          = "CIO_SIGNATURE_MAX_AGE"
 	EnvMaxAhead        = "CIO_SIGNATURE_MAX_AHEAD"
 	EnvMaxBodyBytes    = "CIO_MAX_BODY_BYTES"
+	EnvBodyBudget      = "CIO_BODY_BUDGET_BYTES"
+	EnvInstanceMemory  = "CIO_INSTANCE_MEMORY"
 	EnvProject         = "GOOGLE_CLOUD_PROJECT"
 	EnvTopic           = "PUBSUB_TOPIC"
 	EnvPublishTimeout  = "CIO_PUBLISH_TIMEOUT"
@@ -56,16 +58,38 @@ const EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
 // LocalVars lists the variables read only for local runs.
 func LocalVars() []string { return []string{EnvWarehouseDir} }
 
-// Pub/Sub accepts messages up to 10 MB including attributes; the default
-// body limit leaves room for the attributes the receiver adds.
+// Body limits.
+//
+// DefaultMaxBodyBytes: content-bearing *_sent events (full HTML email, push
+// or SMS payloads) weigh KB to a few hundred KB — Gmail clips HTML past
+// 102 KB, so senders stay well under it — and every other event is about
+// 1 KB. 1 MiB holds the largest plausible one with room to spare; a larger
+// authentic body is still answered 200 and published as an oversized stub
+// (rejected_events), so a low limit loses nothing, while a high one lets each
+// unauthenticated request claim more memory and makes BigQuery rows that
+// approach its request limit. Pub/Sub would allow up to 10 MB with the
+// attributes (maxPubSubData).
+//
+// DefaultBodyBudget: 64 max-size bodies at once, well inside the default
+// 512 MiB instance (see memoryFits).
 const (
-	DefaultMaxBodyBytes = 9 << 20
-	maxPubSubData       = 9_900_000
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultBodyBudget     = 64 << 20
+	DefaultInstanceMemory = "512Mi"
+	maxPubSubData         = 9_900_000
 )
+
+// memoryFits reports whether an instance of memory bytes can hold budget
+// bytes of request bodies: each budgeted byte may exist three times at once
+// (the body, the Pub/Sub client's request message, its marshalled bytes)
+// over a baseline of 64 MiB for the runtime, clients and per-connection
+// buffers.
+func memoryFits(budget, memory int64) bool { return 64<<20+3*budget <= memory }
 
 // ReceiverVars lists every variable Receiver reads.
 func ReceiverVars() []string {
-	return []string{EnvSigningKeys, EnvMaxAge, EnvMaxAhead, EnvMaxBodyBytes, EnvProject, EnvTopic, EnvPublishTimeout, EnvLogLevel}
+	return []string{EnvSigningKeys, EnvMaxAge, EnvMaxAhead, EnvMaxBodyBytes, EnvBodyBudget, EnvInstanceMemory, EnvProject,
+		EnvTopic, EnvPublishTimeout, EnvLogLevel}
 }
 
 // ProcessorVars lists every variable Processor reads.
@@ -80,6 +104,8 @@ type Receiver struct {
 	MaxAge         time.Duration
 	MaxAhead       time.Duration
 	MaxBodyBytes   int64
+	BodyBudget     int64 // request-body bytes held at once across requests
+	InstanceMemory int64 // bytes; what BodyBudget is checked against
 	Project        string
 	Topic          string
 	PublishTimeout time.Duration
@@ -166,6 +192,29 @@ func (r *reader) integer(name string, def, lo, hi int64) int64 {
 	return n
 }
 
+// memory reads a size as Cloud Run writes it ("512Mi", "2Gi", "1G") or as
+// plain bytes.
+func (r *reader) memory(name, def string) int64 {
+	v := r.str(name, def)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}}
+	num, mult := v, int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > 32<<30/mult || n*mult < 128<<20 {
+		r.fail(name, "%q is not a memory size between 128Mi and 32Gi (such as 512Mi, 1Gi or bytes)", v)
+		return 512 << 20
+	}
+	return n * mult
+}
+
 func (r *reader) boolean(name string, def bool) bool {
 	v := strings.TrimSpace(r.get(name))
 	if v == "" {
@@ -202,6 +251,8 @@ func LoadReceiver(get Getenv) (Receiver, error) {
 		MaxAge:         r.duration(EnvMaxAge, 192*time.Hour, time.Minute, 30*24*time.Hour),
 		MaxAhead:       r.duration(EnvMaxAhead, time.Hour, time.Second, 24*time.Hour),
 		MaxBodyBytes:   r.integer(EnvMaxBodyBytes, DefaultMaxBodyBytes, 1024, maxPubSubData),
+		BodyBudget:     r.integer(EnvBodyBudget, DefaultBodyBudget, 1<<20, 64<<30),
+		InstanceMemory: r.memory(EnvInstanceMemory, DefaultInstanceMemory),
 		Project:        r.str(EnvProject, ""),
 		Topic:          r.str(EnvTopic, DefaultTopic),
 		PublishTimeout: r.duration(EnvPublishTimeout, 3*time.Second, 100*time.Millisecond, 3500*time.Millisecond),
@@ -209,6 +260,14 @@ func LoadReceiver(get Getenv) (Receiver, error) {
 	}
 	if c.Project == "" {
 		r.fail(EnvProject, "is required (the project that owns the topic)")
+	}
+	if c.BodyBudget <= c.MaxBodyBytes {
+		r.fail(EnvBodyBudget, "%d must exceed %s (%d), or a body at the limit could never be read", c.BodyBudget,
+			EnvMaxBodyBytes, c.MaxBodyBytes)
+	}
+	if !memoryFits(c.BodyBudget, c.InstanceMemory) {
+		r.fail(EnvBodyBudget, "%d bytes of bodies need up to 64 MiB + 3 × %d = %d MiB, more than %s (%d MiB)",
+			c.BodyBudget, c.BodyBudget, (64<<20+3*c.BodyBudget)>>20, EnvInstanceMemory, c.InstanceMemory>>20)
 	}
 	return c, errors.Join(r.errs...)
 }

@@ -31,6 +31,36 @@ func TestLoadReceiver(t *testing.T) {
 		{"every bad value reported", map[string]string{
 			EnvSigningKeys: "k", EnvMaxAge: "8 days", EnvMaxBodyBytes: "20000000", EnvPublishTimeout: "10s", EnvLogLevel: "loud",
 		}, []string{EnvMaxAge, EnvMaxBodyBytes, EnvPublishTimeout, EnvLogLevel, EnvProject}, nil},
+		{"memory defaults", map[string]string{EnvSigningKeys: "k", EnvProject: "p"}, nil, func(t *testing.T, c Receiver) {
+			if c.MaxBodyBytes != 1<<20 || c.BodyBudget != 64<<20 || c.InstanceMemory != 512<<20 {
+				t.Fatalf("body %d, budget %d, memory %d", c.MaxBodyBytes, c.BodyBudget, c.InstanceMemory)
+			}
+		}},
+		{"memory units", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvInstanceMemory: "2Gi",
+			EnvBodyBudget: "536870912", EnvMaxBodyBytes: "9900000"}, nil, func(t *testing.T, c Receiver) {
+			if c.InstanceMemory != 2<<30 || c.BodyBudget != 512<<20 || c.MaxBodyBytes != 9_900_000 {
+				t.Fatalf("memory %d, budget %d, body %d", c.InstanceMemory, c.BodyBudget, c.MaxBodyBytes)
+			}
+		}},
+		{"decimal units", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvInstanceMemory: "1G"}, nil,
+			func(t *testing.T, c Receiver) {
+				if c.InstanceMemory != 1e9 {
+					t.Fatalf("memory %d", c.InstanceMemory)
+				}
+			}},
+		// 64 MiB + 3 × 160 MiB = 544 MiB > 512 MiB.
+		{"budget beyond the instance", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvBodyBudget: "167772160"},
+			[]string{EnvBodyBudget + ": 167772160 bytes of bodies need"}, nil},
+		{"budget fits a larger instance", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvBodyBudget: "167772160",
+			EnvInstanceMemory: "1Gi"}, nil, nil},
+		{"budget not above the body limit", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvBodyBudget: "2000000",
+			EnvMaxBodyBytes: "2000000"}, []string{EnvBodyBudget + ": 2000000 must exceed"}, nil},
+		{"bad memory", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvInstanceMemory: "lots"},
+			[]string{EnvInstanceMemory + `: "lots" is not a memory size`}, nil},
+		{"memory too small", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvInstanceMemory: "0G"},
+			[]string{EnvInstanceMemory}, nil},
+		{"memory overflow", map[string]string{EnvSigningKeys: "k", EnvProject: "p", EnvInstanceMemory: "9223372036854775807Gi"},
+			[]string{EnvInstanceMemory}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

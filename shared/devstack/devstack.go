@@ -179,6 +179,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		Verifier:       &signature.Verifier{Keys: o.Keys, MaxAge: rc.MaxAge, MaxAhead: rc.MaxAhead},
 		Publisher:      pub,
 		MaxBodyBytes:   rc.MaxBodyBytes,
+		BodyBudget:     rc.BodyBudget,
 		PublishTimeout: rc.PublishTimeout,
 		Logger:         o.Logger,
 	})

@@ -3,10 +3,7 @@ package logging
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"testing"
 )
 
@@ -59,65 +56,5 @@ func TestLevelFilter(t *testing.T) {
 	New(&buf, "warn").Info("dropped")
 	if buf.Len() != 0 {
 		t.Fatalf("info logged at warn level: %s", buf.String())
-	}
-}
-
-func TestJSONLine(t *testing.T) {
-	for _, tc := range []struct {
-		in, severity, wantMsg string
-		passThrough           bool
-	}{
-		{in: `Serving function: "ProcessEvent"` + "\n", severity: "INFO", wantMsg: `Serving function: "ProcessEvent"`},
-		{in: "function error: boom\r\n", severity: "ERROR", wantMsg: "function error: boom"},
-		{in: `{"severity":"INFO","message":"event"}` + "\n", passThrough: true},
-		{in: `{"not closed"` + "\n", severity: "INFO", wantMsg: `{"not closed"`},
-	} {
-		got := jsonLine([]byte(tc.in), tc.severity)
-		if tc.passThrough {
-			if string(got) != tc.in {
-				t.Errorf("jsonLine(%q) = %q, want it unchanged", tc.in, got)
-			}
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(got, &m); err != nil {
-			t.Fatalf("jsonLine(%q) = %q: not JSON: %v", tc.in, got, err)
-		}
-		if m["severity"] != tc.severity || m["message"] != tc.wantMsg {
-			t.Errorf("jsonLine(%q) = %v, want severity %s message %q", tc.in, m, tc.severity, tc.wantMsg)
-		}
-	}
-	if got := jsonLine([]byte("\n"), "INFO"); got != nil {
-		t.Errorf("a bare newline gave %q, want nothing", got)
-	}
-}
-
-func TestCaptureStdio(t *testing.T) {
-	var buf bytes.Buffer
-	log, restore, err := CaptureStdio(&buf, "info")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("plain stdout")
-	fmt.Fprintln(os.Stderr, "plain stderr")
-	log.Info("structured")
-	restore()
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("got %d lines, want 3:\n%s", len(lines), buf.String())
-	}
-	seen := map[string]string{}
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("line %q is not JSON: %v", l, err)
-		}
-		seen[m["message"].(string)] = m["severity"].(string)
-	}
-	want := map[string]string{"plain stdout": "INFO", "plain stderr": "ERROR", "structured": "INFO"}
-	for msg, sev := range want {
-		if seen[msg] != sev {
-			t.Errorf("%q: severity %q, want %q (all: %v)", msg, seen[msg], sev, seen)
-		}
 	}
 }

@@ -51,8 +51,11 @@ func NewPubSub(ctx context.Context, project, topic string, timeout time.Duration
 	return &PubSub{client: c, publisher: p}, nil
 }
 
-// Publish implements Publisher.
+// Publish implements Publisher. Attributes are passed through SafeAttributes
+// first (a no-op for ones already safe), so no caller can make production
+// refuse a publish that the emulator accepted.
 func (p *PubSub) Publish(ctx context.Context, data []byte, attrs map[string]string) (string, error) {
+	attrs, _ = SafeAttributes(attrs)
 	res := p.publisher.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs})
 	id, err := res.Get(ctx)
 	if err != nil {

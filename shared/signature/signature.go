@@ -145,7 +145,6 @@ func (v *Verifier) Start(timestamp, sig string) (*Digest, error) {
 	if err != nil {
 		return nil, ErrMalformedTimestamp
 	}
-	ts := time.Unix(sec, 0)
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -157,12 +156,10 @@ func (v *Verifier) Start(timestamp, sig string) (*Digest, error) {
 	if maxAhead <= 0 {
 		maxAhead = DefaultMaxAhead
 	}
-	switch skew := now().Sub(ts); {
-	case skew > maxAge:
-		return nil, fmt.Errorf("%w (%s old)", ErrTooOld, skew.Round(time.Second))
-	case -skew > maxAhead:
-		return nil, fmt.Errorf("%w (%s ahead)", ErrTooNew, (-skew).Round(time.Second))
+	if err := window(sec, now(), maxAge, maxAhead); err != nil {
+		return nil, err
 	}
+	ts := time.Unix(sec, 0)
 	d := &Digest{want: want, ts: ts.UTC(), macs: make([]hash.Hash, len(v.Keys))}
 	for i, k := range v.Keys {
 		d.macs[i] = hmac.New(sha256.New, k)
@@ -204,6 +201,24 @@ func (d *Digest) Finish() (Verified, error) {
 		return Verified{}, ErrMismatch
 	}
 	return Verified{KeyIndex: match, Timestamp: d.ts}, nil
+}
+
+// window checks sec against [now-maxAge, now+maxAhead] in whole seconds on
+// the bounds, never on sec: a time.Duration spans only ±292 years and
+// time.Unix wraps for seconds near the int64 limits, so either would let a
+// far-future timestamp overflow into the window.
+func window(sec int64, now time.Time, maxAge, maxAhead time.Duration) error {
+	// sec < oldest, with oldest possibly fractional: compare against its
+	// floor and, when it has nanoseconds, also reject the floor itself.
+	oldest := now.Add(-maxAge)
+	if o := oldest.Unix(); sec < o || sec == o && oldest.Nanosecond() > 0 {
+		return fmt.Errorf("%w (timestamp %d, oldest accepted %d)", ErrTooOld, sec, o)
+	}
+	// sec > newest: for a whole sec that is sec > floor(newest).
+	if n := now.Add(maxAhead).Unix(); sec > n {
+		return fmt.Errorf("%w (timestamp %d, newest accepted %d)", ErrTooNew, sec, n)
+	}
+	return nil
 }
 
 func writePrefix(w io.Writer, timestamp string) {

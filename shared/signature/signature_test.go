@@ -99,6 +99,18 @@ func TestVerifyErrors(t *testing.T) {
 		{"custom max age", [][]byte{key}, body, at(-2 * time.Hour), Sign(key, at(-2*time.Hour), body), time.Hour, ErrTooOld, "too_old"},
 		{"59 min ahead accepted", [][]byte{key}, body, at(59 * time.Minute), Sign(key, at(59*time.Minute), body), 0, nil, ""},
 		{"2 h ahead", [][]byte{key}, body, at(2 * time.Hour), Sign(key, at(2*time.Hour), body), 0, ErrTooNew, "too_new"},
+		// Values that overflow a time.Duration or wrap time.Unix.
+		{"2^62 s ahead", [][]byte{key}, body, "4611686018427387904", Sign(key, "4611686018427387904", body), 0, ErrTooNew, "too_new"},
+		{"max int64", [][]byte{key}, body, "9223372036854775807", Sign(key, "9223372036854775807", body), 0, ErrTooNew, "too_new"},
+		{"300 years ahead", [][]byte{key}, body, "11267049600", Sign(key, "11267049600", body), 0, ErrTooNew, "too_new"},
+		{"min int64", [][]byte{key}, body, "-9223372036854775808", Sign(key, "-9223372036854775808", body), 0, ErrTooOld, "too_old"},
+		{"negative", [][]byte{key}, body, "-1", Sign(key, "-1", body), 0, ErrTooOld, "too_old"},
+		{"-2^62", [][]byte{key}, body, "-4611686018427387904", Sign(key, "-4611686018427387904", body), 0, ErrTooOld, "too_old"},
+		{"beyond int64", [][]byte{key}, body, "9223372036854775808", Sign(key, "9223372036854775808", body), 0, ErrMalformedTimestamp, "malformed_timestamp"},
+		{"exactly 1 h ahead accepted", [][]byte{key}, body, at(time.Hour), Sign(key, at(time.Hour), body), 0, nil, ""},
+		{"1 h 1 s ahead", [][]byte{key}, body, at(time.Hour + time.Second), Sign(key, at(time.Hour+time.Second), body), 0, ErrTooNew, "too_new"},
+		{"exactly 8 days old accepted", [][]byte{key}, body, at(-DefaultMaxAge), Sign(key, at(-DefaultMaxAge), body), 0, nil, ""},
+		{"8 days 1 s old", [][]byte{key}, body, at(-DefaultMaxAge - time.Second), Sign(key, at(-DefaultMaxAge-time.Second), body), 0, ErrTooOld, "too_old"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -24,8 +23,13 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/semaphore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/logging"
@@ -59,20 +63,40 @@ const StubPrefixBytes = 64 << 10
 // refuses requests above 32 MiB, so nothing authentic is larger.
 const hardCap = 64 << 20
 
+// DefaultBodyBudget is the default for Options.BodyBudget.
+const DefaultBodyBudget = 64 << 20
+
+// DefaultBudgetWait is the default for Options.BudgetWait: short, because
+// Customer.io gives up after 4 s and the publish may need 3.5 of them.
+const DefaultBudgetWait = 250 * time.Millisecond
+
+// RetryAfter is the Retry-After sent with a 503 for a full budget.
+const RetryAfter = "1"
+
 // Options configure a Handler.
 type Options struct {
 	Verifier       *signature.Verifier
 	Publisher      publish.Publisher
 	MaxBodyBytes   int64
 	PublishTimeout time.Duration
-	Logger         *slog.Logger
-	Project        string // for trace links in logs
-	Now            func() time.Time
+	// BodyBudget bounds the request-body bytes the handler holds at once,
+	// across all concurrent requests, from before the signature is known
+	// until the answer. A request reserves what it will buffer — its
+	// Content-Length, or only the stub prefix for a body over MaxBodyBytes,
+	// which streams through the HMAC — and one that cannot get it within
+	// BudgetWait is answered 503. Zero means DefaultBodyBudget; it must
+	// exceed MaxBodyBytes.
+	BodyBudget int64
+	BudgetWait time.Duration
+	Logger     *slog.Logger
+	Project    string // for trace links in logs
+	Now        func() time.Time
 }
 
 // Handler serves ReceiveWebhook.
 type Handler struct {
-	o Options
+	o      Options
+	budget *semaphore.Weighted
 }
 
 // ErrNoKeys is returned by New when no signing key is configured: an
@@ -93,13 +117,23 @@ func New(o Options) (*Handler, error) {
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 3 * time.Second
 	}
+	if o.BodyBudget <= 0 {
+		o.BodyBudget = DefaultBodyBudget
+	}
+	if o.BodyBudget <= o.MaxBodyBytes {
+		return nil, fmt.Errorf("webhook: BodyBudget (%d) must exceed MaxBodyBytes (%d), or no body at the limit could be read",
+			o.BodyBudget, o.MaxBodyBytes)
+	}
+	if o.BudgetWait <= 0 {
+		o.BudgetWait = DefaultBudgetWait
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{o: o}, nil
+	return &Handler{o: o, budget: semaphore.NewWeighted(o.BodyBudget)}, nil
 }
 
 // outcome is what one request came to, for the answer and the log line.
@@ -112,6 +146,8 @@ type outcome struct {
 	size     int64
 	keyIndex int
 	skew     time.Duration
+	altered  []string // attributes SafeAttributes had to shorten
+	cause    string   // why a publish failed, redacted
 }
 
 // ServeHTTP implements http.Handler.
@@ -122,6 +158,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if o.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
+	}
+	if o.category == categoryBusy {
+		w.Header().Set("Retry-After", RetryAfter)
 	}
 	w.WriteHeader(o.status)
 	var body any
@@ -144,35 +183,41 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	if err != nil {
 		return unauthorized(err)
 	}
-	body, size, sum, err := h.read(r.Body, digest)
+	b, err := h.read(r, digest)
+	defer h.budget.Release(b.reserved)
 	switch {
 	case errors.Is(err, errHardCap):
-		return outcome{status: http.StatusUnauthorized, reason: "body too large to verify", category: "too_large_to_verify", size: size}
+		return outcome{status: http.StatusUnauthorized, reason: "body too large to verify", category: "too_large_to_verify", size: b.size}
+	case errors.Is(err, errBusy):
+		// Not 429 (Customer.io waits an hour after one) and not a reset
+		// connection (the same): 503 is retried on the normal backoff, and
+		// nothing was accepted, so nothing is lost.
+		return outcome{status: http.StatusServiceUnavailable, reason: "receiver busy; retry", category: categoryBusy, size: b.size}
 	case err != nil:
 		// The client likely went away; whatever it is, it is not a reason to
 		// stall an authentic stream for an hour.
-		return outcome{status: http.StatusServiceUnavailable, reason: "could not read the request body", category: "read_error", size: size}
+		return outcome{status: http.StatusServiceUnavailable, reason: "could not read the request body", category: "read_error", size: b.size}
 	}
 	verified, err := digest.Finish()
 	if err != nil {
 		return unauthorized(err)
 	}
-	o := outcome{keyIndex: verified.KeyIndex, skew: start.Sub(verified.Timestamp), size: size}
+	o := outcome{keyIndex: verified.KeyIndex, skew: start.Sub(verified.Timestamp), size: b.size}
 	attrs := map[string]string{
 		AttrSignedAt:   r.Header.Get(signature.HeaderTimestamp),
 		AttrKeyIndex:   strconv.Itoa(verified.KeyIndex),
 		AttrReceivedAt: start.UTC().Format(time.RFC3339Nano),
 	}
-	data := body
-	if size > h.o.MaxBodyBytes {
+	data := b.data
+	if b.oversized {
 		attrs[AttrOversized] = "true"
-		id := scanEventID(body)
+		id := scanEventID(b.data)
 		if id != "" {
 			attrs[AttrEventID] = id
 		}
-		data = stub(r, body, size, sum, id)
+		data = stub(r, b.data, b.size, b.sum, id)
 	} else {
-		ev, err := event.ParseEnvelope(body)
+		ev, err := event.ParseEnvelope(b.data)
 		switch {
 		case errors.Is(err, event.ErrNotObject):
 			attrs[AttrInvalid] = InvalidNotObject
@@ -192,6 +237,10 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 			attrs[AttrUnknown] = "true"
 		}
 	}
+	// Values from the body can be any length and any bytes; production
+	// Pub/Sub refuses the whole message for one bad attribute. The body
+	// itself is published untouched, and the processor reads it.
+	attrs, o.altered = publish.SafeAttributes(attrs)
 	o.eventID = attrs[AttrEventID]
 	o.attrs = attrs
 
@@ -202,6 +251,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 		if errors.Is(err, context.DeadlineExceeded) {
 			o.category = "publish_timeout"
 		}
+		o.cause = publishCause(err, attrs)
 		return o
 	}
 	o.status, o.category = http.StatusOK, "accepted"
@@ -221,31 +271,122 @@ func unauthorized(err error) outcome {
 		category: signature.Category(err)}
 }
 
-var errHardCap = errors.New("webhook: body exceeds the verification cap")
+const categoryBusy = "busy"
 
-// read returns the body (at most MaxBodyBytes of it), its full size and
-// sha256, having written every byte to the digest.
-func (h *Handler) read(r io.Reader, digest io.Writer) (body []byte, size int64, sum []byte, err error) {
+var (
+	errHardCap = errors.New("webhook: body exceeds the verification cap")
+	errBusy    = errors.New("webhook: body budget exhausted")
+)
+
+// body is what read kept of a request body.
+type body struct {
+	data      []byte // the whole body, or its first StubPrefixBytes when oversized
+	size      int64  // every byte received
+	sum       []byte // sha256 of every byte
+	oversized bool   // data is not the whole body
+	reserved  int64  // budget held for data; released when the request ends
+}
+
+// minGrow is the first buffer for a body of unknown length.
+const minGrow = 64 << 10
+
+// read streams the body through digest and a sha256, keeping at most
+// MaxBodyBytes of it (the stub prefix when the body is larger). Buffers are
+// sized from Content-Length, never grown past what is kept, and every byte
+// kept is first reserved from the handler's budget, so no number of
+// unauthenticated requests can hold more than BodyBudget.
+func (h *Handler) read(r *http.Request, digest io.Writer) (b body, err error) {
+	limit := h.o.MaxBodyBytes
+	keep := limit + 1 // one past the limit tells an oversized body of unknown length
+	size := r.ContentLength
+	switch {
+	case size > hardCap:
+		return body{size: size}, errHardCap
+	case size > limit:
+		// Declared oversized: only the stub's prefix is worth holding.
+		keep = min(StubPrefixBytes, keep)
+		size = keep
+	case size < 0:
+		size = min(minGrow, keep)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.BudgetWait)
+	defer cancel()
+	reserve := func(n int64) error {
+		if err := h.budget.Acquire(ctx, n); err != nil {
+			return errBusy
+		}
+		b.reserved += n
+		return nil
+	}
+	if err := reserve(size); err != nil {
+		return b, err
+	}
 	sha := sha256.New()
-	var buf bytes.Buffer
-	tee := io.TeeReader(r, io.MultiWriter(digest, sha))
-	n, err := io.Copy(&buf, io.LimitReader(tee, h.o.MaxBodyBytes+1))
-	if err != nil {
-		return nil, n, nil, err
-	}
-	size = n
-	if n > h.o.MaxBodyBytes {
-		// Keep only the stub's prefix; the rest is hashed as it streams past.
-		rest, err := io.Copy(io.Discard, io.LimitReader(tee, hardCap-n))
-		size += rest
+	tee := io.TeeReader(r.Body, io.MultiWriter(digest, sha))
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < keep {
+		if len(buf) == cap(buf) {
+			// Full at the declared length: the body should end here. Probe
+			// with one byte rather than growing a buffer for nothing.
+			var one [1]byte
+			n, err := io.ReadFull(tee, one[:])
+			if err == io.EOF {
+				b.data, b.size, b.sum = buf, int64(len(buf)), sha.Sum(nil)
+				return b, nil
+			}
+			if err != nil {
+				return b, err
+			}
+			grown := min(max(2*int64(cap(buf)), minGrow), keep)
+			if err := reserve(grown - int64(cap(buf))); err != nil {
+				return b, err
+			}
+			buf = append(make([]byte, 0, grown), buf...)
+			buf = append(buf, one[:n]...)
+			continue
+		}
+		n, err := tee.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			b.data, b.size, b.sum = buf, int64(len(buf)), sha.Sum(nil)
+			return b, nil
+		}
 		if err != nil {
-			return nil, size, nil, err
-		}
-		if size >= hardCap {
-			return nil, size, nil, errHardCap
+			return b, err
 		}
 	}
-	return buf.Bytes(), size, sha.Sum(nil), nil
+	// As much as is kept: the rest only streams through the hashes.
+	rest, err := io.Copy(io.Discard, io.LimitReader(tee, hardCap-int64(len(buf))))
+	b.data, b.size = buf, int64(len(buf))+rest
+	b.oversized = b.size > limit || rest > 0
+	if err != nil {
+		return b, err
+	}
+	if b.size >= hardCap {
+		return b, errHardCap
+	}
+	b.sum = sha.Sum(nil)
+	return b, nil
+}
+
+// publishCause names why a publish failed without repeating anything from
+// the request: the gRPC status code and its message, with every attribute
+// value (event_id and friends) cut out, at most 300 bytes.
+func publishCause(err error, attrs map[string]string) string {
+	st, _ := status.FromError(err) // Unknown and err's text for a non-gRPC error
+	code, msg := st.Code(), st.Message()
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = codes.DeadlineExceeded
+	}
+	for _, v := range attrs {
+		if len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, "[redacted]")
+		}
+	}
+	if len(msg) > 300 {
+		msg = strings.ToValidUTF8(msg[:300], "") + "…"
+	}
+	return code.String() + ": " + msg
 }
 
 var eventIDPattern = regexp.MustCompile(`"event_id"\s*:\s*"([^"\\]{1,256})"`)
@@ -321,6 +462,12 @@ func (h *Handler) log(r *http.Request, o outcome, start time.Time) {
 			slog.Int("key_index", o.keyIndex),
 			// Skew shows in production whether retries carry fresh timestamps.
 			slog.Int64("skew_s", int64(o.skew/time.Second)))
+	}
+	if len(o.altered) > 0 {
+		attrs = append(attrs, slog.String("attrs_altered", strings.Join(o.altered, ",")))
+	}
+	if o.cause != "" {
+		attrs = append(attrs, slog.String("cause", o.cause))
 	}
 	if t := logging.Trace(h.o.Project, r.Header); t.Key != "" {
 		attrs = append(attrs, t)

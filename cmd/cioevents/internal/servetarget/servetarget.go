@@ -13,7 +13,10 @@
 // runs the built binary to keep that true.
 package servetarget
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
 // Env is the variable the functions and functions-framework read.
 const Env = "FUNCTION_TARGET"
@@ -22,7 +25,10 @@ const Env = "FUNCTION_TARGET"
 var Hidden string
 
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
+	// Only a command word other than serve hides it: a test binary (flags
+	// only, or no arguments when it re-runs itself as a deployed function)
+	// keeps the environment it was given.
+	if len(os.Args) < 2 || os.Args[1] == "serve" || strings.HasPrefix(os.Args[1], "-") {
 		return
 	}
 	Hidden = os.Getenv(Env)
