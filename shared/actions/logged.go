@@ -46,6 +46,10 @@ func (g *logged) Do(ctx context.Context, c Call) error {
 		status = 200 // Track answers 200 to both calls; the SDK hides the exact code
 	case errors.Is(err, ErrNoPerson):
 		outcome = ActionSkipped
+	case retry && errors.Is(err, ErrCredentials):
+		// Retried like any outage, but every update fails until a person
+		// fixes the key: an error, not a warning.
+		level, outcome = slog.LevelError, ActionRetry
 	case retry:
 		level, outcome = slog.LevelWarn, ActionRetry
 	default:

@@ -26,8 +26,9 @@ func TestLoggedWritesOneLinePerCall(t *testing.T) {
 		level   string
 	}{
 		{"applied", 0, "42", actions.ActionApplied, 200, "2xx", "INFO"},
-		{"bad credentials", 401, "42", actions.ActionFailed, 401, "4xx", "ERROR"},
-		{"forbidden", 403, "42", actions.ActionFailed, 403, "4xx", "ERROR"},
+		{"bad credentials", 401, "42", actions.ActionRetry, 401, "4xx", "ERROR"},
+		{"forbidden", 403, "42", actions.ActionRetry, 403, "4xx", "ERROR"},
+		{"malformed call", 422, "42", actions.ActionFailed, 422, "4xx", "ERROR"},
 		{"rate limited", 429, "42", actions.ActionRetry, 429, "4xx", "WARNING"},
 		{"server error", 503, "42", actions.ActionRetry, 503, "5xx", "WARNING"},
 		{"nobody", 0, "", actions.ActionSkipped, 0, "none", "INFO"},

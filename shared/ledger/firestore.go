@@ -211,11 +211,11 @@ func (f *Firestore) Extend(ctx context.Context, c *Claim) error {
 }
 
 // Release implements Ledger.
-func (f *Firestore) Release(ctx context.Context, c *Claim) error {
+func (f *Firestore) Release(ctx context.Context, c *Claim, after time.Duration) error {
 	if c == nil {
 		return errNilClaim
 	}
-	err := f.write(ctx, c, "release", "", firestore.Update{Path: "lease_ms", Value: 0})
+	err := f.write(ctx, c, "release", "", firestore.Update{Path: "lease_ms", Value: max(after, 0).Milliseconds()})
 	c.release()
 	return err
 }

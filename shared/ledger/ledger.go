@@ -48,9 +48,12 @@ type Ledger interface {
 	Record(ctx context.Context, c *Claim, step string) error
 	// Extend renews the lease without recording anything; same lease rule.
 	Extend(ctx context.Context, c *Claim) error
-	// Release gives the lease up so that the next delivery takes over at
-	// once instead of finding the event busy. The claim is unusable after.
-	Release(ctx context.Context, c *Claim) error
+	// Release gives the lease up so that the next delivery takes over
+	// after `after` (0: at once) instead of finding the event busy for the
+	// rest of the lease. A holder that abandoned a call which may still be
+	// running at the far side passes a margin, so the next delivery's call
+	// cannot overlap it. The claim is unusable after.
+	Release(ctx context.Context, c *Claim, after time.Duration) error
 	// Finish marks the event done with a short outcome; same lease rule.
 	Finish(ctx context.Context, c *Claim, outcome string) error
 }

@@ -315,7 +315,7 @@ var contract = []struct {
 		exp := t0.Add(9 * 24 * time.Hour)
 		c1 := mustClaim(t, e.l, "ev-release", exp)
 		must(t, "Record", e.l.Record(ctx, c1, "row"))
-		must(t, "Release", e.l.Release(ctx, c1))
+		must(t, "Release", e.l.Release(ctx, c1, 0))
 		if c1.Remaining() != 0 {
 			t.Fatalf("Remaining after Release = %v", c1.Remaining())
 		}
@@ -328,10 +328,24 @@ var contract = []struct {
 		}
 		wantErr(t, "Record through a released claim", e.l.Record(ctx, c1, "action:0:x"), ErrLeaseLost)
 		wantErr(t, "Finish through a released claim", e.l.Finish(ctx, c1, "inserted"), ErrLeaseLost)
-		wantErr(t, "Release after takeover", e.l.Release(ctx, c1), ErrLeaseLost)
+		wantErr(t, "Release after takeover", e.l.Release(ctx, c1, 0), ErrLeaseLost)
 		_, err := e.l.Claim(ctx, "ev-release", exp)
 		wantErr(t, "Claim during the new lease", err, ErrBusy)
 		must(t, "Finish", e.l.Finish(ctx, c2, "inserted"))
+	}},
+	{"release after a margin", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		c1 := mustClaim(t, e.l, "ev-release-later", exp)
+		must(t, "Release", e.l.Release(ctx, c1, margin))
+		if c1.Remaining() != 0 {
+			t.Fatalf("Remaining after Release = %v", c1.Remaining())
+		}
+		_, err := e.l.Claim(ctx, "ev-release-later", exp)
+		wantErr(t, "Claim inside the release margin", err, ErrBusy)
+		e.clock.Advance(margin)
+		if c2 := mustClaim(t, e.l, "ev-release-later", exp); c2.Attempt != 2 {
+			t.Fatalf("attempt = %d, want 2", c2.Attempt)
+		}
 	}},
 	{"expired expire_at counts as absent", func(t *testing.T, e env) {
 		for _, finish := range []bool{true, false} {
@@ -466,7 +480,7 @@ var contract = []struct {
 		if err := e.l.Extend(ctx, nil); err == nil {
 			t.Fatal("Extend nil claim: no error")
 		}
-		if err := e.l.Release(ctx, nil); err == nil {
+		if err := e.l.Release(ctx, nil, 0); err == nil {
 			t.Fatal("Release nil claim: no error")
 		}
 	}},

@@ -98,11 +98,11 @@ func (m *Memory) Extend(ctx context.Context, c *Claim) error {
 }
 
 // Release implements Ledger.
-func (m *Memory) Release(ctx context.Context, c *Claim) error {
+func (m *Memory) Release(ctx context.Context, c *Claim, after time.Duration) error {
 	if c == nil {
 		return errNilClaim
 	}
-	err := m.write(ctx, c, "release", func(d *memDoc, now time.Time) { d.leaseUntil = now })
+	err := m.write(ctx, c, "release", func(d *memDoc, now time.Time) { d.leaseUntil = now.Add(max(after, 0)) })
 	c.release()
 	return err
 }

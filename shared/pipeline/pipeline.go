@@ -119,13 +119,20 @@ var errLeaseShort = errors.New("lease too short for one step: LEDGER_LEASE must 
 
 // Process handles one delivery. A nil error means the message can be acked:
 // processed, a duplicate, or quarantined in the rejected table. After a
-// retryable failure the lease is released, so that the redelivery does the
-// work instead of finding the event busy.
+// retryable failure the lease is released (at once, or after the margin when
+// a call was abandoned), so that the redelivery does the work instead of
+// finding the event busy.
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	start := p.now()
 	res, claim, err := p.process(ctx, m)
 	if err != nil && claim != nil && !errors.Is(err, errCrash) && !errors.Is(err, ledger.ErrLeaseLost) {
-		p.release(ctx, claim)
+		// A call that timed out may still be running at the far side: keep
+		// the margin, so the next delivery's call cannot overlap it.
+		var after time.Duration
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			after = p.leaseMargin()
+		}
+		p.release(ctx, claim, after)
 	}
 	p.log(ctx, m, res, err, start)
 	return res, err
@@ -335,9 +342,9 @@ func (p *Processor) finish(ctx context.Context, c *ledger.Claim, outcome string)
 // release gives the lease up after a retryable failure. It runs even when
 // the delivery's own context has ended, which is often why it failed; if it
 // fails too, the lease simply runs out.
-func (p *Processor) release(ctx context.Context, c *ledger.Claim) {
+func (p *Processor) release(ctx context.Context, c *ledger.Claim, after time.Duration) {
 	ctx = context.WithoutCancel(ctx)
-	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Release(ctx, c) }); err != nil &&
+	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Release(ctx, c, after) }); err != nil &&
 		!errors.Is(err, ledger.ErrLeaseLost) {
 		p.logger().LogAttrs(ctx, slog.LevelWarn, "lease not released",
 			slog.String("event_id", c.EventID), slog.String("error", err.Error()))

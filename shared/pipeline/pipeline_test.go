@@ -374,6 +374,17 @@ func TestCrashBetweenSteps(t *testing.T) {
 	}
 }
 
+// waitFor polls cond for up to a minute: long enough for any loaded machine,
+// and no result depends on how long it took.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 func distinct(rows []map[string]any, col string) int {
 	seen := map[any]bool{}
 	for _, r := range rows {
@@ -458,7 +469,18 @@ func TestSlowDependency(t *testing.T) {
 				if err := <-done; !errors.As(err, &re) {
 					t.Fatalf("slow delivery: %v, want a retry", err)
 				}
-				// Released: the redelivery goes ahead at once, no lease expiry needed.
+				// Released, but only after the margin: the abandoned call may
+				// still be running at the far side.
+				if _, err := r.p.Process(context.Background(), m); !errors.Is(err, ledger.ErrBusy) {
+					t.Fatalf("delivery right after the abandoned call: %v, want busy for the margin", err)
+				}
+				waitFor(t, "the abandoned call to end at the fake", func() bool {
+					if dep == "bigquery" {
+						return r.bq.Requests(eventsTable) >= 1
+					}
+					return len(r.track.Calls()) >= 1
+				})
+				r.clock.Advance(DefaultLeaseMargin)
 				if res := deliver(t, r.p, m); res.Outcome != OutcomeInserted || res.Attempt != 2 {
 					t.Fatalf("redelivery: %+v", res)
 				}

@@ -107,8 +107,12 @@ func TestUnauthenticatedFloodHoldsLittleMemory(t *testing.T) {
 				statuses <- err.Error()
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				statuses <- strconv.Itoa(resp.StatusCode) + " " + strings.TrimSpace(string(b))
+				return
+			}
 			statuses <- strconv.Itoa(resp.StatusCode)
 		}()
 	}
