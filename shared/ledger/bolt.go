@@ -174,11 +174,11 @@ func (b *Bolt) Extend(ctx context.Context, c *Claim) error {
 }
 
 // Release implements Ledger.
-func (b *Bolt) Release(ctx context.Context, c *Claim) error {
+func (b *Bolt) Release(ctx context.Context, c *Claim, after time.Duration) error {
 	if c == nil {
 		return errNilClaim
 	}
-	err := b.write(ctx, c, "release", func(r *boltRecord, now time.Time) { r.LeaseUntil = now })
+	err := b.write(ctx, c, "release", func(r *boltRecord, now time.Time) { r.LeaseUntil = now.Add(max(after, 0)) })
 	c.release()
 	return err
 }
