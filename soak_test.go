@@ -120,7 +120,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stack.Close()
-	if stack.Ledger == "in memory" {
+	if !strings.HasPrefix(stack.Ledger, "Firestore emulator") {
 		t.Fatal("soak must run on the Firestore emulator")
 	}
 

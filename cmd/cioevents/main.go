@@ -6,6 +6,11 @@
 //	cioevents replay   move dead-lettered messages back to the main topic
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
+//
+// Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
+// `dev` and `serve` write only JSON log lines on their log stream (dev:
+// stderr, its banner on stdout; serve: stdout, as Cloud Functions does),
+// including their own failure; the other commands print plain text.
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -26,6 +32,8 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/cioevents/cioevents"
+	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/servetarget"
 	"github.com/cioevents/cioevents/functions/processor"
 	"github.com/cioevents/cioevents/functions/receiver"
 	"github.com/cioevents/cioevents/shared/backfill"
@@ -40,12 +48,14 @@ import (
 const usage = `usage: cioevents <command> [flags]
 
 commands:
-  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents] [--health-every 10s]
+  dev     [--addr 127.0.0.1:8080] [--data-dir .cioevents] [--live] [--health-every 10s]
   serve   [--addr 127.0.0.1:8080]            (FUNCTION_TARGET=ReceiveWebhook|ProcessEvent)
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
   schema  [--table events|rejected_events]
   ` + backfill.Usage + `
+
+Run 'cioevents <command> -h' for a command's flags.
 `
 
 func main() {
@@ -62,9 +72,9 @@ func main() {
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "dev":
-		err = dev(ctx, args, os.Stdout)
+		err = dev(ctx, args, os.Stdout, os.Stderr)
 	case "serve":
-		err = serve(ctx, args)
+		err = serve(ctx, args, os.Stderr)
 	case "send":
 		err = send(ctx, args, os.Stdout)
 	case "replay":
@@ -79,46 +89,114 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cioevents: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintln(logging.Stderr(), "cioevents:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err, logging.Stderr()))
 }
 
-func dev(ctx context.Context, args []string, out io.Writer) error {
-	fl := flag.NewFlagSet("dev", flag.ExitOnError)
-	addr := fl.String("addr", "127.0.0.1:8080", "listen address")
-	dir := fl.String("data-dir", ".cioevents", "where events.ndjson, rejected.ndjson and actions.ndjson go")
+// exitCode reports err (already logged if it is a loggedError) and maps it
+// to the exit status.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	var le loggedError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintf(stderr, "cioevents %s: %s\nRun 'cioevents %s -h' for usage.\n", ue.cmd, ue.msg, ue.cmd)
+		}
+		return 2
+	case errors.As(err, &le):
+		return 1
+	}
+	fmt.Fprintln(stderr, "cioevents:", err)
+	return 1
+}
+
+// usageError is a mistake in the command line; msg is empty when the flag
+// package already printed it.
+type usageError struct{ cmd, msg string }
+
+func (e usageError) Error() string { return "cioevents " + e.cmd + ": " + e.msg }
+
+// loggedError was already written as a JSON log line.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
+// parse parses a command's flags and refuses positional arguments, which no
+// command takes: a stray word is a typo, not something to ignore.
+func parse(fl *flag.FlagSet, args []string, stderr io.Writer) error {
+	fl.SetOutput(stderr)
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{cmd: fl.Name()}
+	}
+	if fl.NArg() > 0 {
+		return usageError{cmd: fl.Name(), msg: fmt.Sprintf("unexpected argument %q (every option is a --flag)", fl.Arg(0))}
+	}
+	return nil
+}
+
+func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
+	fl := flag.NewFlagSet("dev", flag.ContinueOnError)
+	addr := fl.String("addr", "127.0.0.1:8080", "listen address (127.0.0.1:0 picks a free port)")
+	dir := fl.String("data-dir", ".cioevents", "where rows, dry-run actions, the ledger, the queue and the signing key are kept")
+	live := fl.Bool("live", false, "make real Customer.io Track API calls with CIO_SITE_ID and CIO_TRACK_API_KEY (default: dry run)")
 	every := fl.Duration("health-every", 10*time.Second, "print the health line this often when it changed (0: only at exit)")
-	fl.Parse(args)
-	s, err := devstack.Start(ctx, devstack.Options{Addr: *addr, DataDir: *dir,
-		Logger: logging.New(os.Stderr, os.Getenv(config.EnvLogLevel))})
-	if err != nil {
+	if err := parse(fl, args, stderr); err != nil {
 		return err
 	}
-	defer s.Close()
-	keyNote := "from " + config.EnvSigningKeys
-	if s.Generated {
-		keyNote = "generated for this run; set " + config.EnvSigningKeys + " to choose one"
+	log := logging.New(stderr, os.Getenv(config.EnvLogLevel))
+	// Libraries that use the log package write JSON lines too.
+	slog.SetDefault(log)
+	fail := func(err error) error {
+		log.Error("cioevents dev failed", "error", err.Error())
+		return loggedError{err}
 	}
-	fmt.Fprintf(out, `cioevents dev is running
+	if servetarget.Hidden != "" {
+		log.Info("FUNCTION_TARGET is ignored by dev; it selects the function of `cioevents serve`",
+			"function_target", servetarget.Hidden)
+	}
+	s, err := devstack.Start(ctx, devstack.Options{Addr: *addr, DataDir: *dir, Live: *live, Logger: log})
+	if err != nil {
+		return fail(flagHint(err))
+	}
+	defer s.Close()
+	fmt.Fprintf(out, `cioevents dev is running (JSON logs on stderr)
   webhook URL  %s
   signing key  %s (%s)
   Pub/Sub      %s
   ledger       %s
-  rows         %s/%s, rejects %s/%s
+  rows         %s, rejects %s
   actions      %s
 
 Send every sample event:
   go run ./cmd/cioevents send --url %s --key %s --all
 
 A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
-`, s.URL, s.Key, keyNote, s.PubSub, s.Ledger, s.DataDir, warehouse.EventsFile, s.DataDir, warehouse.RejectedFile,
-		s.Actions, s.URL, s.Key)
+State in %s survives a restart.
+`, s.URL, s.Key, s.KeySource, s.PubSub, s.Ledger, s.DataDir+"/"+warehouse.EventsFile,
+		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, s.URL, s.Key, s.DataDir)
 	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
+	if err := s.Close(); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintln(out, s.Health.Summary())
 	return nil
+}
+
+// flagHint names the dev flag behind a start-up failure and how to fix it.
+func flagHint(err error) error {
+	switch {
+	case errors.Is(err, devstack.ErrListen):
+		return fmt.Errorf("%w; choose another address with --addr (127.0.0.1:0 picks a free port)", err)
+	case errors.Is(err, devstack.ErrDataDir):
+		return fmt.Errorf("%w; point --data-dir at a directory you can write", err)
+	}
+	return err
 }
 
 // healthLines prints the health summary every interval in which it changed,
@@ -144,41 +222,76 @@ func healthLines(ctx context.Context, h *devstack.Health, every time.Duration, o
 	}
 }
 
-func serve(ctx context.Context, args []string) error {
-	fl := flag.NewFlagSet("serve", flag.ExitOnError)
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	def := "127.0.0.1:8080"
 	if p := os.Getenv("PORT"); p != "" {
 		def = ":" + p
 	}
 	addr := fl.String("addr", def, "listen address (PORT is honoured as Cloud Run sets it)")
-	fl.Parse(args)
-	// A known FUNCTION_TARGET with a bad configuration never gets here: the
-	// function's own init refuses to start, exactly as in a deployment.
-	switch os.Getenv("FUNCTION_TARGET") {
-	case receiver.Name, processor.Name:
-	case "":
-		fmt.Fprintf(os.Stderr, "FUNCTION_TARGET unset: serving /%s and /%s\n", receiver.Name, processor.Name)
-	default:
-		return fmt.Errorf("FUNCTION_TARGET=%q is neither %s nor %s", os.Getenv("FUNCTION_TARGET"), receiver.Name, processor.Name)
+	if err := parse(fl, args, stderr); err != nil {
+		return err
 	}
-	// As deployed: every line the framework prints becomes one JSON object
-	// (already so when FUNCTION_TARGET is set; the root package's init did it).
+	// As deployed: every line the functions and functions-framework print
+	// becomes one JSON object on stdout (already so when FUNCTION_TARGET is
+	// set; the root package's init did it).
 	if err := logging.RouteProcessOutput(); err != nil {
 		return err
 	}
 	defer logging.FlushProcessOutput()
+	log := logging.New(logging.Stdout(), os.Getenv(config.EnvLogLevel))
+	slog.SetDefault(log)
+	fail := func(err error) error {
+		log.Error("cioevents serve failed", "error", err.Error())
+		return loggedError{err}
+	}
+	// A known FUNCTION_TARGET with a bad configuration never gets here: the
+	// function's own init refuses to start, exactly as in a deployment.
+	target := os.Getenv(servetarget.Env)
+	paths := map[string]string{}
+	switch target {
+	case receiver.Name, processor.Name:
+		paths[target] = "/"
+	case "":
+		paths[receiver.Name], paths[processor.Name] = "/"+receiver.Name, "/"+processor.Name
+	default:
+		return fail(fmt.Errorf("FUNCTION_TARGET=%q is neither %s nor %s; set one of them, or unset it to serve both",
+			target, receiver.Name, processor.Name))
+	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
+		return fail(fmt.Errorf("--addr %q: %w (want host:port, e.g. 127.0.0.1:8080)", *addr, err))
+	}
+	// functions-framework listens by itself and says nothing about it, so
+	// the address is checked first to name the flag when it is taken.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(fmt.Errorf("--addr %s: %w; choose another address with --addr or PORT", *addr, err))
+	}
+	ln.Close()
+	for name, p := range paths {
+		log.Info("serving", "function", name, "url", "http://"+displayHost(host)+":"+port+p)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- funcframework.StartHostPort(host, port) }()
 	select {
 	case err := <-errc:
-		return err
+		return fail(fmt.Errorf("--addr %s: %w", *addr, err))
 	case <-ctx.Done():
+		log.Info("stopping")
 		return nil
 	}
+}
+
+func displayHost(h string) string {
+	switch h {
+	case "", "0.0.0.0", "::":
+		return "localhost"
+	}
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
 }
 
 // multi collects a repeatable string flag.
@@ -188,7 +301,7 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func send(ctx context.Context, args []string, out io.Writer) error {
-	fl := flag.NewFlagSet("send", flag.ExitOnError)
+	fl := flag.NewFlagSet("send", flag.ContinueOnError)
 	url := fl.String("url", "http://127.0.0.1:8080/", "receiver URL")
 	key := fl.String("key", os.Getenv(config.EnvSigningKeys), "webhook signing key (default: first of "+config.EnvSigningKeys+")")
 	var events, files multi
@@ -198,10 +311,12 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 	n := fl.Int("n", 0, "requests in total (default: each selected body once)")
 	c := fl.Int("c", 1, "concurrent requests")
 	dup := fl.Float64("dup-rate", 0, "fraction of requests that re-send an earlier body")
-	fl.Parse(args)
+	if err := parse(fl, args, os.Stderr); err != nil {
+		return err
+	}
 	k, _, _ := strings.Cut(*key, ",")
 	if strings.TrimSpace(k) == "" {
-		return errors.New("send: --key is required")
+		return usageError{cmd: "send", msg: "--key is required: pass the key `cioevents dev` printed, or set " + config.EnvSigningKeys}
 	}
 	fixtures, err := fs.Sub(cioevents.Fixtures, "testdata")
 	if err != nil {
@@ -209,10 +324,24 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rep, err := sender.Run(ctx, sender.Options{URL: *url, Key: []byte(strings.TrimSpace(k)), Events: events, All: *all,
 		Files: files, N: *n, Concurrency: *c, DupRate: *dup, Fixtures: fixtures})
+	if errors.Is(err, sender.ErrOptions) {
+		return usageError{cmd: "send", msg: err.Error()}
+	}
 	if err != nil {
 		return err
 	}
+	if len(rep.Status) == 0 {
+		// Not one answer: a rate and latencies would only mislead.
+		why := "no answer"
+		for e := range rep.Errors {
+			why = e
+		}
+		return fmt.Errorf("send: no receiver answered at --url %s (%s); start `cioevents dev` or fix --url", *url, why)
+	}
 	rep.Print(out)
+	if rep.Status[401] > 0 {
+		return fmt.Errorf("send: %d requests got 401: --key is not one of the receiver's signing keys (use the key `cioevents dev` printed)", rep.Status[401])
+	}
 	if !rep.OK() {
 		return errors.New("send: some requests were not answered 2xx")
 	}
@@ -220,19 +349,34 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func replayCmd(ctx context.Context, args []string, out io.Writer) error {
-	fl := flag.NewFlagSet("replay", flag.ExitOnError)
-	project := fl.String("project", os.Getenv(config.EnvProject), "Google Cloud project")
+	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
+	project := fl.String("project", os.Getenv(config.EnvProject), "Google Cloud project (default: "+config.EnvProject+")")
 	sub := fl.String("subscription", "", "dead-letter subscription ID")
-	topic := fl.String("topic", os.Getenv(config.EnvTopic), "main topic ID")
+	topic := fl.String("topic", os.Getenv(config.EnvTopic), "main topic ID (default: "+config.EnvTopic+")")
 	maxN := fl.Int("max", 0, "move at most this many (0: all)")
 	dry := fl.Bool("dry-run", false, "count the messages without moving them")
-	fl.Parse(args)
+	if err := parse(fl, args, os.Stderr); err != nil {
+		return err
+	}
+	var missing []string
 	if *project == "" {
-		return errors.New("replay: --project is required")
+		missing = append(missing, "--project (or "+config.EnvProject+")")
+	}
+	if *sub == "" {
+		missing = append(missing, "--subscription")
+	}
+	if *topic == "" {
+		missing = append(missing, "--topic (or "+config.EnvTopic+")")
+	}
+	if len(missing) > 0 {
+		return usageError{cmd: "replay", msg: strings.Join(missing, ", ") + " required"}
+	}
+	if *maxN < 0 {
+		return usageError{cmd: "replay", msg: fmt.Sprintf("--max %d is negative (0 moves all)", *maxN)}
 	}
 	client, err := pubsub.NewClient(ctx, *project)
 	if err != nil {
-		return err
+		return fmt.Errorf("replay: Pub/Sub client for --project %s: %w", *project, err)
 	}
 	defer client.Close()
 	rep, err := replay.Run(ctx, client, replay.Options{Subscription: *sub, Topic: *topic, Max: *maxN, DryRun: *dry})
@@ -241,16 +385,18 @@ func replayCmd(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func schema(args []string, out io.Writer) error {
-	fl := flag.NewFlagSet("schema", flag.ExitOnError)
+	fl := flag.NewFlagSet("schema", flag.ContinueOnError)
 	table := fl.String("table", "events", "events or rejected_events")
-	fl.Parse(args)
+	if err := parse(fl, args, os.Stderr); err != nil {
+		return err
+	}
 	s := warehouse.EventsSchema()
 	switch *table {
 	case "events":
 	case "rejected_events":
 		s = warehouse.RejectedSchema()
 	default:
-		return fmt.Errorf("schema: unknown table %q", *table)
+		return usageError{cmd: "schema", msg: fmt.Sprintf("--table %q is neither events nor rejected_events", *table)}
 	}
 	b, err := warehouse.SchemaJSON(s)
 	if err != nil {

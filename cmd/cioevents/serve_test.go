@@ -53,7 +53,14 @@ func TestMain(m *testing.M) {
 	case "processor":
 		os.Exit(processorChild())
 	}
-	emulator.Main(m, emulator.PubSub, emulator.Firestore)
+	if err := emulator.Ensure(context.Background(), emulator.PubSub, emulator.Firestore); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	emulator.StopAll()
+	removeBinary() // main_test.go's built command
+	os.Exit(code)
 }
 
 // processorChild serves ProcessEvent's handler as Cloud Functions does —

@@ -129,6 +129,9 @@ type Overrides struct {
 func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Processor, error) {
 	cfg, err := config.LoadProcessor(getenv)
 	policy, perr := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
+	if perr != nil {
+		perr = fmt.Errorf("%s: %w", config.EnvActions, perr)
+	}
 	if err != nil || perr != nil {
 		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr))
 	}
@@ -139,7 +142,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if err != nil {
 		return nil, fmt.Errorf("processor: firestore: %w", err)
 	}
-	bq, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, o.BigQueryOptions...)
+	wh, err := newWarehouse(ctx, cfg, o)
 	if err != nil {
 		fs.Close()
 		return nil, err
@@ -147,13 +150,13 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	client, err := actionsClient(cfg, o, os.Stdout)
 	if err != nil {
 		fs.Close()
-		bq.Close()
+		wh.Close()
 		return nil, err
 	}
 	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
 		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse:     bq,
+		Warehouse:     wh,
 		Actions:       actions.Logged(client, logger),
 		Policy:        policy,
 		TTL:           cfg.LedgerTTL,
@@ -161,6 +164,24 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		LedgerTimeout: cfg.LedgerTimeout,
 		Logger:        logger,
 	}, nil
+}
+
+type closingWriter interface {
+	warehouse.Writer
+	Close() error
+}
+
+// newWarehouse is BigQuery, or NDJSON files when a local run asks for them
+// (CIOEVENTS_WAREHOUSE_DIR).
+func newWarehouse(ctx context.Context, cfg config.Processor, o Overrides) (closingWriter, error) {
+	if cfg.WarehouseDir != "" {
+		f, err := warehouse.NewFile(cfg.WarehouseDir)
+		if err != nil {
+			return nil, fmt.Errorf("processor: %s: %w", config.EnvWarehouseDir, err)
+		}
+		return f, nil
+	}
+	return warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, o.BigQueryOptions...)
 }
 
 // actionsClient is the Track client, or a dry run writing to dryRun when the

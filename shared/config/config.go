@@ -50,6 +50,14 @@ const (
 	DefaultFirestoreDB = "(default)"
 )
 
+// EnvWarehouseDir is for running the processor locally (`cioevents serve`):
+// rows go to NDJSON files in this directory instead of BigQuery. Terraform
+// never sets it, so it is listed in LocalVars, not ProcessorVars.
+const EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
+
+// LocalVars lists the variables read only for local runs.
+func LocalVars() []string { return []string{EnvWarehouseDir} }
+
 // Body limits.
 //
 // DefaultMaxBodyBytes: content-bearing *_sent events (full HTML email, push
@@ -124,6 +132,7 @@ type Processor struct {
 	DryRun           bool
 	RateLimit        float64
 	LogLevel         string
+	WarehouseDir     string // local runs only: NDJSON rows instead of BigQuery
 }
 
 // HasTrackCredentials reports whether Track API calls can be made for real.
@@ -310,6 +319,7 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		AllowSuppress: r.boolean(EnvAllowSuppress, false),
 		DryRun:        r.boolean(EnvDryRun, false),
 		LogLevel:      r.logLevel(),
+		WarehouseDir:  strings.TrimSpace(get(EnvWarehouseDir)),
 	}
 	rate := strings.TrimSpace(get(EnvRateLimit))
 	c.RateLimit = 10

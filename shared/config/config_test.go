@@ -144,12 +144,12 @@ func TestVarsCoverEveryLookup(t *testing.T) {
 	LoadReceiver(spy)
 	LoadProcessor(spy)
 	listed := map[string]bool{}
-	for _, v := range append(ReceiverVars(), ProcessorVars()...) {
+	for _, v := range append(append(ReceiverVars(), ProcessorVars()...), LocalVars()...) {
 		listed[v] = true
 	}
 	for k := range seen {
 		if !listed[k] {
-			t.Errorf("%s is read but not listed in ReceiverVars/ProcessorVars", k)
+			t.Errorf("%s is read but not listed in ReceiverVars/ProcessorVars/LocalVars", k)
 		}
 	}
 }

@@ -25,7 +25,8 @@ var (
 	ErrLeaseLost = errors.New("ledger: lease lost to another delivery")
 )
 
-// Ledger is implemented by Firestore (production) and Memory (dev, tests).
+// Ledger is implemented by Firestore (production), Bolt (`cioevents dev`) and
+// Memory (tests).
 //
 // A lease is judged by the store's own clock: Firestore compares its read
 // time with the holder's last write time, so instances whose clocks disagree

@@ -99,6 +99,22 @@ var impls = []impl{
 				LeaseToken: d.token, Steps: d.steps, Outcome: d.outcome, ExpireAt: d.expireAt}, ok
 		}}
 	}},
+	{"bolt", func(t *testing.T) env {
+		ck := &clock{t: t0}
+		b, err := NewBolt(openBolt(t), testLease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Now = ck.Now
+		return env{l: b, clock: ck, raw: func(t *testing.T, id string) (stored, bool) {
+			r, ok, err := b.snapshot(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stored{EventID: r.EventID, State: r.State, Attempt: r.Attempt, Lease: r.LeaseUntil.Sub(r.UpdatedAt),
+				LeaseToken: r.LeaseToken, Steps: r.Steps, Outcome: r.Outcome, ExpireAt: r.ExpireAt}, ok
+		}}
+	}},
 	{"firestore", func(t *testing.T) env {
 		ck := &clock{t: t0}
 		f := NewFirestore(newFirestoreClient(t), uniqueCollection(), testLease)

@@ -9,8 +9,8 @@ import (
 )
 
 // Memory is the in-process twin of Firestore with the same semantics, for
-// `cioevents dev` and tests; its clock is both the store's and the holder's.
-// Records are never evicted: a dev run is short.
+// tests; its clock is both the store's and the holder's. Records are never
+// evicted and are gone with the process (`cioevents dev` uses Bolt).
 type Memory struct {
 	// Now is the clock; nil means time.Now. Set it before first use.
 	Now func() time.Time

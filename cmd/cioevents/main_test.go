@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The built command, for the behaviours only a whole process shows (init
+// order, exit status, what reaches which stream). Built on first use; the
+// directory is removed by TestMain.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binary    string
+	buildErr  error
+)
+
+func built(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "cioevents-cmd"); buildErr != nil {
+			return
+		}
+		binary = filepath.Join(binDir, "cioevents")
+		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func removeBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the binary with env on top of a clean environment (no emulator
+// hosts, keys or targets leak in from the test's own).
+func run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, built(t), args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // in stderr
+	}{
+		{"stray argument to schema", []string{"schema", "events"}, []string{`unexpected argument "events"`}},
+		{"unknown table", []string{"schema", "--table", "evnts"}, []string{"--table", "events", "rejected_events"}},
+		{"unknown flag", []string{"dev", "--dta-dir", "x"}, []string{"dta-dir", "Usage of dev", "-data-dir"}},
+		{"stray argument to dev", []string{"dev", "now"}, []string{`unexpected argument "now"`}},
+		{"replay names every missing flag before any credential", []string{"replay"},
+			[]string{"--project", "--subscription", "--topic", "required"}},
+		{"replay negative max", []string{"replay", "--project", "p", "--subscription", "s", "--topic", "t", "--max", "-1"},
+			[]string{"--max"}},
+		{"send without a key", []string{"send", "--all"}, []string{"--key is required", "CIO_WEBHOOK_SIGNING_KEYS"}},
+		{"send bad URL", []string{"send", "--key", "k", "--url", "localhost:8080"}, []string{"URL"}},
+		{"unknown command", []string{"devv"}, []string{`unknown command "devv"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, tc.args...)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2 (usage)\nstderr: %s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stdout, "seen 0") {
+				t.Errorf("printed a result for a usage error: %s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	if r := run(t, nil, "schema", "-h"); r.code != 0 || !strings.Contains(r.stderr, "-table") {
+		t.Fatalf("schema -h: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestFunctionTargetOnlyConcernsServe: an exported FUNCTION_TARGET does not
+// reach the functions' init in other commands, yet serve still refuses to
+// start a misconfigured function, as a deployment does.
+func TestFunctionTargetOnlyConcernsServe(t *testing.T) {
+	for _, target := range []string{"ReceiveWebhook", "ProcessEvent"} {
+		r := run(t, []string{"FUNCTION_TARGET=" + target}, "schema")
+		if r.code != 0 || !json.Valid([]byte(r.stdout)) {
+			t.Errorf("FUNCTION_TARGET=%s schema: exit %d, stdout %.80q, stderr %s", target, r.code, r.stdout, r.stderr)
+		}
+		r = run(t, []string{"FUNCTION_TARGET=" + target}, "serve", "--addr", "127.0.0.1:0")
+		if r.code == 0 || !strings.Contains(r.stdout, "refuses to start") {
+			t.Errorf("FUNCTION_TARGET=%s serve without configuration: exit %d, stdout %s", target, r.code, r.stdout)
+		}
+		assertJSONLines(t, r.stdout)
+	}
+}
+
+func assertJSONLines(t *testing.T, s string) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l != "" && !json.Valid([]byte(l)) {
+			t.Errorf("not a JSON line: %q", l)
+		}
+	}
+}
+
+// TestDevFailsFastNamingTheCause: a dead emulator host, a taken port and a
+// data dir that is a file each stop dev at once with the variable or flag
+// to fix, as one JSON line on stderr.
+func TestDevFailsFastNamingTheCause(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"pubsub emulator host", []string{"PUBSUB_EMULATOR_HOST=127.0.0.1:1"}, nil, "PUBSUB_EMULATOR_HOST=127.0.0.1:1"},
+		{"firestore emulator host", []string{"FIRESTORE_EMULATOR_HOST=127.0.0.1:1"}, nil, "FIRESTORE_EMULATOR_HOST=127.0.0.1:1"},
+		{"port taken", nil, []string{"--addr", ln.Addr().String()}, "--addr"},
+		{"data dir is a file", nil, []string{"--data-dir", file}, "--data-dir"},
+		{"bad policy", []string{"CIO_ACTIONS={"}, nil, "CIO_ACTIONS"},
+		{"live without credentials", nil, []string{"--live"}, "CIO_TRACK_API_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+			r := run(t, tc.env, args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want 1 with %q in stderr:\n%s", r.code, tc.want, r.stderr)
+			}
+			assertJSONLines(t, r.stderr)
+			if strings.Contains(r.stdout, "is running") {
+				t.Errorf("printed the banner although it failed: %s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestSendToNothingNamesURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	r := run(t, nil, "send", "--url", "http://"+addr+"/", "--key", "k", "--event", "email.bounced")
+	if r.code != 1 || !strings.Contains(r.stderr, "--url") || strings.Contains(r.stdout, "req/s") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
