@@ -6,6 +6,7 @@
 //	cioevents replay   move dead-lettered messages back to the main topic
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
+//	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/cioevents/cioevents/shared/devstack"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/replay"
+	"github.com/cioevents/cioevents/shared/report"
 	"github.com/cioevents/cioevents/shared/sender"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
@@ -46,6 +48,7 @@ commands:
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
   schema  [--table events|rejected_events]
   ` + backfill.Usage + `
+  ` + report.Usage + `
 `
 
 func main() {
@@ -69,6 +72,8 @@ func main() {
 		err = schema(args, os.Stdout)
 	case "backfill":
 		err = backfill.Command(ctx, args, backfill.Env{})
+	case "report":
+		err = report.Command(ctx, args, report.Env{})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
