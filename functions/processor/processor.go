@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -129,8 +130,9 @@ type Overrides struct {
 func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Processor, error) {
 	cfg, err := config.LoadProcessor(getenv)
 	policy, perr := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
-	if err != nil || perr != nil {
-		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr))
+	pii, pierr := privacy.FromEnv(getenv)
+	if err != nil || perr != nil || pierr != nil {
+		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr, pierr))
 	}
 	if o.CheckOnly {
 		return nil, nil
@@ -153,7 +155,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
 		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse:     bq,
+		Warehouse:     &privacy.Writer{Next: bq, Policy: pii},
 		Actions:       actions.Logged(client, logger),
 		Policy:        policy,
 		TTL:           cfg.LedgerTTL,
