@@ -146,7 +146,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		fs.Close()
 		return nil, err
 	}
-	client, err := actionsClient(cfg, o, os.Stdout)
+	client, err := actionsClient(cfg, o, os.Stdout, []byte(getenv(privacy.EnvKey)))
 	if err != nil {
 		fs.Close()
 		bq.Close()
@@ -167,9 +167,9 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 
 // actionsClient is the Track client, or a dry run writing to dryRun when the
 // configuration asks for one.
-func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer) (actions.Client, error) {
+func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer, personKey []byte) (actions.Client, error) {
 	if cfg.DryRun || !cfg.HasTrackCredentials() {
-		return actions.NewRedactedDryRun(dryRun), nil
+		return actions.NewRedactedDryRun(dryRun).PersonKey(personKey), nil
 	}
 	return actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey, Region: cfg.Region,
 		RateLimit: cfg.RateLimit, BaseURL: o.TrackBaseURL, HTTPClient: o.TrackHTTPClient})

@@ -261,7 +261,7 @@ func cloud(ctx context.Context, dry, apply bool, e Env, logger *slog.Logger) (In
 		TTL: cfg.LedgerTTL, Logger: logger}
 	if apply {
 		if cfg.DryRun || !cfg.HasTrackCredentials() {
-			p.Actions = actions.NewRedactedDryRun(e.Stderr)
+			p.Actions = actions.NewRedactedDryRun(e.Stderr).PersonKey([]byte(e.Getenv(privacy.EnvKey)))
 		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey,
 			Region: cfg.Region, RateLimit: cfg.RateLimit}); err != nil {
 			return nil, nil, closers, err
