@@ -7,6 +7,7 @@
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
+//	cioevents forget   remove one person's rows from the warehouse and their ledger documents
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/cioevents/cioevents/shared/backfill"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/devstack"
+	"github.com/cioevents/cioevents/shared/forget"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/replay"
 	"github.com/cioevents/cioevents/shared/report"
@@ -49,6 +51,7 @@ commands:
   schema  [--table events|rejected_events]
   ` + backfill.Usage + `
   ` + report.Usage + `
+  ` + forget.Usage + `
 `
 
 func main() {
@@ -74,6 +77,8 @@ func main() {
 		err = backfill.Command(ctx, args, backfill.Env{})
 	case "report":
 		err = report.Command(ctx, args, report.Env{})
+	case "forget":
+		err = forget.Command(ctx, args, forget.Env{})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -149,6 +149,11 @@ func (p *Policy) value(field, v string) (string, bool) {
 	return v, true
 }
 
+// Stored returns what the warehouse holds for value v of field under the
+// policy, and false when the field is dropped (`cioevents forget` looks
+// for a hashed address by its hash).
+func (p *Policy) Stored(field, v string) (string, bool) { return p.value(field, v) }
+
 func (p *Policy) column(field string, s *string) *string {
 	if s == nil {
 		return nil
