@@ -39,6 +39,7 @@ type page struct {
 	Rates            []rateBar
 	RatesW           float64
 	Threshold        float64 // y of the 0.3 % line
+	Top              string  // the rate at the top of the chart
 	Days             []dayLabel
 	Columns          []string
 	Rows             [][]cell
@@ -119,8 +120,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	y := func(v float64) float64 { return rateTop + rateH*(1-v/top) }
 	p.Threshold = y(complaint)
+	p.Top = formatRate(&top)
 	for n, d := range r.Daily {
-		x := 40 + float64(n)*slotW
+		x := 60 + float64(n)*slotW
 		p.Days = append(p.Days, dayLabel{Day: d.Key[0], X: x + slotW/2 - 4})
 		for k, ri := range []int{bi, si} {
 			name, color := "bounce_rate", "#c0392b"
@@ -137,7 +139,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			p.Rates = append(p.Rates, rb)
 		}
 	}
-	p.RatesW = 40 + float64(len(r.Daily))*slotW + 20
+	p.RatesW = 60 + float64(len(r.Daily))*slotW + 40
 	if p.RatesW < 300 {
 		p.RatesW = 300
 	}
@@ -203,11 +205,14 @@ Apple Mail Privacy Protection) and clicks that a link scanner made.</p>
 {{end}}</svg>
 
 <h2>Email deliverability per day</h2>
-<p class="note">Bounce rate (red: bounced / sent) and spam-complaint rate (purple: spammed / delivered) per day.
+<p class="note">Per day: <span style="color:#c0392b">&#9632; bounce rate</span> (bounced / sent) and
+<span style="color:#8e44ad">&#9632; spam-complaint rate</span> (spammed / delivered); hover a bar for its value.
 The dashed line is 0.3 %, the complaint rate Gmail and Yahoo require bulk senders to stay under.</p>
 <svg id="daily" xmlns="http://www.w3.org/2000/svg" width="{{printf "%.0f" .RatesW}}" height="200" role="img" aria-label="Daily bounce and spam rates">
-<line x1="40" x2="{{printf "%.0f" .RatesW}}" y1="{{printf "%.1f" .Threshold}}" y2="{{printf "%.1f" .Threshold}}" stroke="#888" stroke-dasharray="4 3"></line>
-<text x="0" y="{{printf "%.1f" .Threshold}}" dy="4">0.3 %</text>
+<line x1="60" x2="{{printf "%.0f" .RatesW}}" y1="{{printf "%.1f" .Threshold}}" y2="{{printf "%.1f" .Threshold}}" stroke="#888" stroke-dasharray="4 3"></line>
+<text x="{{printf "%.0f" .RatesW}}" y="{{printf "%.1f" .Threshold}}" dy="-3" text-anchor="end">0.3 %</text>
+<line x1="60" x2="60" y1="10" y2="170" stroke="#888"></line>
+<text x="56" y="14" text-anchor="end">{{.Top}}</text><text x="56" y="174" text-anchor="end">0</text>
 {{range .Rates}}<rect data-day="{{.Day}}" data-rate="{{.Name}}" data-value="{{.Value}}" x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="16" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Day}} {{.Name}}: {{.Text}}</title></rect>
 {{end}}{{range .Days}}<text x="{{printf "%.1f" .X}}" y="190" text-anchor="middle">{{.Day}}</text>
 {{end}}</svg>
