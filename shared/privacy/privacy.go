@@ -121,14 +121,21 @@ func FromEnv(getenv func(string) string) (*Policy, error) {
 func (p *Policy) Action(field string) Action { return p.actions[field] }
 
 // hash is "hmac:" and the first 128 bits of HMAC-SHA256 in hex. Addresses
-// are trimmed and lower-cased first, so one person hashes one way.
+// are trimmed and lower-cased first, so one person hashes one way, and an
+// email address keeps its domain ("hmac:…@gmail.com"): deliverability per
+// recipient domain is what the views report, and a domain alone names no
+// one.
 func (p *Policy) hash(field, v string) string {
+	domain := ""
 	if field == "email" || field == "recipient" {
 		v = strings.ToLower(strings.TrimSpace(v))
+		if i := strings.LastIndexByte(v, '@'); i > 0 && i < len(v)-1 {
+			domain = v[i:]
+		}
 	}
 	m := hmac.New(sha256.New, p.key)
 	m.Write([]byte(v))
-	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16])
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16]) + domain
 }
 
 // value applies field's action to v; ok false means drop.

@@ -154,6 +154,11 @@ func TestNoAddressOrSubjectReachesTheWarehouse(t *testing.T) {
 	if len(emails) < 5 {
 		t.Errorf("only %d people checked", len(emails))
 	}
+	// The domain stays, so deliverability per domain still works.
+	want, _ := p.Stored("email", "Jane@Example.com ")
+	if !strings.HasPrefix(want, "hmac:") || !strings.HasSuffix(want, "@example.com") || strings.Contains(want, "jane") {
+		t.Errorf("hashed address %q", want)
+	}
 }
 
 func TestBody(t *testing.T) {
