@@ -6,6 +6,8 @@
 //	cioevents replay   move dead-lettered messages back to the main topic
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
+//	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
+//	cioevents forget   remove one person's rows from the warehouse and their ledger documents
 //
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
@@ -39,8 +41,10 @@ import (
 	"github.com/cioevents/cioevents/shared/backfill"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/devstack"
+	"github.com/cioevents/cioevents/shared/forget"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/replay"
+	"github.com/cioevents/cioevents/shared/report"
 	"github.com/cioevents/cioevents/shared/sender"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
@@ -54,6 +58,8 @@ commands:
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
   schema  [--table events|rejected_events]
   ` + backfill.Usage + `
+  ` + report.Usage + `
+  ` + forget.Usage + `
 
 Run 'cioevents <command> -h' for a command's flags.
 `
@@ -83,6 +89,10 @@ func main() {
 		err = schema(args, os.Stdout)
 	case "backfill":
 		err = backfill.Command(ctx, args, backfill.Env{})
+	case "report":
+		err = report.Command(ctx, args, report.Env{})
+	case "forget":
+		err = forget.Command(ctx, args, forget.Env{})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -132,8 +133,9 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if perr != nil {
 		perr = fmt.Errorf("%s: %w", config.EnvActions, perr)
 	}
-	if err != nil || perr != nil {
-		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr))
+	pii, pierr := privacy.FromEnv(getenv)
+	if err != nil || perr != nil || pierr != nil {
+		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr, pierr))
 	}
 	if o.CheckOnly {
 		return nil, nil
@@ -147,7 +149,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		fs.Close()
 		return nil, err
 	}
-	client, err := actionsClient(cfg, o, os.Stdout)
+	client, err := actionsClient(cfg, o, os.Stdout, []byte(getenv(privacy.EnvKey)))
 	if err != nil {
 		fs.Close()
 		wh.Close()
@@ -156,7 +158,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
 		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse:     wh,
+		Warehouse:     &privacy.Writer{Next: wh, Policy: pii},
 		Actions:       actions.Logged(client, logger),
 		Policy:        policy,
 		TTL:           cfg.LedgerTTL,
@@ -186,9 +188,9 @@ func newWarehouse(ctx context.Context, cfg config.Processor, o Overrides) (closi
 
 // actionsClient is the Track client, or a dry run writing to dryRun when the
 // configuration asks for one.
-func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer) (actions.Client, error) {
+func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer, personKey []byte) (actions.Client, error) {
 	if cfg.DryRun || !cfg.HasTrackCredentials() {
-		return actions.NewRedactedDryRun(dryRun), nil
+		return actions.NewRedactedDryRun(dryRun).PersonKey(personKey), nil
 	}
 	return actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey, Region: cfg.Region,
 		RateLimit: cfg.RateLimit, BaseURL: o.TrackBaseURL, HTTPClient: o.TrackHTTPClient})

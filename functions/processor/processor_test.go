@@ -2,6 +2,7 @@ package processor
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,29 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("decoded %+v", m)
 			}
 		})
+	}
+}
+
+// TestNewChecksPrivacyPolicy: a CIO_PII that cannot be honoured (hashing
+// without a key, an unknown field) stops the processor at start-up rather
+// than letting rows through unprotected.
+func TestNewChecksPrivacyPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		env     map[string]string
+		wantErr string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"CIO_PII": "email=hash,subject=drop", "CIO_PII_KEY": "0123456789abcdef0123"}, ""},
+		{map[string]string{"CIO_PII": "email=hash"}, "CIO_PII_KEY"},
+		{map[string]string{"CIO_PII": "phone=drop"}, "unknown field"},
+	} {
+		env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CIO_ACTIONS_DRY_RUN": "true"}
+		for k, v := range tt.env {
+			env[k] = v
+		}
+		_, err := New(t.Context(), func(k string) string { return env[k] }, Overrides{CheckOnly: true})
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%v: err %v, want %q", tt.env, err, tt.wantErr)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package actions
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,15 +24,31 @@ type DryRun struct {
 	mu     sync.Mutex
 	w      io.Writer
 	redact bool
+	key    []byte // keys the redacted person hash
 }
 
 // NewDryRun returns a DryRun writing to w.
 func NewDryRun(w io.Writer) *DryRun { return &DryRun{w: w} }
 
 // NewRedactedDryRun returns a DryRun whose lines may go to logs: the person
-// is replaced by a short hash (enough to tell people apart) and attribute
-// values by "[redacted]", keeping only which attributes would be set.
-func NewRedactedDryRun(w io.Writer) *DryRun { return &DryRun{w: w, redact: true} }
+// is replaced by a short keyed hash (enough to tell people apart) and
+// attribute values by "[redacted]", keeping only which attributes would be
+// set. The hash is keyed because a plain hash of an email address or an ID
+// is reversed by hashing a list of candidates; the key is random per
+// process unless PersonKey sets one (CIO_PII_KEY, stable across instances).
+func NewRedactedDryRun(w io.Writer) *DryRun {
+	key := make([]byte, 32)
+	rand.Read(key) // never fails (crypto/rand)
+	return &DryRun{w: w, redact: true, key: key}
+}
+
+// PersonKey sets the key of the redacted person hash, if key is not empty.
+func (d *DryRun) PersonKey(key []byte) *DryRun {
+	if len(key) > 0 {
+		d.key = key
+	}
+	return d
+}
 
 // dryLine is one line of DryRun output.
 type dryLine struct {
@@ -63,8 +81,9 @@ func (d *DryRun) Do(_ context.Context, c Call) error {
 		return fmt.Errorf("actions: %w: unknown action kind %q", ErrPermanent, c.Kind)
 	}
 	if d.redact {
-		sum := sha256.Sum256([]byte(c.Person))
-		line.Person = "sha256:" + hex.EncodeToString(sum[:6])
+		m := hmac.New(sha256.New, d.key)
+		m.Write([]byte(c.Person))
+		line.Person = "hmac:" + hex.EncodeToString(m.Sum(nil)[:6])
 		line.Path = strings.Replace(line.Path, url.PathEscape(c.Person), line.Person, 1)
 		for k := range line.Attributes {
 			if k != "_update" {

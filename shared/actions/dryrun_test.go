@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,9 +120,39 @@ func TestRedactedDryRunKeepsPeopleOutOfLogs(t *testing.T) {
 	if strings.Contains(out, "jane") || strings.Contains(out, "550") {
 		t.Fatalf("redacted line leaks personal data: %s", out)
 	}
-	for _, want := range []string{`"email_bounce_reason":"[redacted]"`, `"_update":true`, `"person":"sha256:`, `"event_id":"e1"`} {
+	for _, want := range []string{`"email_bounce_reason":"[redacted]"`, `"_update":true`, `"person":"hmac:`, `"event_id":"e1"`} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("line %s lacks %s", out, want)
 		}
+	}
+	// An unkeyed hash of the address, which anyone can compute from a list
+	// of addresses, must not appear.
+	sum := sha256.Sum256([]byte("jane@example.com"))
+	if strings.Contains(out, hex.EncodeToString(sum[:6])) {
+		t.Errorf("person hash is not keyed: %s", out)
+	}
+}
+
+// TestRedactedDryRunPersonKey: with CIO_PII_KEY every instance names a
+// person the same way; without it, hashes are keyed per process.
+func TestRedactedDryRunPersonKey(t *testing.T) {
+	person := func(d *actions.DryRun, buf *bytes.Buffer) string {
+		buf.Reset()
+		if err := d.Do(context.Background(), actions.Call{Kind: actions.KindSuppress, Person: "u_9001"}); err != nil {
+			t.Fatal(err)
+		}
+		var line struct{ Person string }
+		json.Unmarshal(buf.Bytes(), &line)
+		return line.Person
+	}
+	var b1, b2 bytes.Buffer
+	key := []byte("a shared key of enough length")
+	a := person(actions.NewRedactedDryRun(&b1).PersonKey(key), &b1)
+	b := person(actions.NewRedactedDryRun(&b2).PersonKey(key), &b2)
+	if a == "" || a != b {
+		t.Errorf("same key: %q and %q", a, b)
+	}
+	if c := person(actions.NewRedactedDryRun(&b1), &b1); c == a {
+		t.Errorf("per-process key gave the shared key's hash %q", c)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -183,13 +184,17 @@ func Command(ctx context.Context, args []string, e Env) error {
 // local stores into dir as `cioevents dev` does: NDJSON rows, an in-memory
 // ledger, and actions (if applied) into actions.ndjson as a dry run.
 func local(dir string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
+	pii, err := privacy.FromEnv(e.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
 	f, err := warehouse.NewFile(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	closers := []func() error{f.Close}
-	p := &pipeline.Processor{Ledger: ledger.NewMemory(time.Minute), Warehouse: Sourced(f, warehouse.SourceBackfill),
-		Logger: logger}
+	p := &pipeline.Processor{Ledger: ledger.NewMemory(time.Minute),
+		Warehouse: Sourced(&privacy.Writer{Next: f, Policy: pii}, warehouse.SourceBackfill), Logger: logger}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
 		if p.Policy, err = actions.ParsePolicy(e.Getenv(config.EnvActions), allow); err != nil {
@@ -242,16 +247,21 @@ func cloud(ctx context.Context, dry, apply bool, e Env, logger *slog.Logger) (In
 		return nil, nil, closers, fmt.Errorf("backfill: firestore: %w", err)
 	}
 	closers = append(closers, fs.Close)
+	pii, err := privacy.FromEnv(e.Getenv)
+	if err != nil {
+		return nil, nil, closers, err
+	}
 	w, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, e.BigQueryOptions...)
 	if err != nil {
 		return nil, nil, closers, err
 	}
 	closers = append(closers, w.Close)
 	p := &pipeline.Processor{Ledger: ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse: Sourced(w, warehouse.SourceBackfill), Policy: policy, TTL: cfg.LedgerTTL, Logger: logger}
+		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
+		TTL: cfg.LedgerTTL, Logger: logger}
 	if apply {
 		if cfg.DryRun || !cfg.HasTrackCredentials() {
-			p.Actions = actions.NewRedactedDryRun(e.Stderr)
+			p.Actions = actions.NewRedactedDryRun(e.Stderr).PersonKey([]byte(e.Getenv(privacy.EnvKey)))
 		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey,
 			Region: cfg.Region, RateLimit: cfg.RateLimit}); err != nil {
 			return nil, nil, closers, err

@@ -1,0 +1,112 @@
+package forget
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+
+	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/privacy"
+)
+
+// Usage is the command's line in `cioevents` usage.
+const Usage = `forget  --email E | --id ID | --cio-id C  [--data-dir D | --project P --dataset DS]   (CIO_PII, CIO_PII_KEY)`
+
+// Env is what the command runs with; zero fields mean the process's own.
+type Env struct {
+	Stdout          io.Writer
+	Getenv          config.Getenv
+	BigQueryOptions []option.ClientOption
+	Now             func() time.Time
+}
+
+// Command runs `cioevents forget args...`.
+func Command(ctx context.Context, args []string, e Env) error {
+	if e.Stdout == nil {
+		e.Stdout = os.Stdout
+	}
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	or := func(k, def string) string {
+		if v := e.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fl := flag.NewFlagSet("forget", flag.ContinueOnError)
+	var p Person
+	fl.StringVar(&p.Email, "email", "", "the person's email address")
+	fl.StringVar(&p.ID, "id", "", "the person's ID (identifiers.id, customer_id)")
+	fl.StringVar(&p.CioID, "cio-id", "", "the person's cio_id")
+	dir := fl.String("data-dir", "", "local data dir written by cioevents dev (stop dev first)")
+	project := fl.String("project", e.Getenv(config.EnvProject), "Google Cloud project")
+	dataset := fl.String("dataset", e.Getenv(config.EnvDataset), "BigQuery dataset")
+	events := fl.String("table", or(config.EnvTable, config.DefaultTable), "events table")
+	rejected := fl.String("rejected-table", or(config.EnvRejectedTable, config.DefaultRejected), "rejected_events table")
+	coll := fl.String("ledger-collection", or(config.EnvLedgerColl, config.DefaultCollection), "Firestore ledger collection")
+	db := fl.String("firestore-database", or(config.EnvFirestoreDB, config.DefaultFirestoreDB), "Firestore database")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if p.empty() {
+		return ErrNoPerson
+	}
+	pol, err := privacy.FromEnv(e.Getenv)
+	if err != nil {
+		return err
+	}
+	if *dir != "" {
+		res, err := Local(*dir, p, pol)
+		if err != nil {
+			return err
+		}
+		// The dev ledger lives in memory and ends with the process.
+		fmt.Fprintf(e.Stdout, "removed %d events rows and %d rejected rows from %s\n", len(res.EventIDs), res.Rejected, *dir)
+		printIDs(e.Stdout, res.EventIDs)
+		return nil
+	}
+	if *project == "" || *dataset == "" {
+		return errors.New("forget: give --data-dir, or --project and --dataset")
+	}
+	bq, err := bigquery.NewClient(ctx, *project, e.BigQueryOptions...)
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	defer bq.Close()
+	b := &BigQuery{Client: bq, Project: *project, Dataset: *dataset, EventsTable: *events, RejectedTable: *rejected, Now: e.Now}
+	res, err := b.Forget(ctx, p, pol)
+	if err != nil {
+		return err
+	}
+	fs, err := firestore.NewClientWithDatabase(ctx, *project, *db)
+	if err != nil {
+		return fmt.Errorf("forget: firestore: %w", err)
+	}
+	defer fs.Close()
+	res.Ledger, err = Ledger(ctx, fs.Collection(*coll), res.EventIDs)
+	fmt.Fprintf(e.Stdout, "removed %d events rows, %d rejected rows, %d ledger documents\n", len(res.EventIDs), res.Rejected, res.Ledger)
+	printIDs(e.Stdout, res.EventIDs)
+	if res.Pending > 0 {
+		fmt.Fprintf(e.Stdout, "%d rows arrived in the last %v and may still be in BigQuery's streaming buffer, which DML cannot reach: run forget again after %s\n",
+			res.Pending, StreamingBuffer, e.Now().Add(StreamingBuffer).UTC().Format("15:04 MST"))
+	}
+	return err
+}
+
+func printIDs(w io.Writer, ids []string) {
+	for _, id := range ids {
+		fmt.Fprintln(w, "  event_id", id)
+	}
+}

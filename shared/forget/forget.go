@@ -1,0 +1,188 @@
+// Package forget removes one person's rows from the warehouse (the dev data
+// dir or BigQuery) and the ledger documents of their events.
+package forget
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/warehouse"
+)
+
+// Person names whom to forget; at least one field is set.
+type Person struct {
+	Email, ID, CioID string
+}
+
+func (p Person) empty() bool { return p.Email == "" && p.ID == "" && p.CioID == "" }
+
+// ErrNoPerson is returned when no identifier is given.
+var ErrNoPerson = errors.New("forget: give --email, --id or --cio-id")
+
+// matcher holds the values a row of the person carries, as stored: an
+// address the policy hashes is looked for by its hash.
+type matcher struct {
+	emails []string // lower-cased, as written and as the policy stores it
+	id     string
+	cioID  string
+	// JSON-quoted values to find in a quarantined body; addresses are
+	// matched in any case, IDs exactly.
+	emailNeedles, idNeedles [][]byte
+}
+
+func newMatcher(p Person, pol *privacy.Policy) matcher {
+	m := matcher{id: p.ID, cioID: p.CioID}
+	if e := strings.ToLower(strings.TrimSpace(p.Email)); e != "" {
+		m.emails = append(m.emails, e)
+		if s, ok := pol.Stored("email", e); ok && s != e {
+			m.emails = append(m.emails, strings.ToLower(s))
+		}
+	}
+	quote := func(v string) []byte { q, _ := json.Marshal(v); return q }
+	for _, e := range m.emails {
+		m.emailNeedles = append(m.emailNeedles, quote(e))
+	}
+	for _, v := range []string{p.ID, p.CioID} {
+		if v != "" {
+			m.idNeedles = append(m.idNeedles, quote(v))
+		}
+	}
+	return m
+}
+
+func eq(p *string, v string) bool { return p != nil && v != "" && *p == v }
+
+func eqFold(p *string, v string) bool {
+	return p != nil && v != "" && strings.EqualFold(strings.TrimSpace(*p), v)
+}
+
+func (m matcher) row(r *warehouse.Row) bool {
+	for _, e := range m.emails {
+		if eqFold(r.Email, e) || eqFold(r.Recipient, e) {
+			return true
+		}
+	}
+	return eq(r.PersonID, m.id) || eq(r.CustomerID, m.id) || eq(r.CioID, m.cioID)
+}
+
+// body reports whether a quarantined body names the person: any of their
+// values as a JSON string anywhere in it.
+func (m matcher) body(b []byte) bool {
+	lower := bytes.ToLower(b)
+	for _, n := range m.emailNeedles {
+		if bytes.Contains(lower, n) {
+			return true
+		}
+	}
+	for _, n := range m.idNeedles {
+		if bytes.Contains(b, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// Result says what was removed.
+type Result struct {
+	// EventIDs are the removed events rows (their ledger documents go too).
+	EventIDs []string
+	Rejected int
+	// Pending counts rows still in BigQuery's streaming buffer, which DML
+	// cannot touch yet: run forget again later.
+	Pending int
+	Ledger  int
+}
+
+// Local rewrites dir's events.ndjson and rejected.ndjson without the
+// person's lines. Stop `cioevents dev` first: it holds the files open.
+func Local(dir string, p Person, pol *privacy.Policy) (Result, error) {
+	if p.empty() {
+		return Result{}, ErrNoPerson
+	}
+	m := newMatcher(p, pol)
+	var res Result
+	err := rewrite(filepath.Join(dir, warehouse.EventsFile), func(line []byte) (bool, error) {
+		var r warehouse.Row
+		if err := json.Unmarshal(line, &r); err != nil {
+			return false, err
+		}
+		if m.row(&r) {
+			res.EventIDs = append(res.EventIDs, r.EventID)
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return res, err
+	}
+	err = rewrite(filepath.Join(dir, warehouse.RejectedFile), func(line []byte) (bool, error) {
+		var r warehouse.Rejected
+		if err := json.Unmarshal(line, &r); err != nil {
+			return false, err
+		}
+		if m.body([]byte(r.Body)) {
+			res.Rejected++
+			return true, nil
+		}
+		return false, nil
+	})
+	return res, err
+}
+
+// rewrite keeps the lines drop says no to, through a temporary file renamed
+// over the original, so a crash leaves one whole version.
+func rewrite(path string, drop func([]byte) (bool, error)) error {
+	in, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".forget-*")
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		d, err := drop(line)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("forget: %s line %d: %w", filepath.Base(path), n, err)
+		}
+		if !d {
+			w.Write(line)
+			w.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("forget: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("forget: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	return nil
+}

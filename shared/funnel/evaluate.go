@@ -1,0 +1,161 @@
+package funnel
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
+)
+
+// Range is [From, Until) on event_time; a zero bound is open.
+type Range struct{ From, Until time.Time }
+
+func (rg Range) has(t time.Time) bool {
+	return (rg.From.IsZero() || !t.Before(rg.From)) && (rg.Until.IsZero() || t.Before(rg.Until))
+}
+
+// Result is one row of a query: dimension values ("" is NULL), stage counts
+// and rates (nil where the denominator is 0), in q's column order.
+type Result struct {
+	Key    []string
+	Counts []int64
+	Rates  []*float64
+}
+
+// Evaluate computes q over rows (one per event, as events_deduped holds
+// them) in Go, exactly as SQL(q) does in BigQuery. Results are sorted by key.
+func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
+	type group struct {
+		key  []string
+		sets []map[string]struct{}
+	}
+	groups := map[string]*group{}
+	get := func(key []string) *group {
+		k := strings.Join(key, "\x00")
+		g := groups[k]
+		if g == nil {
+			g = &group{key: key, sets: make([]map[string]struct{}, len(q.Stages))}
+			for i := range g.sets {
+				g.sets[i] = map[string]struct{}{}
+			}
+			groups[k] = g
+		}
+		return g
+	}
+	if len(q.Dims) == 0 {
+		get(nil) // an ungrouped aggregate has one row, even over nothing
+	}
+	for i := range rows {
+		r := &rows[i]
+		if !rg.has(r.EventTime) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
+			continue
+		}
+		key := make([]string, len(q.Dims))
+		for j, d := range q.Dims {
+			key[j] = d.Of(r)
+		}
+		if q.SkipNull && len(key) > 0 && key[0] == "" {
+			continue
+		}
+		g := get(key)
+		for j, s := range q.Stages {
+			if s.Counts(r) {
+				g.sets[j][*r.DeliveryID] = struct{}{}
+			}
+		}
+	}
+	out := make([]Result, 0, len(groups))
+	for _, g := range groups {
+		res := Result{Key: g.key, Counts: make([]int64, len(q.Stages))}
+		for j := range q.Stages {
+			res.Counts[j] = int64(len(g.sets[j]))
+		}
+		res.Rates = RatesOf(q, res.Counts)
+		out = append(out, res)
+	}
+	SortResults(out)
+	return out
+}
+
+// RatesOf computes q's rates from its stage counts.
+func RatesOf(q Query, counts []int64) []*float64 {
+	idx := map[string]int{}
+	for j, s := range q.Stages {
+		idx[s.Name] = j
+	}
+	out := make([]*float64, len(q.Rates))
+	for j, r := range q.Rates {
+		num, den := counts[idx[r.Num]], counts[idx[r.Den]]
+		if den != 0 {
+			v := float64(num) / float64(den)
+			out[j] = &v
+		}
+	}
+	return out
+}
+
+// SortResults orders results by key, NULL first, numbers by value.
+func SortResults(rs []Result) {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i].Key, rs[j].Key
+		for k := range a {
+			if a[k] == b[k] {
+				continue
+			}
+			x, errx := strconv.ParseInt(a[k], 10, 64)
+			y, erry := strconv.ParseInt(b[k], 10, 64)
+			if errx == nil && erry == nil {
+				return x < y
+			}
+			return a[k] < b[k]
+		}
+		return false
+	})
+}
+
+// Person is one row of person_engagement.
+type Person struct {
+	CioID, PersonID, Email string
+	// Last holds, per Engagement stage, when it last happened (zero: never).
+	Last []time.Time
+}
+
+// EvaluateEngagement computes view person_engagement in Go, sorted by cio_id.
+func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
+	type acc struct {
+		p                   Person
+		personAt, emailAt   time.Time
+		hasPerson, hasEmail bool
+	}
+	m := map[string]*acc{}
+	for i := range rows {
+		r := &rows[i]
+		if !rg.has(r.EventTime) || r.CioID == nil {
+			continue
+		}
+		a := m[*r.CioID]
+		if a == nil {
+			a = &acc{p: Person{CioID: *r.CioID, Last: make([]time.Time, len(Engagement))}}
+			m[*r.CioID] = a
+		}
+		if r.PersonID != nil && (!a.hasPerson || r.EventTime.After(a.personAt)) {
+			a.p.PersonID, a.personAt, a.hasPerson = *r.PersonID, r.EventTime, true
+		}
+		if r.Email != nil && (!a.hasEmail || r.EventTime.After(a.emailAt)) {
+			a.p.Email, a.emailAt, a.hasEmail = *r.Email, r.EventTime, true
+		}
+		for j, s := range Engagement {
+			if s.Counts(r) && r.EventTime.After(a.p.Last[j]) {
+				a.p.Last[j] = r.EventTime
+			}
+		}
+	}
+	out := make([]Person, 0, len(m))
+	for _, a := range m {
+		out = append(out, a.p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CioID < out[j].CioID })
+	return out
+}

@@ -1,0 +1,146 @@
+package funnel
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+var day1 = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+
+// ev builds a row; opts tweak it.
+func ev(delivery, objectType, metric string, at time.Time, opts ...func(*warehouse.Row)) warehouse.Row {
+	r := warehouse.Row{EventID: delivery + metric + at.String(), ObjectType: objectType, Metric: metric, EventTime: at}
+	if delivery != "" {
+		r.DeliveryID = ptr(delivery)
+	}
+	for _, o := range opts {
+		o(&r)
+	}
+	return r
+}
+
+func campaign(id int64) func(*warehouse.Row) {
+	return func(r *warehouse.Row) { r.CampaignID = ptr(id) }
+}
+func to(addr string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.Recipient = ptr(addr) } }
+func set(f func(*warehouse.Row) **bool) func(*warehouse.Row) {
+	return func(r *warehouse.Row) { *f(r) = ptr(true) }
+}
+
+var (
+	proxied    = set(func(r *warehouse.Row) **bool { return &r.Proxied })
+	prefetched = set(func(r *warehouse.Row) **bool { return &r.Prefetched })
+	machine    = set(func(r *warehouse.Row) **bool { return &r.Machine })
+)
+
+func counts(q Query, res Result) map[string]int64 {
+	m := map[string]int64{}
+	for i, s := range q.Stages {
+		if res.Counts[i] != 0 {
+			m[s.Name] = res.Counts[i]
+		}
+	}
+	return m
+}
+
+func TestEvaluate(t *testing.T) {
+	rows := []warehouse.Row{
+		// d1: sent, delivered, opened three times (one by a human), clicked by a scanner only.
+		ev("d1", "email", "sent", day1, campaign(42), to("a@Gmail.com")),
+		ev("d1", "email", "delivered", day1, campaign(42), to("a@Gmail.com")),
+		ev("d1", "email", "opened", day1, campaign(42), to("a@Gmail.com"), proxied),
+		ev("d1", "email", "opened", day1, campaign(42), to("a@Gmail.com"), prefetched),
+		ev("d1", "email", "opened", day1, campaign(42), to("a@Gmail.com")),
+		ev("d1", "email", "clicked", day1, campaign(42), to("a@Gmail.com"), machine),
+		// d2: sent, bounced twice, spam complaint: each once.
+		ev("d2", "email", "sent", day1, campaign(42), to("b@yahoo.com")),
+		ev("d2", "email", "bounced", day1, campaign(42), to("b@yahoo.com")),
+		ev("d2", "email", "bounced", day1, campaign(42), to("b@yahoo.com")),
+		// d3: an sms of another campaign, next day, human click.
+		ev("d3", "sms", "delivered", day1.Add(24*time.Hour), campaign(7)),
+		ev("d3", "sms", "clicked", day1.Add(24*time.Hour), campaign(7)),
+		// no campaign, failed as undeliverable.
+		ev("d4", "email", "undeliverable", day1, to("c@gmail.com")),
+		// no delivery: not a delivery, counted nowhere.
+		ev("", "customer", "unsubscribed", day1),
+		// outside the range.
+		ev("d5", "email", "sent", day1.Add(-48*time.Hour), campaign(42)),
+	}
+	rg := Range{From: day1.Truncate(24 * time.Hour), Until: day1.Add(72 * time.Hour)}
+
+	byCampaign, _ := By("campaign")
+	got := Evaluate(rows, byCampaign, rg)
+	if len(got) != 2 || !reflect.DeepEqual(got[0].Key, []string{"7"}) || !reflect.DeepEqual(got[1].Key, []string{"42"}) {
+		t.Fatalf("campaign keys: %+v", got)
+	}
+	if c, want := counts(byCampaign, got[1]), map[string]int64{"sent": 2, "delivered": 1, "opened": 1, "human_opened": 1,
+		"clicked": 1, "bounced": 1}; !reflect.DeepEqual(c, want) {
+		t.Errorf("campaign 42: %v, want %v", c, want)
+	}
+	if c, want := counts(byCampaign, got[0]), map[string]int64{"delivered": 1, "clicked": 1, "human_clicked": 1}; !reflect.DeepEqual(c, want) {
+		t.Errorf("campaign 7: %v, want %v", c, want)
+	}
+	// rates: bounce 1/2, human open 1/1.
+	rate := func(q Query, r Result, name string) *float64 {
+		for i, x := range q.Rates {
+			if x.Name == name {
+				return r.Rates[i]
+			}
+		}
+		t.Fatalf("no rate %s", name)
+		return nil
+	}
+	if r := rate(byCampaign, got[1], "bounce_rate"); r == nil || *r != 0.5 {
+		t.Errorf("bounce_rate %v, want 0.5", r)
+	}
+	if r := rate(byCampaign, got[0], "bounce_rate"); r != nil {
+		t.Errorf("bounce_rate with nothing sent is %v, want NULL", *r)
+	}
+
+	total := Evaluate(rows, Total, rg)
+	if c, want := counts(Total, total[0]), map[string]int64{"sent": 2, "delivered": 2, "opened": 1, "human_opened": 1,
+		"clicked": 2, "human_clicked": 1, "bounced": 1, "failed": 1}; !reflect.DeepEqual(c, want) {
+		t.Errorf("total: %v, want %v", c, want)
+	}
+	if empty := Evaluate(nil, Total, rg); len(empty) != 1 || empty[0].Counts[0] != 0 {
+		t.Errorf("total over nothing: %+v, want one zero row", empty)
+	}
+
+	byDomain, _ := By("domain")
+	var keys []string
+	for _, r := range Evaluate(rows, byDomain, rg) {
+		keys = append(keys, r.Key[0])
+	}
+	if want := []string{"gmail.com", "yahoo.com"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("domains %v, want %v (lower-cased, email only)", keys, want)
+	}
+
+	daily := Evaluate(rows, FunnelDaily, rg)
+	if len(daily) != 3 {
+		t.Errorf("funnel daily: %d rows, want 3 (day1 campaign 42, day1 no message, day2 campaign 7): %+v", len(daily), daily)
+	}
+}
+
+func TestEvaluateEngagement(t *testing.T) {
+	cio := func(id, email string) func(*warehouse.Row) {
+		return func(r *warehouse.Row) { r.CioID, r.Email = ptr(id), ptr(email) }
+	}
+	rows := []warehouse.Row{
+		ev("d1", "email", "delivered", day1, cio("c1", "old@x.com")),
+		ev("d1", "email", "opened", day1.Add(time.Hour), cio("c1", "new@x.com"), prefetched),
+		ev("d2", "email", "clicked", day1.Add(2*time.Hour), cio("c1", "new@x.com")),
+	}
+	got := EvaluateEngagement(rows, Range{})
+	if len(got) != 1 || got[0].Email != "new@x.com" {
+		t.Fatalf("%+v", got)
+	}
+	want := []time.Time{day1, day1.Add(time.Hour), {}, day1.Add(2 * time.Hour), day1.Add(2 * time.Hour)}
+	if !reflect.DeepEqual(got[0].Last, want) {
+		t.Errorf("last %v, want %v", got[0].Last, want)
+	}
+}

@@ -1,0 +1,163 @@
+// Package funnel defines, once, the figures people read from the events
+// table: the funnel of each delivery (sent → delivered → opened → clicked →
+// converted, by everyone and by humans only), its failures, and deliverability
+// per day and recipient domain. The BigQuery view SQL (SQL, ViewFiles) and the
+// local evaluation (Evaluate) are both generated from the tables below, so a
+// figure means the same in the warehouse and in `cioevents report`.
+package funnel
+
+// Stage is one figure of the funnel: the number of distinct deliveries
+// (delivery_id) that had at least one event counting for it. A delivery
+// opened five times counts once; so does one that bounced twice.
+type Stage struct {
+	Name string
+	// Metrics are the event metrics that count.
+	Metrics []string
+	// Exclude names BOOLEAN columns: an event with any of them TRUE does
+	// not count (Apple's Mail Privacy Protection prefetch, link scanners).
+	Exclude []string
+	Desc    string
+}
+
+// Stages lists every figure, in funnel order.
+var Stages = []Stage{
+	{Name: "sent", Metrics: []string{"sent"}, Desc: "Deliveries sent."},
+	{Name: "delivered", Metrics: []string{"delivered"}, Desc: "Deliveries accepted by the recipient's server or device."},
+	{Name: "opened", Metrics: []string{"opened"}, Desc: "Deliveries opened at least once, by anyone or anything."},
+	{Name: "human_opened", Metrics: []string{"opened"}, Exclude: []string{"proxied", "prefetched"},
+		Desc: "Deliveries with an open that was neither proxied nor prefetched."},
+	{Name: "clicked", Metrics: []string{"clicked"}, Desc: "Deliveries with at least one click."},
+	{Name: "human_clicked", Metrics: []string{"clicked"}, Exclude: []string{"machine"},
+		Desc: "Deliveries with a click not flagged as machine-generated."},
+	{Name: "converted", Metrics: []string{"converted"}, Desc: "Deliveries credited with a conversion."},
+	{Name: "unsubscribed", Metrics: []string{"unsubscribed"}, Desc: "Deliveries whose recipient unsubscribed through them."},
+	{Name: "bounced", Metrics: []string{"bounced"}, Desc: "Deliveries that bounced."},
+	{Name: "spammed", Metrics: []string{"spammed"}, Desc: "Deliveries marked as spam by the recipient."},
+	{Name: "failed", Metrics: []string{"failed", "undeliverable"}, Desc: "Deliveries that could not be sent (failed or undeliverable)."},
+	{Name: "dropped", Metrics: []string{"dropped"}, Desc: "Deliveries not sent because the address is suppressed."},
+}
+
+// Rate is Num / Den of two stages, NULL (nil) when Den is 0.
+type Rate struct {
+	Name, Num, Den string
+	Desc           string
+}
+
+// Rates lists the ratios. Bounces are measured against what was sent, spam
+// complaints against what was delivered: that is the complaint rate mailbox
+// providers hold senders to (Gmail and Yahoo: under 0.3 %).
+var Rates = []Rate{
+	{Name: "delivery_rate", Num: "delivered", Den: "sent", Desc: "delivered / sent"},
+	{Name: "human_open_rate", Num: "human_opened", Den: "delivered", Desc: "human_opened / delivered"},
+	{Name: "human_click_rate", Num: "human_clicked", Den: "delivered", Desc: "human_clicked / delivered"},
+	{Name: "conversion_rate", Num: "converted", Den: "delivered", Desc: "converted / delivered"},
+	{Name: "bounce_rate", Num: "bounced", Den: "sent", Desc: "bounced / sent"},
+	{Name: "spam_rate", Num: "spammed", Den: "delivered", Desc: "spammed / delivered"},
+	{Name: "unsubscribe_rate", Num: "unsubscribed", Den: "delivered", Desc: "unsubscribed / delivered"},
+}
+
+// messageKinds says which message a delivery belongs to, first match wins.
+var messageKinds = []struct{ kind, column string }{
+	{"campaign", "campaign_id"},
+	{"broadcast", "broadcast_id"},
+	{"newsletter", "newsletter_id"},
+	{"transactional", "transactional_message_id"},
+}
+
+// Query is one grouping of the figures.
+type Query struct {
+	Dims []Dimension
+	// EmailOnly keeps email events only (deliverability by domain).
+	EmailOnly bool
+	// SkipNull leaves out rows whose first dimension is NULL (--by campaign
+	// shows campaigns, not "no campaign").
+	SkipNull bool
+	Stages   []Stage
+	Rates    []Rate
+}
+
+// Columns names the result columns: dimensions, stages, rates.
+func (q Query) Columns() []string {
+	var out []string
+	for _, d := range q.Dims {
+		out = append(out, d.Name)
+	}
+	for _, s := range q.Stages {
+		out = append(out, s.Name)
+	}
+	for _, r := range q.Rates {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func stagesNamed(names ...string) []Stage {
+	var out []Stage
+	for _, n := range names {
+		out = append(out, stage(n))
+	}
+	return out
+}
+
+func stage(name string) Stage {
+	for _, s := range Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("funnel: no stage " + name)
+}
+
+func ratesNamed(names ...string) []Rate {
+	var out []Rate
+	for _, n := range names {
+		for _, r := range Rates {
+			if r.Name == n {
+				out = append(out, r)
+			}
+		}
+	}
+	if len(out) != len(names) {
+		panic("funnel: unknown rate")
+	}
+	return out
+}
+
+// The queries of the views and of `cioevents report --by`.
+var (
+	// FunnelDaily is view delivery_funnel_daily.
+	FunnelDaily = Query{Dims: []Dimension{Day, ObjectType, MessageType, MessageRef, ActionID}, Stages: Stages, Rates: Rates}
+	// DeliverabilityDaily is view deliverability_daily.
+	DeliverabilityDaily = Query{Dims: []Dimension{Day, Domain}, EmailOnly: true,
+		Stages: stagesNamed("sent", "delivered", "bounced", "spammed", "dropped", "failed"),
+		Rates:  ratesNamed("delivery_rate", "bounce_rate", "spam_rate")}
+	// DailyRates is deliverability per day over all domains (the report's chart).
+	DailyRates = Query{Dims: []Dimension{Day}, EmailOnly: true,
+		Stages: DeliverabilityDaily.Stages, Rates: DeliverabilityDaily.Rates}
+	// Total is the whole funnel without grouping.
+	Total = Query{Stages: Stages, Rates: Rates}
+)
+
+// By returns the report grouping named by --by.
+func By(name string) (Query, bool) {
+	switch name {
+	case "campaign":
+		return Query{Dims: []Dimension{CampaignID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+	case "broadcast":
+		return Query{Dims: []Dimension{BroadcastID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+	case "newsletter":
+		return Query{Dims: []Dimension{NewsletterID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+	case "day":
+		return Query{Dims: []Dimension{Day}, Stages: Stages, Rates: Rates}, true
+	case "domain":
+		return Query{Dims: []Dimension{Domain}, EmailOnly: true, Stages: Stages, Rates: Rates}, true
+	}
+	return Query{}, false
+}
+
+// ByNames lists what By accepts.
+var ByNames = []string{"campaign", "broadcast", "newsletter", "day", "domain"}
+
+// Engagement is view person_engagement: per person (cio_id), the last time
+// each of these stages happened.
+var Engagement = stagesNamed("delivered", "opened", "human_opened", "clicked", "human_clicked")
