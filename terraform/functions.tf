@@ -174,7 +174,20 @@ resource "google_cloudfunctions2_function" "processor" {
       CIO_ACTIONS_ALLOW_SUPPRESS = tostring(var.cio_actions_allow_suppress)
       CIO_ACTIONS_DRY_RUN        = tostring(var.cio_actions_dry_run)
       CIO_RATE_LIMIT             = tostring(var.cio_rate_limit)
+      CIO_PII                    = var.pii_policy
       LOG_LEVEL                  = var.log_level
+    }
+
+    # Only a policy that hashes needs the key; a secret with no version
+    # would fail the deploy, so it is not mounted otherwise.
+    dynamic "secret_environment_variables" {
+      for_each = google_secret_manager_secret.pii_key
+      content {
+        key        = "CIO_PII_KEY"
+        project_id = data.google_project.this.number
+        secret     = secret_environment_variables.value.secret_id
+        version    = "latest"
+      }
     }
 
     secret_environment_variables {

@@ -173,3 +173,12 @@ resource "google_project_iam_member" "build" {
   role    = each.value
   member  = google_service_account.build.member
 }
+
+resource "google_secret_manager_secret_iam_member" "processor_reads_pii_key" {
+  count = length(google_secret_manager_secret.pii_key)
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pii_key[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.processor.member
+}

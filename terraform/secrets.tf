@@ -42,3 +42,21 @@ resource "google_secret_manager_secret" "track_api_key" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The HMAC key of CIO_PII's "hash" fields: the same address always hashes the
+# same way, so joins still work, and without the key no dictionary reverses
+# it. Created only for a policy that hashes.
+resource "google_secret_manager_secret" "pii_key" {
+  count = strcontains(var.pii_policy, "hash") ? 1 : 0
+
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pii-key"
+
+  labels = { consumer = "processor" }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}

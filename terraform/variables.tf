@@ -485,6 +485,17 @@ variable "track_api_secret_version" {
   }
 }
 
+variable "pii_policy" {
+  description = "CIO_PII: per field keep, hash or drop (README, Privacy), e.g. \"email=hash,subject=drop\". Empty: the default (content and headers dropped, the rest kept). A policy that hashes creates the <prefix>-pii-key secret, whose value (at least 16 bytes) you add before the apply reaches the processor."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pii_policy == "" || can(regex("^[a-z_]+=[a-z-]+(,[a-z_]+=[a-z-]+)*$", var.pii_policy))
+    error_message = "pii_policy must be field=mode pairs separated by commas, such as email=hash,subject=drop."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL for both functions."
   type        = string

@@ -36,6 +36,7 @@ import (
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/publish"
 	"github.com/cioevents/cioevents/shared/queue"
 	"github.com/cioevents/cioevents/shared/signature"
@@ -455,7 +456,13 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 			return nil, err
 		}
 		s.closers = append(s.closers, f.Close)
-		p.Warehouse = f
+		// The same CIO_PII policy as the deployed processor, so what dev
+		// writes is what production would.
+		pii, err := privacy.FromEnv(o.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+		p.Warehouse = &privacy.Writer{Next: f, Policy: pii}
 	}
 	switch {
 	case o.Actions != nil:

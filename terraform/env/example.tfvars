@@ -59,5 +59,7 @@ project_id = "my-project-id"
 # processor_timeout_seconds  = 60
 # track_api_secret_version   = "latest"
 
+# pii_policy = ""  # e.g. "email=hash,subject=drop"; hashing needs the <prefix>-pii-key secret
+
 # log_level = "info"
 # labels    = { app = "cioevents" }
