@@ -6,7 +6,8 @@
 // a 4 s timeout, and any non-2xx holds back every later event — for a full
 // hour after 400, 401, 404, 410, 429, 500 or 502. So an authentic request is
 // answered 200 whenever its bytes are safe in Pub/Sub (odd bodies included:
-// the processor quarantines them), 503 when they are not (retried, nothing
+// the processor quarantines them), 503 when they are not or when the
+// instance already holds its budget of request bodies (retried, nothing
 // lost), and 401 only when the request cannot be shown to be authentic.
 package webhook
 
