@@ -151,18 +151,66 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 	return claim.start(b.lease, b.now, sent), nil
 }
 
+// Peek implements Ledger.
+func (b *Bolt) Peek(ctx context.Context, eventID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
+	}
+	var r *boltRecord
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = get(tx.Bucket(boltBucket), []byte(DocID(eventID)))
+		return err
+	})
+	if err == nil && r != nil {
+		err = peekState(r.State, r.ExpireAt, r.LeaseUntil, b.now())
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
+	}
+	return nil
+}
+
+// Put implements Ledger.
+func (b *Bolt) Put(ctx context.Context, eventID string, expireAt time.Time, outcome string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: put %s: %w", DocID(eventID), err)
+	}
+	if err := checkExpireAt(expireAt); err != nil {
+		return err
+	}
+	key := []byte(DocID(eventID))
+	var result error
+	err := b.group.Update(ctx, func(tx *bolt.Tx) error {
+		result = nil
+		bk := tx.Bucket(boltBucket)
+		r, err := get(bk, key)
+		if err != nil {
+			return err
+		}
+		now := b.now()
+		if r != nil && r.ExpireAt.After(now) {
+			result = ErrDuplicate
+			return nil
+		}
+		return put(bk, key, &boltRecord{EventID: strings.ToValidUTF8(eventID, "\uFFFD"), State: StateDone, Attempt: 1,
+			LeaseUntil: now, Steps: map[string]time.Time{}, Outcome: outcome, CreatedAt: now, UpdatedAt: now, ExpireAt: expireAt})
+	})
+	if err == nil {
+		err = result
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: put %s: %w", DocID(eventID), err)
+	}
+	return nil
+}
+
 // Record implements Ledger.
 func (b *Bolt) Record(ctx context.Context, c *Claim, step string) error {
 	if err := checkClaimArgs(c, step); err != nil {
 		return err
 	}
-	if err := b.write(ctx, c, "record "+step, func(r *boltRecord, now time.Time) {
-		r.Steps[step] = now
-	}); err != nil {
-		return err
-	}
-	c.markDone(step)
-	return nil
+	return b.write(ctx, c, "record "+step, step, func(*boltRecord, time.Time) {})
 }
 
 // Extend implements Ledger.
@@ -170,7 +218,7 @@ func (b *Bolt) Extend(ctx context.Context, c *Claim) error {
 	if c == nil {
 		return errNilClaim
 	}
-	return b.write(ctx, c, "extend", func(*boltRecord, time.Time) {})
+	return b.write(ctx, c, "extend", "", func(*boltRecord, time.Time) {})
 }
 
 // Release implements Ledger.
@@ -178,7 +226,7 @@ func (b *Bolt) Release(ctx context.Context, c *Claim, after time.Duration) error
 	if c == nil {
 		return errNilClaim
 	}
-	err := b.write(ctx, c, "release", func(r *boltRecord, now time.Time) { r.LeaseUntil = now.Add(max(after, 0)) })
+	err := b.write(ctx, c, "release", "", func(r *boltRecord, now time.Time) { r.LeaseUntil = now.Add(max(after, 0)) })
 	c.release()
 	return err
 }
@@ -188,15 +236,15 @@ func (b *Bolt) Finish(ctx context.Context, c *Claim, outcome string) error {
 	if c == nil {
 		return errNilClaim
 	}
-	return b.write(ctx, c, "finish", func(r *boltRecord, _ time.Time) {
+	return b.write(ctx, c, "finish", "", func(r *boltRecord, _ time.Time) {
 		r.State = StateDone
 		r.Outcome = outcome
 	})
 }
 
-// write applies one change to c's record if c still holds it, and renews
-// the lease.
-func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltRecord, time.Time)) error {
+// write applies one change to c's record if c still holds it, stores step
+// (if any) and the deferred steps, and renews the lease.
+func (b *Bolt) write(ctx context.Context, c *Claim, op, step string, apply func(*boltRecord, time.Time)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
 	}
@@ -206,6 +254,7 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 	key := []byte(DocID(c.EventID))
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	steps, deferred := c.pending(step)
 	sent := b.now()
 	var result error
 	err := b.group.Update(ctx, func(tx *bolt.Tx) error {
@@ -224,6 +273,9 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 		}
 		now := b.now()
 		r.LeaseUntil = now.Add(b.lease)
+		for _, s := range steps {
+			r.Steps[s] = now
+		}
 		apply(r, now)
 		r.UpdatedAt = now
 		return put(bk, key, r)
@@ -235,6 +287,10 @@ func (b *Bolt) write(ctx context.Context, c *Claim, op string, apply func(*boltR
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), err)
 	}
 	c.renewed(sent)
+	c.saved(deferred)
+	if step != "" {
+		c.markDone(step)
+	}
 	return nil
 }
 

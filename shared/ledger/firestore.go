@@ -149,18 +149,7 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 		switch {
 		case !cur.ExpireAt.After(now):
 			// Expired but not yet deleted: start over as if absent.
-			updates = []firestore.Update{
-				{Path: "event_id", Value: fresh.EventID},
-				{Path: "state", Value: fresh.State},
-				{Path: "attempt", Value: fresh.Attempt},
-				{Path: "lease_ms", Value: leaseMS},
-				{Path: "lease_token", Value: token},
-				{Path: "steps", Value: fresh.Steps},
-				{Path: "outcome", Value: ""},
-				{Path: "created_at", Value: firestore.ServerTimestamp},
-				{Path: "updated_at", Value: firestore.ServerTimestamp},
-				{Path: "expire_at", Value: expireAt},
-			}
+			updates = replacing(fresh)
 			c = newClaim(eventID, 1, token, nil)
 		case cur.State == StateDone:
 			return nil, fmt.Errorf("ledger: claim %s: %w", id, ErrDuplicate)
@@ -191,15 +180,95 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 	return nil, fmt.Errorf("ledger: claim %s: gave up after %d conflicting writes", id, maxConflicts)
 }
 
+// Peek implements Ledger: one read.
+func (f *Firestore) Peek(ctx context.Context, eventID string) error {
+	ref := f.doc(eventID)
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: peek %s: %w", ref.ID, err)
+	}
+	var cur record
+	if err := snap.DataTo(&cur); err != nil {
+		return fmt.Errorf("ledger: peek %s: decode: %w", ref.ID, err)
+	}
+	switch {
+	case !cur.ExpireAt.After(f.serverNow(snap)):
+		return nil
+	case cur.State == StateDone:
+		return fmt.Errorf("ledger: peek %s: %w", ref.ID, ErrDuplicate)
+	case f.leased(snap, cur):
+		return fmt.Errorf("ledger: peek %s: %w", ref.ID, ErrBusy)
+	}
+	return fmt.Errorf("ledger: peek %s: %w", ref.ID, ErrUnfinished)
+}
+
+// replacing is the update that turns an expired record into r.
+func replacing(r record) []firestore.Update {
+	return []firestore.Update{
+		{Path: "event_id", Value: r.EventID},
+		{Path: "state", Value: r.State},
+		{Path: "attempt", Value: r.Attempt},
+		{Path: "lease_ms", Value: r.LeaseMS},
+		{Path: "lease_token", Value: r.LeaseToken},
+		{Path: "steps", Value: r.Steps},
+		{Path: "outcome", Value: r.Outcome},
+		{Path: "created_at", Value: firestore.ServerTimestamp},
+		{Path: "updated_at", Value: firestore.ServerTimestamp},
+		{Path: "expire_at", Value: r.ExpireAt},
+	}
+}
+
+// Put implements Ledger: one create, or a read and an overwrite when an
+// expired record is still there (TTL deletion lags by up to a day).
+func (f *Firestore) Put(ctx context.Context, eventID string, expireAt time.Time, outcome string) error {
+	if err := checkExpireAt(expireAt); err != nil {
+		return err
+	}
+	ref := f.doc(eventID)
+	done := record{EventID: strings.ToValidUTF8(eventID, "\uFFFD"), State: StateDone, Attempt: 1,
+		Steps: map[string]time.Time{}, Outcome: outcome, ExpireAt: expireAt, TestShiftMS: f.shiftMS()}
+	for range maxConflicts {
+		_, err := ref.Create(ctx, done)
+		if err == nil {
+			return nil
+		}
+		if status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("ledger: put %s: create: %w", ref.ID, err)
+		}
+		snap, err := ref.Get(ctx)
+		if status.Code(err) == codes.NotFound {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: put %s: read: %w", ref.ID, err)
+		}
+		var cur record
+		if err := snap.DataTo(&cur); err != nil {
+			return fmt.Errorf("ledger: put %s: decode: %w", ref.ID, err)
+		}
+		if cur.ExpireAt.After(f.serverNow(snap)) {
+			return fmt.Errorf("ledger: put %s: %w", ref.ID, ErrDuplicate)
+		}
+		_, err = ref.Update(ctx, f.withShift(replacing(done)), firestore.LastUpdateTime(snap.UpdateTime))
+		if err == nil {
+			return nil
+		}
+		if !isConflict(err) {
+			return fmt.Errorf("ledger: put %s: overwrite: %w", ref.ID, err)
+		}
+	}
+	return fmt.Errorf("ledger: put %s: gave up after %d conflicting writes", ref.ID, maxConflicts)
+}
+
 // Record implements Ledger.
 func (f *Firestore) Record(ctx context.Context, c *Claim, step string) error {
 	if err := checkClaimArgs(c, step); err != nil {
 		return err
 	}
-	// FieldPath, not a dotted Path: step names contain ":" and may contain
-	// anything else.
-	return f.write(ctx, c, "record "+step, step,
-		firestore.Update{FieldPath: firestore.FieldPath{"steps", step}, Value: firestore.ServerTimestamp})
+	return f.write(ctx, c, "record "+step, step)
 }
 
 // Extend implements Ledger.
@@ -242,6 +311,12 @@ func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, update
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	steps, deferred := c.pending(step)
+	for _, s := range steps {
+		// FieldPath, not a dotted Path: step names contain ":" and may
+		// contain anything else.
+		updates = append(updates, firestore.Update{FieldPath: firestore.FieldPath{"steps", s}, Value: firestore.ServerTimestamp})
+	}
 	us := f.withShift(append(updates, firestore.Update{Path: "updated_at", Value: firestore.ServerTimestamp}))
 	for range maxConflicts {
 		sentAt := f.now()
@@ -249,6 +324,7 @@ func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, update
 		if err == nil {
 			c.updateTime = wr.UpdateTime
 			c.renewed(sentAt)
+			c.saved(deferred)
 			if step != "" {
 				c.markDone(step)
 			}

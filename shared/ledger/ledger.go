@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,6 +24,9 @@ var (
 	ErrBusy = errors.New("ledger: event is being processed by another delivery")
 	// ErrLeaseLost: another delivery took the event over; stop and retry later.
 	ErrLeaseLost = errors.New("ledger: lease lost to another delivery")
+	// ErrUnfinished: Peek found an event that a delivery started and did
+	// not finish (its lease ran out or was released); Claim takes it over.
+	ErrUnfinished = errors.New("ledger: event started and not finished")
 )
 
 // Ledger is implemented by Firestore (production), Bolt (`cioevents dev`) and
@@ -56,6 +60,15 @@ type Ledger interface {
 	Release(ctx context.Context, c *Claim, after time.Duration) error
 	// Finish marks the event done with a short outcome; same lease rule.
 	Finish(ctx context.Context, c *Claim, outcome string) error
+
+	// Peek reads the event's record and writes nothing: nil when there is
+	// none (or it expired), ErrDuplicate when it is done, ErrBusy while a
+	// delivery holds it, ErrUnfinished when Claim would take it over.
+	Peek(ctx context.Context, eventID string) error
+	// Put stores an event that was processed without a claim as done,
+	// create-if-absent: ErrDuplicate when a live record exists (another
+	// delivery finished or claimed it since Peek).
+	Put(ctx context.Context, eventID string, expireAt time.Time, outcome string) error
 }
 
 // Record field values.
@@ -81,6 +94,8 @@ type Claim struct {
 	updateTime time.Time
 	mu         sync.Mutex
 	steps      map[string]bool
+	// unsaved are steps marked done by Defer and not yet written.
+	unsaved []string
 	// leaseEnd is when the lease ends at the latest as the holder sees it:
 	// the lease counted from before the write that started it was sent,
 	// which is never later than the store's own view.
@@ -92,6 +107,44 @@ func (c *Claim) markDone(step string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.steps[step] = true
+}
+
+// Defer marks step done without a write of its own: it is stored by the
+// claim's next write (Record, Extend, Release or Finish). Until then a
+// crash forgets it and the next delivery repeats the step, so Defer is for
+// side effects that are safe to repeat and cost a write to record.
+func (c *Claim) Defer(step string) {
+	if c == nil || step == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.steps[step] {
+		c.steps[step] = true
+		c.unsaved = append(c.unsaved, step)
+	}
+}
+
+// pending returns the deferred steps the next write must store, then step
+// unless it is empty or among them, and how many of them were deferred.
+// Callers hold writeMu.
+func (c *Claim) pending(step string) (steps []string, deferred int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	steps = append([]string(nil), c.unsaved...)
+	if step != "" && !slices.Contains(steps, step) {
+		steps = append(steps, step)
+	}
+	return steps, len(c.unsaved)
+}
+
+// saved drops the first n deferred steps, now written. Callers hold
+// writeMu, so nothing but Defer's appends happened since pending.
+func (c *Claim) saved(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n = min(n, len(c.unsaved))
+	c.unsaved = c.unsaved[n:]
 }
 
 func newClaim(eventID string, attempt int, token string, steps map[string]time.Time) *Claim {
@@ -153,6 +206,20 @@ func (c *Claim) Done(step string) bool {
 
 var errNilClaim = errors.New("ledger: nil claim")
 
+// peekState is Peek's verdict on a record that exists, for the stores that
+// keep the lease's end (Memory, Bolt).
+func peekState(state string, expireAt, leaseUntil, now time.Time) error {
+	switch {
+	case !expireAt.After(now):
+		return nil
+	case state == StateDone:
+		return ErrDuplicate
+	case leaseUntil.After(now):
+		return ErrBusy
+	}
+	return ErrUnfinished
+}
+
 func checkClaimArgs(c *Claim, step string) error {
 	if c == nil {
 		return errNilClaim
@@ -185,18 +252,28 @@ func newToken() string {
 // far below the 1,500-byte limit.
 var readableID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$`)
 
-// hashedPrefix starts with "_", which readableID never allows first, so a
-// hashed ID can never equal a readable one; two hashed IDs collide only with
-// SHA-256. A single leading "_" followed by a letter cannot match "__.*__".
+// hashedPrefix starts with "_", which a spread readable ID never does (it
+// starts with a hex digit), so a hashed ID can never equal a readable one;
+// two hashed IDs collide only with SHA-256. A single leading "_" followed
+// by a letter cannot match "__.*__".
 const hashedPrefix = "_sha256_"
 
-// DocID is the document ID of an event: the event_id itself when it is
-// plainly safe (ULIDs and UUIDs stay readable in the console), otherwise a
-// prefixed SHA-256 of its bytes.
+// spreadLen is how many hex digits of the event ID's SHA-256 lead a
+// readable document ID: 8 digits spread keys over 4 billion prefixes.
+const spreadLen = 8
+
+// DocID is the document ID of an event. Customer.io's event IDs are ULIDs,
+// which grow with time, and Firestore splits its key space by ranges: keys
+// that grow with time all land in the last range and cap the write rate
+// (Firestore's best practices name this hotspot). So a readable ID is led
+// by eight hex digits of its own SHA-256 — "3fa01c9e-01J…": spread over
+// the key space, still deterministic for lookups, still readable in the
+// console. An ID that is not plainly safe is replaced by a prefixed
+// SHA-256 of its bytes, which is spread too.
 func DocID(eventID string) string {
-	if readableID.MatchString(eventID) {
-		return eventID
-	}
 	sum := sha256.Sum256([]byte(eventID))
+	if readableID.MatchString(eventID) {
+		return hex.EncodeToString(sum[:spreadLen/2]) + "-" + eventID
+	}
 	return hashedPrefix + hex.EncodeToString(sum[:])
 }

@@ -484,6 +484,90 @@ var contract = []struct {
 			t.Fatal("Release nil claim: no error")
 		}
 	}},
+	{"deferred steps ride on the next write", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		c := mustClaim(t, e.l, "ev-defer", exp)
+		c.Defer("row")
+		c.Defer("action:0:identify")
+		if !c.Done("row") || !c.Done("action:0:identify") {
+			t.Fatal("a deferred step is not done for its own claim")
+		}
+		if r, _ := e.raw(t, "ev-defer"); len(r.Steps) != 0 {
+			t.Fatalf("Defer wrote: stored steps %s", stepNames(r.Steps))
+		}
+		must(t, "Finish", e.l.Finish(ctx, c, "inserted"))
+		r, _ := e.raw(t, "ev-defer")
+		if r.State != StateDone || r.Steps["row"].IsZero() || r.Steps["action:0:identify"].IsZero() {
+			t.Fatalf("after Finish: state %s, steps %s", r.State, stepNames(r.Steps))
+		}
+	}},
+	{"a crash forgets deferred steps, a release keeps them", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		crashed := mustClaim(t, e.l, "ev-crash", exp)
+		crashed.Defer("row")
+		released := mustClaim(t, e.l, "ev-release", exp)
+		released.Defer("row")
+		must(t, "Release", e.l.Release(ctx, released, 0))
+		e.clock.Advance(testLease + time.Second)
+		if c := mustClaim(t, e.l, "ev-crash", exp); c.Done("row") {
+			t.Fatal("a step deferred by a holder that never wrote again was stored")
+		}
+		if c := mustClaim(t, e.l, "ev-release", exp); !c.Done("row") {
+			t.Fatal("the release did not store the deferred step")
+		}
+	}},
+	{"peek reads without writing", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		must(t, "Peek absent", e.l.Peek(ctx, "ev-peek"))
+		if _, ok := e.raw(t, "ev-peek"); ok {
+			t.Fatal("Peek created a record")
+		}
+		c := mustClaim(t, e.l, "ev-peek", exp)
+		wantErr(t, "Peek while leased", e.l.Peek(ctx, "ev-peek"), ErrBusy)
+		e.clock.Advance(testLease + time.Second)
+		wantErr(t, "Peek after the lease ran out", e.l.Peek(ctx, "ev-peek"), ErrUnfinished)
+		c = mustClaim(t, e.l, "ev-peek", exp)
+		must(t, "Release", e.l.Release(ctx, c, 0))
+		wantErr(t, "Peek after release", e.l.Peek(ctx, "ev-peek"), ErrUnfinished)
+		c = mustClaim(t, e.l, "ev-peek", exp)
+		must(t, "Finish", e.l.Finish(ctx, c, "inserted"))
+		wantErr(t, "Peek after finish", e.l.Peek(ctx, "ev-peek"), ErrDuplicate)
+		if r, _ := e.raw(t, "ev-peek"); r.Attempt != 3 || r.State != StateDone {
+			t.Fatalf("Peek changed the record: %+v", r)
+		}
+	}},
+	{"put stores a finished event once", func(t *testing.T, e env) {
+		exp := t0.Add(9 * 24 * time.Hour)
+		must(t, "Put", e.l.Put(ctx, "ev-put", exp, "inserted"))
+		wantErr(t, "second Put", e.l.Put(ctx, "ev-put", exp, "inserted"), ErrDuplicate)
+		wantErr(t, "Peek after Put", e.l.Peek(ctx, "ev-put"), ErrDuplicate)
+		_, err := e.l.Claim(ctx, "ev-put", exp)
+		wantErr(t, "Claim after Put", err, ErrDuplicate)
+		r, ok := e.raw(t, "ev-put")
+		if !ok || r.State != StateDone || r.Outcome != "inserted" || !r.ExpireAt.Equal(exp) {
+			t.Fatalf("stored %+v", r)
+		}
+		// A claimed event is not finished by a Put that raced it.
+		mustClaim(t, e.l, "ev-put-claimed", exp)
+		wantErr(t, "Put over a claim", e.l.Put(ctx, "ev-put-claimed", exp, "inserted"), ErrDuplicate)
+		if r, _ := e.raw(t, "ev-put-claimed"); r.State != StateProcessing {
+			t.Fatalf("Put changed a claimed record: %+v", r)
+		}
+		if err := e.l.Put(ctx, "ev-put-zero", time.Time{}, "inserted"); err == nil {
+			t.Fatal("Put with a zero expiry: no error")
+		}
+	}},
+	{"put replaces an expired record", func(t *testing.T, e env) {
+		exp := t0.Add(time.Hour)
+		must(t, "Put", e.l.Put(ctx, "ev-put-old", exp, "inserted"))
+		e.clock.Advance(2 * time.Hour)
+		must(t, "Peek past expiry", e.l.Peek(ctx, "ev-put-old"))
+		later := t0.Add(9 * 24 * time.Hour)
+		must(t, "Put past expiry", e.l.Put(ctx, "ev-put-old", later, "rejected"))
+		if r, _ := e.raw(t, "ev-put-old"); r.Outcome != "rejected" || !r.ExpireAt.Equal(later) {
+			t.Fatalf("stored %+v", r)
+		}
+	}},
 }
 
 func claimConcurrently(l Ledger, id string, exp time.Time, n int) (wins int, errs []error) {

@@ -78,6 +78,43 @@ func (m *Memory) Claim(ctx context.Context, eventID string, expireAt time.Time) 
 	return newClaim(eventID, d.attempt, token, d.steps).start(m.lease, m.now, now), nil
 }
 
+// Peek implements Ledger.
+func (m *Memory) Peek(ctx context.Context, eventID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.docs[eventID]
+	if !ok {
+		return nil
+	}
+	if err := peekState(d.state, d.expireAt, d.leaseUntil, now); err != nil {
+		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
+	}
+	return nil
+}
+
+// Put implements Ledger.
+func (m *Memory) Put(ctx context.Context, eventID string, expireAt time.Time, outcome string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: put %s: %w", DocID(eventID), err)
+	}
+	if err := checkExpireAt(expireAt); err != nil {
+		return err
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d, ok := m.docs[eventID]; ok && d.expireAt.After(now) {
+		return fmt.Errorf("ledger: put %s: %w", DocID(eventID), ErrDuplicate)
+	}
+	m.docs[eventID] = &memDoc{state: StateDone, attempt: 1, leaseUntil: now, steps: map[string]time.Time{},
+		outcome: outcome, createdAt: now, updatedAt: now, expireAt: expireAt}
+	return nil
+}
+
 // Record implements Ledger.
 func (m *Memory) Record(ctx context.Context, c *Claim, step string) error {
 	if err := checkClaimArgs(c, step); err != nil {
@@ -136,9 +173,14 @@ func (m *Memory) write(ctx context.Context, c *Claim, op string, apply func(*mem
 		return fmt.Errorf("ledger: %s %s: %w", op, DocID(c.EventID), ErrLeaseLost)
 	}
 	d.leaseUntil = now.Add(m.lease)
+	steps, deferred := c.pending("")
+	for _, s := range steps {
+		d.steps[s] = now
+	}
 	apply(d, now)
 	d.updatedAt = now
 	c.renewed(now)
+	c.saved(deferred)
 	return nil
 }
 
