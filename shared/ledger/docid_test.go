@@ -163,5 +163,3 @@ func ulid(t time.Time, rng *rand.Rand) string {
 	}
 	return string(out[:])
 }
-
-
