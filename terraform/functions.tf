@@ -166,6 +166,7 @@ resource "google_cloudfunctions2_function" "processor" {
       LEDGER_LEASE               = var.ledger_lease
       CIO_STEP_TIMEOUT           = var.step_timeout
       LEDGER_TIMEOUT             = var.ledger_timeout
+      LEDGER_MODE                = var.ledger_mode
       BIGQUERY_DATASET           = google_bigquery_dataset.events.dataset_id
       BIGQUERY_TABLE             = google_bigquery_table.events.table_id
       BIGQUERY_REJECTED_TABLE    = google_bigquery_table.rejected_events.table_id

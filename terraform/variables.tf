@@ -335,6 +335,17 @@ variable "ledger_timeout" {
   }
 }
 
+variable "ledger_mode" {
+  description = "LEDGER_MODE: lean (default: an event costs the ledger at most two writes; a crash repeats the idempotent side effects since the claim) or strict (a write per step; a crash repeats only the call in flight)."
+  type        = string
+  default     = "lean"
+
+  validation {
+    condition     = contains(["lean", "strict"], var.ledger_mode)
+    error_message = "ledger_mode must be lean or strict."
+  }
+}
+
 variable "bigquery_location" {
   description = "Location of the BigQuery dataset (US, EU or a region)."
   type        = string

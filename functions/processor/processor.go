@@ -157,14 +157,15 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	}
 	logger := logging.New(os.Stdout, cfg.LogLevel)
 	return &pipeline.Processor{
-		Ledger:        ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse:     &privacy.Writer{Next: wh, Policy: pii},
-		Actions:       actions.Logged(client, logger),
-		Policy:        policy,
-		TTL:           cfg.LedgerTTL,
-		StepTimeout:   cfg.StepTimeout,
-		LedgerTimeout: cfg.LedgerTimeout,
-		Logger:        logger,
+		Ledger:         ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+		Warehouse:      &privacy.Writer{Next: wh, Policy: pii},
+		Actions:        actions.Logged(client, logger),
+		Policy:         policy,
+		TTL:            cfg.LedgerTTL,
+		StepTimeout:    cfg.StepTimeout,
+		LedgerTimeout:  cfg.LedgerTimeout,
+		RecordEachStep: cfg.RecordEachStep,
+		Logger:         logger,
 	}, nil
 }
 

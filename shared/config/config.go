@@ -32,6 +32,7 @@ const (
 	EnvLedgerLease     = "LEDGER_LEASE"
 	EnvStepTimeout     = "CIO_STEP_TIMEOUT"
 	EnvLedgerTimeout   = "LEDGER_TIMEOUT"
+	EnvLedgerMode      = "LEDGER_MODE"
 	EnvDataset         = "BIGQUERY_DATASET"
 	EnvTable           = "BIGQUERY_TABLE"
 	EnvRejectedTable   = "BIGQUERY_REJECTED_TABLE"
@@ -94,8 +95,8 @@ func ReceiverVars() []string {
 
 // ProcessorVars lists every variable Processor reads.
 func ProcessorVars() []string {
-	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvStepTimeout, EnvLedgerTimeout, EnvDataset, EnvTable,
-		EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel}
+	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvStepTimeout, EnvLedgerTimeout, EnvLedgerMode, EnvDataset,
+		EnvTable, EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel}
 }
 
 // Receiver configures ReceiveWebhook.
@@ -121,18 +122,20 @@ type Processor struct {
 	LedgerLease      time.Duration
 	StepTimeout      time.Duration
 	LedgerTimeout    time.Duration
-	Dataset          string
-	Table            string
-	RejectedTable    string
-	SiteID           string
-	TrackAPIKey      string
-	Region           string
-	Actions          string
-	AllowSuppress    bool
-	DryRun           bool
-	RateLimit        float64
-	LogLevel         string
-	WarehouseDir     string // local runs only: NDJSON rows instead of BigQuery
+	// RecordEachStep: LEDGER_MODE=strict (see pipeline.Processor).
+	RecordEachStep bool
+	Dataset        string
+	Table          string
+	RejectedTable  string
+	SiteID         string
+	TrackAPIKey    string
+	Region         string
+	Actions        string
+	AllowSuppress  bool
+	DryRun         bool
+	RateLimit      float64
+	LogLevel       string
+	WarehouseDir   string // local runs only: NDJSON rows instead of BigQuery
 }
 
 // HasTrackCredentials reports whether Track API calls can be made for real.
@@ -320,6 +323,13 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		DryRun:        r.boolean(EnvDryRun, false),
 		LogLevel:      r.logLevel(),
 		WarehouseDir:  strings.TrimSpace(get(EnvWarehouseDir)),
+	}
+	switch mode := r.str(EnvLedgerMode, "lean"); mode {
+	case "lean":
+	case "strict":
+		c.RecordEachStep = true
+	default:
+		r.fail(EnvLedgerMode, "%q is neither lean nor strict", mode)
 	}
 	rate := strings.TrimSpace(get(EnvRateLimit))
 	c.RateLimit = 10

@@ -101,12 +101,15 @@ func TestLoadProcessor(t *testing.T) {
 		{"longer step needs a longer lease", base(EnvStepTimeout, "1m"), []string{EnvLedgerLease + ": 1m0s is too short"}},
 		{"longer step with a longer lease", base(EnvStepTimeout, "1m", EnvLedgerLease, "2m"), nil},
 		{"step timeout out of range", base(EnvStepTimeout, "10m"), []string{EnvStepTimeout}},
+		{"strict ledger", base(EnvLedgerMode, "strict"), nil},
+		{"unknown ledger mode", base(EnvLedgerMode, "fast"), []string{EnvLedgerMode + `: "fast" is neither lean nor strict`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := LoadProcessor(env(tt.env))
 			checkErrLines(t, err, tt.wantErr)
-			if err == nil && (c.LedgerTTL < 8*24*time.Hour || c.RateLimit != 10 || c.Region != "us") {
+			if err == nil && (c.LedgerTTL < 8*24*time.Hour || c.RateLimit != 10 || c.Region != "us" ||
+				c.RecordEachStep != (tt.env[EnvLedgerMode] == "strict")) {
 				t.Fatalf("defaults = %+v", c)
 			}
 		})

@@ -401,12 +401,13 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		return nil, fmt.Errorf("devstack: %s: %w", config.EnvActions, err)
 	}
 	p := &pipeline.Processor{
-		Policy:        policy,
-		TTL:           cfg.LedgerTTL,
-		StepTimeout:   cfg.StepTimeout,
-		LedgerTimeout: cfg.LedgerTimeout,
-		Logger:        o.Logger,
-		Fault:         o.Fault,
+		Policy:         policy,
+		TTL:            cfg.LedgerTTL,
+		StepTimeout:    cfg.StepTimeout,
+		LedgerTimeout:  cfg.LedgerTimeout,
+		RecordEachStep: cfg.RecordEachStep,
+		Logger:         o.Logger,
+		Fault:          o.Fault,
 	}
 	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
 	if o.LedgerLease > 0 {

@@ -2,12 +2,21 @@
 // exactly one warehouse row and one round of Customer.io actions, however
 // often the message is delivered and wherever a delivery stops.
 //
-// Exactly-once comes from the ledger: every delivery first claims the
-// event_id; each side effect is recorded as a step once done, and skipped by
-// later deliveries that find it recorded. The one window the ledger cannot
-// close — a side effect done but not yet recorded when the process dies — is
-// covered for rows by the insert ID (= event_id) and the dedupe view, and for
-// actions by their being idempotent updates (`_update: true` attribute sets).
+// Exactly-once comes from the ledger. An event with actions is claimed
+// first: one delivery at a time holds it under a lease, and steps already
+// done are skipped by later deliveries. An event without actions (most
+// events) is not claimed: the ledger is read, the row inserted and the event
+// stored as done in one create. The windows the ledger leaves — a side
+// effect done but not yet written down when the process dies, and two
+// deliveries of an unclaimed event at the same moment — are covered for rows
+// by the insert ID (= event_id) and the dedupe view, and for actions by
+// their being idempotent updates (`_update: true` attribute sets).
+//
+// How often the ledger is written is a trade: by default (lean) the steps of
+// a claimed event are stored with the write that finishes it (or with a
+// lease renewal or release, when one happens anyway), so an event costs at
+// most two writes; RecordEachStep stores each step as soon as it is done,
+// which narrows what a crash repeats at one write per step.
 package pipeline
 
 import (
@@ -70,6 +79,10 @@ type Processor struct {
 	// effect is due to have ended (default 5 s): time for a cancelled call
 	// to stop before another delivery may take the event over.
 	LeaseMargin time.Duration
+	// RecordEachStep writes each step to the ledger as soon as it is done
+	// and claims every event, as the first releases did (LEDGER_MODE=strict);
+	// by default steps wait for the next write (see the package comment).
+	RecordEachStep bool
 	// Fault, when set (tests only), is called at each crash point —
 	// "claimed", "row:sent", "row", "action:<i>:<kind>:sent",
 	// "action:<i>:<kind>", "done" — and a non-nil error aborts the delivery
@@ -156,6 +169,57 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		return p.reject(ctx, m, receivedAt, "unparseable", ev.EventID)
 	}
 
+	plan := p.Policy.Plan(ev)
+	if len(plan) == 0 && !p.RecordEachStep {
+		res, err := p.processUnclaimed(ctx, m, ev, receivedAt)
+		if !errors.Is(err, ledger.ErrUnfinished) {
+			return res, nil, err
+		}
+		// A delivery that claimed the event stopped half way (the policy
+		// had actions for it then): finish it the same way.
+	}
+	return p.processClaimed(ctx, m, ev, plan, receivedAt)
+}
+
+// processUnclaimed handles an event that has nothing to do but its row: a
+// read, the insert, one create. A crash after the insert repeats the insert
+// on redelivery; so do two deliveries at the same moment, both finding no
+// record. Both repeats carry the same insert ID.
+func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, receivedAt time.Time) (Result, error) {
+	res := Result{EventID: ev.EventID}
+	if err := p.peek(ctx, ev.EventID); err != nil {
+		if errors.Is(err, ledger.ErrDuplicate) {
+			res.Outcome = OutcomeDuplicate
+			return res, nil
+		}
+		return res, err
+	}
+	if err := p.fault("claimed"); err != nil {
+		return res, err
+	}
+	row, _ := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID).Fit()
+	if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
+		if !warehouse.IsPermanent(err) {
+			return res, asRetry(StepRow, err)
+		}
+		return p.rejectUnclaimed(ctx, m, receivedAt, "row_invalid", ev.EventID, ev.EventID, err)
+	}
+	for _, point := range []string{StepRow + ":sent", StepRow, "done"} {
+		if err := p.fault(point); err != nil {
+			return res, err
+		}
+	}
+	res.Outcome = OutcomeInserted
+	if err := p.put(ctx, ev.EventID, receivedAt, OutcomeInserted); errors.Is(err, ledger.ErrDuplicate) {
+		// Another delivery stored it first; our insert carried its insert ID.
+		res.Outcome = OutcomeDuplicate
+	} else if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
 	res := Result{EventID: ev.EventID}
 	claim, err := p.claim(ctx, ev.EventID, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
@@ -193,7 +257,7 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 	}
 
 	outcome := OutcomeInserted
-	for _, call := range p.Policy.Plan(ev) {
+	for _, call := range plan {
 		if claim.Done(call.Step) {
 			continue
 		}
@@ -242,13 +306,19 @@ func asRetry(step string, err error) error {
 }
 
 // reject quarantines a message the pipeline cannot make a row of. It is
-// claimed like an event (by event_id, else by the hash of its bytes), so a
-// redelivered or re-sent bad body still yields one rejected row.
+// keyed in the ledger like an event (by event_id, else by the hash of its
+// bytes), so a redelivered or re-sent bad body still yields one rejected row.
 func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time, reason, eventID string) (Result, *ledger.Claim, error) {
 	key := eventID
 	if key == "" {
 		sum := sha256.Sum256(m.Data)
 		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	if !p.RecordEachStep {
+		res, err := p.rejectUnclaimed(ctx, m, receivedAt, reason, eventID, key, nil)
+		if !errors.Is(err, ledger.ErrUnfinished) {
+			return res, nil, err
+		}
 	}
 	claim, err := p.claim(ctx, key, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
@@ -261,15 +331,48 @@ func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time,
 	return res, claim, err
 }
 
+// rejectUnclaimed quarantines without a claim, as processUnclaimed inserts.
+// After a permanent row failure (cause set) the ledger was read already.
+func (p *Processor) rejectUnclaimed(ctx context.Context, m Message, receivedAt time.Time,
+	reason, eventID, key string, cause error) (Result, error) {
+	res := Result{EventID: eventID, Outcome: OutcomeRejected, Reason: reason}
+	if cause == nil {
+		if err := p.peek(ctx, key); err != nil {
+			if errors.Is(err, ledger.ErrDuplicate) {
+				res.Outcome = OutcomeDuplicate
+				return res, nil
+			}
+			return res, err
+		}
+	}
+	row := p.rejectedRow(m, receivedAt, reason, eventID, cause)
+	if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
+		return res, asRetry(StepRejected, err)
+	}
+	if err := p.fault(StepRejected + ":sent"); err != nil {
+		return res, err
+	}
+	if err := p.put(ctx, key, receivedAt, OutcomeRejected+":"+reason); errors.Is(err, ledger.ErrDuplicate) {
+		res.Outcome = OutcomeDuplicate
+	} else if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (p *Processor) rejectedRow(m Message, receivedAt time.Time, reason, eventID string, cause error) warehouse.Rejected {
+	text := reason
+	if cause != nil {
+		text = reason + ": " + cause.Error()
+	}
+	return warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID).Fit()
+}
+
 func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Message, receivedAt time.Time,
 	reason, eventID string, cause error) (Result, error) {
 	res := Result{EventID: eventID, Outcome: OutcomeRejected, Reason: reason, Attempt: claim.Attempt}
 	if !claim.Done(StepRejected) {
-		text := reason
-		if cause != nil {
-			text = reason + ": " + cause.Error()
-		}
-		row := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID).Fit()
+		row := p.rejectedRow(m, receivedAt, reason, eventID, cause)
 		if err := p.sideEffect(ctx, claim, StepRejected, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
 			return res, asRetry(StepRejected, err)
 		}
@@ -283,15 +386,40 @@ func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Me
 	return res, nil
 }
 
-// claim takes key in the ledger. The entry expires TTL after the later of
+// expireAt is when key's ledger entry expires: TTL after the later of
 // arrival and now — not after the body's timestamp, which a sender controls
 // and which may lie beyond what Firestore can store (year 9999).
-func (p *Processor) claim(ctx context.Context, key string, receivedAt time.Time) (*ledger.Claim, error) {
+func (p *Processor) expireAt(receivedAt time.Time) time.Time {
 	ttl := p.TTL
 	if ttl <= 0 {
 		ttl = 14 * 24 * time.Hour
 	}
-	expireAt := later(receivedAt, p.now()).Add(ttl)
+	return later(receivedAt, p.now()).Add(ttl)
+}
+
+// peek reads key's ledger entry. ErrDuplicate and ErrUnfinished come back
+// as they are; anything else (ErrBusy too) is a retry.
+func (p *Processor) peek(ctx context.Context, key string) error {
+	err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Peek(ctx, key) })
+	if err == nil || errors.Is(err, ledger.ErrDuplicate) || errors.Is(err, ledger.ErrUnfinished) {
+		return err
+	}
+	return &RetryError{Step: "peek", Err: err}
+}
+
+// put stores key as done; ErrDuplicate comes back as it is.
+func (p *Processor) put(ctx context.Context, key string, receivedAt time.Time, outcome string) error {
+	expireAt := p.expireAt(receivedAt)
+	err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Put(ctx, key, expireAt, outcome) })
+	if err == nil || errors.Is(err, ledger.ErrDuplicate) {
+		return err
+	}
+	return &RetryError{Step: "finish", Err: err}
+}
+
+// claim takes key in the ledger.
+func (p *Processor) claim(ctx context.Context, key string, receivedAt time.Time) (*ledger.Claim, error) {
+	expireAt := p.expireAt(receivedAt)
 	var c *ledger.Claim
 	err := p.ledgerCall(ctx, func(ctx context.Context) (err error) {
 		c, err = p.Ledger.Claim(ctx, key, expireAt)
@@ -325,7 +453,20 @@ func (p *Processor) sideEffect(ctx context.Context, c *ledger.Claim, step string
 	return f(ctx)
 }
 
+// bounded runs f, a call without a claim, within the step timeout.
+func (p *Processor) bounded(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, p.stepTimeout())
+	defer cancel()
+	return f(ctx)
+}
+
+// record notes step done: written at once with RecordEachStep, else
+// deferred to the claim's next write.
 func (p *Processor) record(ctx context.Context, c *ledger.Claim, step string) error {
+	if !p.RecordEachStep {
+		c.Defer(step)
+		return nil
+	}
 	if err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Record(ctx, c, step) }); err != nil {
 		return &RetryError{Step: step, Err: err}
 	}

@@ -327,34 +327,96 @@ func checkColumns(t *testing.T, name string, ev *event.Event, row map[string]any
 // drops it inside its dedupe window, events_deduped after it) or a second,
 // identical attribute update. The fake counts requests, not rows, so both
 // show here.
+//
+// By default (lean) steps are written with the finishing write, so a crash
+// anywhere after a side effect repeats it; RecordEachStep (strict) writes
+// each step at once and repeats only the call whose record was lost.
 func TestCrashBetweenSteps(t *testing.T) {
 	points := []struct {
 		point          string
-		inserts, calls int
+		inserts, calls int // strict
+		leanInserts    int
+		leanCalls      int
 	}{
-		{"claimed", 1, 1},
-		{StepRow + ":sent", 2, 1},
-		{StepRow, 1, 1},
-		{"action:0:identify:sent", 1, 2},
-		{"action:0:identify", 1, 1},
-		{"done", 1, 1},
+		{"claimed", 1, 1, 1, 1},
+		{StepRow + ":sent", 2, 1, 2, 1},
+		{StepRow, 1, 1, 2, 1},
+		{"action:0:identify:sent", 1, 2, 2, 2},
+		{"action:0:identify", 1, 1, 2, 2},
+		{"done", 1, 1, 2, 2},
+	}
+	for _, kind := range ledgers() {
+		for _, tc := range points {
+			for _, strict := range []bool{true, false} {
+				if !strict {
+					tc.inserts, tc.calls = tc.leanInserts, tc.leanCalls
+				}
+				t.Run(string(kind)+"/"+mode(strict)+"/"+tc.point, func(t *testing.T) {
+					r := newRig(t, kind)
+					r.p.RecordEachStep = strict
+					r.crashOnceAt(tc.point)
+					m := fixture(t, "events/email.bounced.json")
+					if _, err := r.p.Process(context.Background(), m); err == nil {
+						t.Fatal("the injected crash did not surface")
+					}
+					// A crash releases nothing: the event is busy until the lease ends.
+					if _, err := r.p.Process(context.Background(), m); !errors.Is(err, ledger.ErrBusy) {
+						t.Fatalf("redelivery inside the crashed lease: %v, want busy", err)
+					}
+					r.expireLeases()
+					res := deliver(t, r.p, m)
+					if res.Outcome != OutcomeInserted || res.Attempt != 2 {
+						t.Fatalf("redelivery: %+v", res)
+					}
+					if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+						t.Fatalf("third delivery: %+v", res)
+					}
+					if n := r.bq.Requests(eventsTable); n != tc.inserts {
+						t.Fatalf("%d insert requests, want %d", n, tc.inserts)
+					}
+					if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
+						t.Fatalf("%d distinct events stored", n)
+					}
+					if n := len(r.track.Calls()); n != tc.calls {
+						t.Fatalf("%d Track calls, want %d", n, tc.calls)
+					}
+				})
+			}
+		}
+	}
+}
+
+func mode(strict bool) string {
+	if strict {
+		return "strict"
+	}
+	return "lean"
+}
+
+// An event with nothing to do but its row is not claimed: a crash leaves no
+// lease, so the redelivery goes ahead at once and inserts again wherever the
+// crash was after the insert (same insert ID). Once stored as done, every
+// delivery is a duplicate that inserts nothing.
+func TestCrashWithoutClaim(t *testing.T) {
+	points := []struct {
+		point   string
+		inserts int
+	}{
+		{"claimed", 1},
+		{StepRow + ":sent", 2},
+		{StepRow, 2},
+		{"done", 2},
 	}
 	for _, kind := range ledgers() {
 		for _, tc := range points {
 			t.Run(string(kind)+"/"+tc.point, func(t *testing.T) {
 				r := newRig(t, kind)
 				r.crashOnceAt(tc.point)
-				m := fixture(t, "events/email.bounced.json")
+				m := fixture(t, "events/email.delivered.json")
 				if _, err := r.p.Process(context.Background(), m); err == nil {
 					t.Fatal("the injected crash did not surface")
 				}
-				// A crash releases nothing: the event is busy until the lease ends.
-				if _, err := r.p.Process(context.Background(), m); !errors.Is(err, ledger.ErrBusy) {
-					t.Fatalf("redelivery inside the crashed lease: %v, want busy", err)
-				}
-				r.expireLeases()
-				res := deliver(t, r.p, m)
-				if res.Outcome != OutcomeInserted || res.Attempt != 2 {
+				if res := deliver(t, r.p, m); res.Outcome != OutcomeInserted {
 					t.Fatalf("redelivery: %+v", res)
 				}
 				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
@@ -366,8 +428,8 @@ func TestCrashBetweenSteps(t *testing.T) {
 				if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
 					t.Fatalf("%d distinct events stored", n)
 				}
-				if n := len(r.track.Calls()); n != tc.calls {
-					t.Fatalf("%d Track calls, want %d", n, tc.calls)
+				if n := len(r.track.Calls()); n != 0 {
+					t.Fatalf("%d Track calls for an event without actions", n)
 				}
 			})
 		}
@@ -399,35 +461,45 @@ func distinct(rows []map[string]any, col string) int {
 // stops. Before, it went on and called Track a second time.
 func TestSlowHolderStopsBeforeItsNextSideEffect(t *testing.T) {
 	for _, kind := range ledgers() {
-		t.Run(string(kind), func(t *testing.T) {
-			r := newRig(t, kind)
-			m := fixture(t, "events/email.bounced.json")
-			var other Result
-			var otherErr error
-			first := true
-			r.p.Fault = func(point string) error {
-				if point == StepRow && first {
-					first = false
-					// The holder stalls here past its lease; a redelivery takes over.
-					r.expireLeases()
-					other, otherErr = r.p.Process(context.Background(), m)
+		for _, strict := range []bool{true, false} {
+			t.Run(string(kind)+"/"+mode(strict), func(t *testing.T) {
+				r := newRig(t, kind)
+				r.p.RecordEachStep = strict
+				m := fixture(t, "events/email.bounced.json")
+				var other Result
+				var otherErr error
+				first := true
+				r.p.Fault = func(point string) error {
+					if point == StepRow && first {
+						first = false
+						// The holder stalls here past its lease; a redelivery takes over.
+						r.expireLeases()
+						other, otherErr = r.p.Process(context.Background(), m)
+					}
+					return nil
 				}
-				return nil
-			}
-			_, err := r.p.Process(context.Background(), m)
-			if !errors.Is(err, ledger.ErrLeaseLost) {
-				t.Fatalf("slow holder: err = %v, want lease lost", err)
-			}
-			if otherErr != nil || other.Outcome != OutcomeInserted || other.Attempt != 2 {
-				t.Fatalf("redelivery: %+v, %v", other, otherErr)
-			}
-			if n := r.bq.Requests(eventsTable); n != 1 {
-				t.Fatalf("%d insert requests, want 1", n)
-			}
-			if n := len(r.track.Calls()); n != 1 {
-				t.Fatalf("%d Track calls, want 1", n)
-			}
-		})
+				_, err := r.p.Process(context.Background(), m)
+				if !errors.Is(err, ledger.ErrLeaseLost) {
+					t.Fatalf("slow holder: err = %v, want lease lost", err)
+				}
+				if otherErr != nil || other.Outcome != OutcomeInserted || other.Attempt != 2 {
+					t.Fatalf("redelivery: %+v, %v", other, otherErr)
+				}
+				// The slow holder's row was inserted and not yet written down
+				// (lean), so the redelivery inserted it again; strict mode, which
+				// records each step, inserts once.
+				wantInserts := 2
+				if strict {
+					wantInserts = 1
+				}
+				if n := r.bq.Requests(eventsTable); n != wantInserts {
+					t.Fatalf("%d insert requests, want %d", n, wantInserts)
+				}
+				if n := len(r.track.Calls()); n != 1 {
+					t.Fatalf("%d Track calls, want 1", n)
+				}
+			})
+		}
 	}
 }
 
@@ -524,42 +596,97 @@ func TestLeaseShorterThanAStep(t *testing.T) {
 
 func TestConcurrentDeliveries(t *testing.T) {
 	for _, kind := range ledgers() {
+		for _, strict := range []bool{true, false} {
+			t.Run(string(kind)+"/"+mode(strict), func(t *testing.T) {
+				r := newRig(t, kind)
+				r.p.RecordEachStep = strict
+				m := fixture(t, "events/email.clicked.json")
+				const n = 8
+				var wg sync.WaitGroup
+				var acked, busy atomic.Int64
+				for range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := r.p.Process(context.Background(), m)
+						switch {
+						case err == nil:
+							acked.Add(1)
+						case errors.Is(err, ledger.ErrBusy):
+							busy.Add(1)
+						default:
+							t.Errorf("unexpected error: %v", err)
+						}
+					}()
+				}
+				wg.Wait()
+				if acked.Load()+busy.Load() != n || acked.Load() < 1 {
+					t.Fatalf("acked %d, busy %d", acked.Load(), busy.Load())
+				}
+				// Redeliveries of the busy ones find the event done.
+				for range busy.Load() {
+					if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+						t.Fatalf("redelivery: %+v", res)
+					}
+				}
+				if rows, calls := len(r.bq.Rows(eventsTable)), len(r.track.Calls()); rows != 1 || calls != 1 {
+					t.Fatalf("%d rows, %d Track calls; want 1 and 1", rows, calls)
+				}
+			})
+		}
+	}
+}
+
+// Deliveries of an unclaimed event at the same moment all find no record
+// and all insert, with one insert ID: BigQuery keeps one row (modelled by
+// the fake's dedupe window) and events_deduped collapses any that slip
+// through. Every delivery is acked; later ones insert nothing.
+func TestConcurrentDeliveriesWithoutClaim(t *testing.T) {
+	for _, kind := range ledgers() {
 		t.Run(string(kind), func(t *testing.T) {
 			r := newRig(t, kind)
-			m := fixture(t, "events/email.clicked.json")
+			r.bq.DedupeWindow = time.Minute
+			m := fixture(t, "events/email.delivered.json")
 			const n = 8
 			var wg sync.WaitGroup
-			var acked, busy atomic.Int64
+			var inserted atomic.Int64
 			for range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, err := r.p.Process(context.Background(), m)
+				wg.Go(func() {
+					res, err := r.p.Process(context.Background(), m)
 					switch {
-					case err == nil:
-						acked.Add(1)
-					case errors.Is(err, ledger.ErrBusy):
-						busy.Add(1)
-					default:
-						t.Errorf("unexpected error: %v", err)
+					case err != nil:
+						t.Errorf("delivery: %v", err)
+					case res.Outcome == OutcomeInserted:
+						inserted.Add(1)
+					case res.Outcome != OutcomeDuplicate:
+						t.Errorf("outcome %q", res.Outcome)
 					}
-				}()
+				})
 			}
 			wg.Wait()
-			if acked.Load()+busy.Load() != n || acked.Load() < 1 {
-				t.Fatalf("acked %d, busy %d", acked.Load(), busy.Load())
+			requests := r.bq.Requests(eventsTable)
+			if inserted.Load() != 1 || requests < 1 || requests > n {
+				t.Fatalf("%d deliveries stored the event, %d insert requests", inserted.Load(), requests)
 			}
-			// Redeliveries of the busy ones find the event done.
-			for range busy.Load() {
-				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
-					t.Fatalf("redelivery: %+v", res)
-				}
+			if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+				t.Fatalf("later delivery: %+v", res)
 			}
-			if rows, calls := len(r.bq.Rows(eventsTable)), len(r.track.Calls()); rows != 1 || calls != 1 {
-				t.Fatalf("%d rows, %d Track calls; want 1 and 1", rows, calls)
+			if got := r.bq.Requests(eventsTable); got != requests {
+				t.Fatalf("a later delivery inserted again (%d requests, was %d)", got, requests)
+			}
+			if ids := r.bq.InsertIDs(eventsTable); len(r.bq.Rows(eventsTable)) != 1 || distinctStrings(ids) != 1 {
+				t.Fatalf("%d rows, insert IDs %v", len(r.bq.Rows(eventsTable)), ids)
 			}
 		})
 	}
+}
+
+func distinctStrings(s []string) int {
+	seen := map[string]bool{}
+	for _, v := range s {
+		seen[v] = true
+	}
+	return len(seen)
 }
 
 func TestFailures(t *testing.T) {

@@ -35,6 +35,7 @@ project_id = "my-project-id"
 # firestore_location = "nam5"
 # ledger_collection  = "cioevents_ledger"
 # ledger_ttl         = "336h"
+# ledger_mode        = "lean"  # or "strict": a ledger write per step (README, Performance)
 # ledger_lease       = "2m"  # must exceed processor_timeout_seconds and step_timeout + ledger_timeout + 5s
 # step_timeout       = "20s"
 # ledger_timeout     = "10s"

@@ -549,3 +549,12 @@ refuse "log level in capitals" {
   vars  = { log_level = "INFO" }
   error = "log_level must be debug, info, warn or error"
 }
+
+accept "strict ledger mode" {
+  vars = { ledger_mode = "strict" }
+}
+
+refuse "unknown ledger mode" {
+  vars  = { ledger_mode = "fast" }
+  error = "ledger_mode must be lean or strict"
+}
