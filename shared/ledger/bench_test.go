@@ -33,43 +33,79 @@ func benchLedgers(b *testing.B) []struct {
 	}
 }
 
-func lifecycle(b *testing.B, l Ledger, id string, exp time.Time) {
-	c, err := l.Claim(ctx, id, exp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Record(ctx, c, "row"); err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Finish(ctx, c, "inserted"); err != nil {
-		b.Fatal(err)
-	}
+// lifecycles are the ledger calls of one event as the processor makes them.
+var lifecycles = []struct {
+	name string
+	run  func(b *testing.B, l Ledger, id string, exp time.Time)
+}{
+	// Lean, no actions (most events): Peek, then Put — one read, one write.
+	{"unclaimed", func(b *testing.B, l Ledger, id string, exp time.Time) {
+		if err := l.Peek(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Put(ctx, id, exp, "inserted"); err != nil {
+			b.Fatal(err)
+		}
+	}},
+	// Lean, with actions: Claim, the steps deferred, Finish — two writes.
+	{"claimed", func(b *testing.B, l Ledger, id string, exp time.Time) {
+		c, err := l.Claim(ctx, id, exp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Defer("row")
+		c.Defer("action:0:identify")
+		if err := l.Finish(ctx, c, "inserted"); err != nil {
+			b.Fatal(err)
+		}
+	}},
+	// Strict, one action: Claim, Record ×2, Finish — four writes.
+	{"strict", func(b *testing.B, l Ledger, id string, exp time.Time) {
+		c, err := l.Claim(ctx, id, exp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, step := range []string{"row", "action:0:identify"} {
+			if err := l.Record(ctx, c, step); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.Finish(ctx, c, "inserted"); err != nil {
+			b.Fatal(err)
+		}
+	}},
 }
 
-// BenchmarkLifecycle is the ledger cost of one event: Claim, Record, Finish.
+func lifecycle(b *testing.B, l Ledger, id string, exp time.Time) { lifecycles[1].run(b, l, id, exp) }
+
+// BenchmarkLifecycle is the ledger cost of one event, per lifecycle. Run it
+// beside BenchmarkFirestoreCreate (go test -bench 'Lifecycle|Create'): the
+// ratio of their rates is what the README reports.
 func BenchmarkLifecycle(b *testing.B) {
 	exp := time.Now().Add(9 * 24 * time.Hour)
 	for _, bl := range benchLedgers(b) {
-		b.Run(bl.name, func(b *testing.B) {
-			prefix := "bench-" + newToken()[:8] + "-"
-			i := 0
-			for b.Loop() {
-				i++
-				lifecycle(b, bl.l, prefix+fmt.Sprint(i), exp)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
-		b.Run(bl.name+"-parallel", func(b *testing.B) {
-			prefix := "bench-" + newToken()[:8] + "-"
-			var seq atomic.Int64
-			b.SetParallelism(benchParallelism)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					lifecycle(b, bl.l, prefix+fmt.Sprint(seq.Add(1)), exp)
+		for _, lc := range lifecycles {
+			b.Run(bl.name+"/"+lc.name, func(b *testing.B) {
+				prefix := "bench-" + newToken()[:8] + "-"
+				i := 0
+				for b.Loop() {
+					i++
+					lc.run(b, bl.l, prefix+fmt.Sprint(i), exp)
 				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
+			b.Run(bl.name+"/"+lc.name+"-parallel", func(b *testing.B) {
+				prefix := "bench-" + newToken()[:8] + "-"
+				var seq atomic.Int64
+				b.SetParallelism(benchParallelism)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						lc.run(b, bl.l, prefix+fmt.Sprint(seq.Add(1)), exp)
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 
