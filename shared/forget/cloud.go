@@ -164,25 +164,35 @@ func (b *BigQuery) Forget(ctx context.Context, p Person, pol *privacy.Policy) (R
 	return res, err
 }
 
-// ledgerDocID is the ledger's own naming (tests write documents by it).
-var ledgerDocID = ledger.DocID
+// ledgerDocIDs are the ledger's own namings, current and legacy (tests
+// write documents by them).
+func ledgerDocIDs(eventID string) []string {
+	ids := []string{ledger.DocID(eventID)}
+	if legacy := ledger.LegacyDocID(eventID); legacy != ids[0] {
+		ids = append(ids, legacy)
+	}
+	return ids
+}
 
-// Ledger deletes the ledger documents of eventIDs from coll. A deleted
-// document no longer dedupes: should Customer.io deliver one of these
-// events again, it would be stored again.
+// Ledger deletes the ledger documents of eventIDs from coll, under the
+// document IDs of this release and of releases before the key spreading.
+// A deleted document no longer dedupes: should Customer.io deliver one of
+// these events again, it would be stored again.
 func Ledger(ctx context.Context, coll *firestore.CollectionRef, eventIDs []string) (int, error) {
 	n := 0
 	for _, id := range eventIDs {
-		ref := coll.Doc(ledgerDocID(id))
-		if _, err := ref.Get(ctx); status.Code(err) == codes.NotFound {
-			continue // absent already (expired by TTL, or never written)
-		} else if err != nil {
-			return n, fmt.Errorf("forget: ledger %s: %w", id, err)
+		for _, docID := range ledgerDocIDs(id) {
+			ref := coll.Doc(docID)
+			if _, err := ref.Get(ctx); status.Code(err) == codes.NotFound {
+				continue // absent already (expired by TTL, or never written)
+			} else if err != nil {
+				return n, fmt.Errorf("forget: ledger %s: %w", id, err)
+			}
+			if _, err := ref.Delete(ctx); err != nil {
+				return n, fmt.Errorf("forget: ledger %s: %w", id, err)
+			}
+			n++
 		}
-		if _, err := ref.Delete(ctx); err != nil {
-			return n, fmt.Errorf("forget: ledger %s: %w", id, err)
-		}
-		n++
 	}
 	return n, nil
 }

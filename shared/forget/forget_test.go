@@ -14,6 +14,7 @@ import (
 
 	"github.com/cioevents/cioevents/shared/emulator"
 	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
@@ -151,20 +152,29 @@ func TestLedger(t *testing.T) {
 	}
 	defer fs.Close()
 	coll := fs.Collection("ledger_" + strings.ReplaceAll(t.Name(), "/", "_"))
-	for _, id := range []string{"01JH6Z8Q3V4K2N7R9T5W1XAB3C", "keep-me", "weird/id"} {
-		if _, err := coll.Doc(ledgerDocID(id)).Set(ctx, map[string]any{"event_id": id}); err != nil {
+	// One event has a document under this release's ID and one under the
+	// ID releases before the key spreading used; both go.
+	docs := map[string]string{
+		ledger.DocID("01JH6Z8Q3V4K2N7R9T5W1XAB3C"):       "01JH6Z8Q3V4K2N7R9T5W1XAB3C",
+		ledger.LegacyDocID("01JH6Z8Q3V4K2N7R9T5W1XAB3C"): "01JH6Z8Q3V4K2N7R9T5W1XAB3C",
+		ledger.DocID("keep-me"):                          "keep-me",
+		ledger.LegacyDocID("keep-me"):                    "keep-me",
+		ledger.DocID("weird/id"):                         "weird/id",
+	}
+	for docID, id := range docs {
+		if _, err := coll.Doc(docID).Set(ctx, map[string]any{"event_id": id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	n, err := Ledger(ctx, coll, []string{"01JH6Z8Q3V4K2N7R9T5W1XAB3C", "weird/id", "never-written"})
-	if err != nil || n != 2 {
-		t.Fatalf("deleted %d, %v; want 2", n, err)
+	if err != nil || n != 3 {
+		t.Fatalf("deleted %d, %v; want 3", n, err)
 	}
-	docs, err := coll.Documents(ctx).GetAll()
+	left, err := coll.Documents(ctx).GetAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(docs) != 1 || docs[0].Data()["event_id"] != "keep-me" {
-		t.Errorf("left %d docs", len(docs))
+	if len(left) != 2 || left[0].Data()["event_id"] != "keep-me" || left[1].Data()["event_id"] != "keep-me" {
+		t.Errorf("left %d docs", len(left))
 	}
 }

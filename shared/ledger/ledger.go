@@ -277,3 +277,13 @@ func DocID(eventID string) string {
 	}
 	return hashedPrefix + hex.EncodeToString(sum[:])
 }
+
+// LegacyDocID is the document ID releases before the spreading used for
+// eventID: the readable ID itself. Documents under it expire by TTL; only
+// erasure (cioevents forget) still looks for them.
+func LegacyDocID(eventID string) string {
+	if readableID.MatchString(eventID) {
+		return eventID
+	}
+	return DocID(eventID)
+}
