@@ -368,21 +368,28 @@ func TestCrashBetweenSteps(t *testing.T) {
 					if res.Outcome != OutcomeInserted || res.Attempt != 2 {
 						t.Fatalf("redelivery: %+v", res)
 					}
-					if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
-						t.Fatalf("third delivery: %+v", res)
-					}
-					if n := r.bq.Requests(eventsTable); n != tc.inserts {
-						t.Fatalf("%d insert requests, want %d", n, tc.inserts)
-					}
-					if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
-						t.Fatalf("%d distinct events stored", n)
-					}
-					if n := len(r.track.Calls()); n != tc.calls {
-						t.Fatalf("%d Track calls, want %d", n, tc.calls)
-					}
+					r.checkAfterCrash(t, m, tc.inserts, tc.calls)
 				})
 			}
 		}
+	}
+}
+
+// checkAfterCrash delivers m once more — a duplicate now — and counts what
+// reached the fakes: insert requests and Track calls, one event stored.
+func (r *rig) checkAfterCrash(t *testing.T, m Message, inserts, calls int) {
+	t.Helper()
+	if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
+		t.Fatalf("third delivery: %+v", res)
+	}
+	if n := r.bq.Requests(eventsTable); n != inserts {
+		t.Fatalf("%d insert requests, want %d", n, inserts)
+	}
+	if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
+		t.Fatalf("%d distinct events stored", n)
+	}
+	if n := len(r.track.Calls()); n != calls {
+		t.Fatalf("%d Track calls, want %d", n, calls)
 	}
 }
 
@@ -419,18 +426,7 @@ func TestCrashWithoutClaim(t *testing.T) {
 				if res := deliver(t, r.p, m); res.Outcome != OutcomeInserted {
 					t.Fatalf("redelivery: %+v", res)
 				}
-				if res := deliver(t, r.p, m); res.Outcome != OutcomeDuplicate {
-					t.Fatalf("third delivery: %+v", res)
-				}
-				if n := r.bq.Requests(eventsTable); n != tc.inserts {
-					t.Fatalf("%d insert requests, want %d", n, tc.inserts)
-				}
-				if n := distinct(r.bq.Rows(eventsTable), "event_id"); n != 1 {
-					t.Fatalf("%d distinct events stored", n)
-				}
-				if n := len(r.track.Calls()); n != 0 {
-					t.Fatalf("%d Track calls for an event without actions", n)
-				}
+				r.checkAfterCrash(t, m, tc.inserts, 0)
 			})
 		}
 	}
