@@ -221,6 +221,6 @@ resource "google_cloudfunctions2_function" "processor" {
     google_bigquery_table_iam_member.processor_inserts_rejected,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
-    google_firestore_field.ledger_expire_at,
+    google_firestore_field.ledger,
   ]
 }
