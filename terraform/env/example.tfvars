@@ -61,5 +61,6 @@ project_id = "my-project-id"
 
 # pii_policy = ""  # e.g. "email=hash,subject=drop"; hashing needs the <prefix>-pii-key secret
 
-# log_level = "info"
-# labels    = { app = "cioevents" }
+# log_level          = "info"
+# log_sample_success = 1  # fraction of success lines stored (by event_id); metrics still count every line
+# labels             = { app = "cioevents" }
