@@ -125,7 +125,8 @@ const logLineBudget = 512
 
 // TestLogBytesPerOutcome measures the lines the real handlers write, per
 // outcome (go test -run TestLogBytesPerOutcome -v ./shared/tfcheck prints
-// them), and holds each to logLineBudget. stored is the LogEntry as Cloud
+// them), holds each to logLineBudget, and checks every request and
+// delivery writes one line (plus one per Track API call). stored is the LogEntry as Cloud
 // Logging keeps it, without the fields it adds itself (logName, insertId,
 // receiveTimestamp, resource labels beyond the service name).
 func TestLogBytesPerOutcome(t *testing.T) {
@@ -143,4 +144,19 @@ func TestLogBytesPerOutcome(t *testing.T) {
 		}
 	}
 	t.Log("\n" + b.String())
+
+	// One line per request or delivery, plus one per Track API call.
+	perCase := map[string]map[string]int{}
+	for _, l := range lines {
+		c, msg, _ := strings.Cut(l.key, "/")
+		if perCase[c] == nil {
+			perCase[c] = map[string]int{}
+		}
+		perCase[c][msg]++
+	}
+	for c, n := range perCase {
+		if n["webhook"]+n["event"] != 1 || len(n) > 1+min(n["action"], 1) {
+			t.Errorf("case %s wrote %v, want one webhook or event line and one line per Track call", c, n)
+		}
+	}
 }
