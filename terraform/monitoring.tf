@@ -70,6 +70,8 @@ resource "google_logging_project_exclusion" "sampled_success" {
   name        = "${var.name_prefix}-sampled-success"
   description = "cioevents: store only log_sample_success of the routine success lines; metrics still count all of them."
   filter      = local.sampled_success_filter
+
+  depends_on = [google_project_service.enabled]
 }
 
 # --- Log-based metrics -----------------------------------------------------------
