@@ -21,20 +21,48 @@ resource "google_firestore_database" "ledger" {
   depends_on = [google_project_service.enabled]
 }
 
-# Ledger documents carry expire_at as a Timestamp; Firestore deletes them some
-# time (usually within a day) after that instant. The processor still compares
-# expire_at with now, because deletion is late.
-resource "google_firestore_field" "ledger_expire_at" {
+locals {
+  # Every field a ledger document has (the firestore:"..." tags of the record
+  # struct in shared/ledger/firestore.go; a test in shared/tfcheck fails when
+  # one is missing). The processor finds a document by its ID and never
+  # queries a field, so none needs an index: Firestore's automatic
+  # single-field indexes would only cost write latency and, on fields that
+  # rise with time (created_at, updated_at, expire_at, lease_ms), cap the
+  # collection near 500 writes/s (the sequential-index hotspot).
+  ledger_fields = [
+    "event_id", "state", "attempt", "lease_ms", "lease_token", "steps", "outcome",
+    "created_at", "updated_at", "expire_at", "test_shift_ms",
+  ]
+  # The TTL field. A field has one override: its TTL policy and its index
+  # exemption live in the same google_firestore_field, or two resources
+  # would overwrite each other's configuration.
+  ledger_ttl_field = "expire_at"
+}
+
+# One single-field index exemption per ledger field (an empty index_config
+# turns off every automatic index of that field), and the TTL policy on
+# expire_at: Firestore deletes a document some time (usually within a day)
+# after that instant; the processor still compares expire_at with now,
+# because deletion is late.
+resource "google_firestore_field" "ledger" {
+  for_each = toset(local.ledger_fields)
+
   project    = var.project_id
   database   = var.firestore_database
   collection = var.ledger_collection
-  field      = "expire_at"
+  field      = each.value
 
-  ttl_config {}
-
-  # Nothing queries expire_at; an index on a monotonically rising timestamp
-  # only costs writes and creates hotspots.
   index_config {}
 
+  dynamic "ttl_config" {
+    for_each = each.value == local.ledger_ttl_field ? [1] : []
+    content {}
+  }
+
   depends_on = [google_firestore_database.ledger]
+}
+
+moved {
+  from = google_firestore_field.ledger_expire_at
+  to   = google_firestore_field.ledger["expire_at"]
 }

@@ -154,12 +154,13 @@ resource "google_cloudfunctions2_function" "processor" {
     min_instance_count               = 0
     max_instance_count               = var.processor_max_instances
     available_cpu                    = "1"
-    available_memory                 = "512Mi"
+    available_memory                 = "${var.processor_memory_mib}Mi"
     max_instance_request_concurrency = var.processor_concurrency
     timeout_seconds                  = var.processor_timeout_seconds
 
     environment_variables = {
       GOOGLE_CLOUD_PROJECT       = var.project_id
+      GOMEMLIMIT                 = "${floor(var.processor_memory_mib * 0.85)}MiB"
       FIRESTORE_DATABASE         = var.firestore_database
       LEDGER_COLLECTION          = var.ledger_collection
       LEDGER_TTL                 = var.ledger_ttl
@@ -222,6 +223,6 @@ resource "google_cloudfunctions2_function" "processor" {
     google_bigquery_table_iam_member.processor_inserts_rejected,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
-    google_firestore_field.ledger_expire_at,
+    google_firestore_field.ledger,
   ]
 }

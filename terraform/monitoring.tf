@@ -43,6 +43,37 @@ resource "google_monitoring_notification_channel" "email" {
   depends_on = [google_project_service.monitoring]
 }
 
+# --- Sampled success lines ----------------------------------------------------------
+
+# Below log_sample_success = 1, the routine success lines of events whose
+# event_id falls outside the sample are excluded from storage (the _Default
+# sink), which is what Cloud Logging bills. sample() decides by the field's
+# value, so the receiver and processor lines of one event share one fate, and
+# a redelivery's line that of the first. The log-based metrics below are
+# project-scoped (no bucket_name; a test checks): they are
+# computed from every line received, excluded ones included, so counts,
+# alerts and lag distributions stay exact. Lines with severity WARNING or
+# above, odd events (accepted_*, unknown pairs, inserted:action_failed,
+# rejected) and action lines never match.
+locals {
+  sampled_success_filter = join(" AND ", [
+    "severity=INFO",
+    "((${local.receiver_logs} AND jsonPayload.message=\"webhook\" AND jsonPayload.outcome=\"accepted\") OR (${local.processor_logs} AND jsonPayload.message=\"event\" AND (jsonPayload.outcome=\"inserted\" OR jsonPayload.outcome=\"duplicate\") AND NOT jsonPayload.unknown_pair=true))",
+    "sample(jsonPayload.event_id, ${format("%.4f", 1 - var.log_sample_success)})",
+  ])
+}
+
+resource "google_logging_project_exclusion" "sampled_success" {
+  count = var.log_sample_success < 1 ? 1 : 0
+
+  project     = var.project_id
+  name        = "${var.name_prefix}-sampled-success"
+  description = "cioevents: store only log_sample_success of the routine success lines; metrics still count all of them."
+  filter      = local.sampled_success_filter
+
+  depends_on = [google_project_service.enabled]
+}
+
 # --- Log-based metrics -----------------------------------------------------------
 
 # One count per receiver request. outcome is the receiver's category

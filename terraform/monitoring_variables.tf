@@ -133,3 +133,14 @@ variable "deliverability_min_volume" {
     error_message = "deliverability_min_volume must be a whole number, 1 or more."
   }
 }
+
+variable "log_sample_success" {
+  description = "Fraction of success log lines stored (receiver accepted, processor inserted or duplicate), chosen by event_id so an event's receiver and processor lines are kept or dropped together. Default 1: all. Below 1, a Logging exclusion drops the rest before storage, where log storage is billed; the log-based metrics still count every line, because they are computed from all logs received, excluded ones included. Failures, warnings, odd events and Track API calls are always stored."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.log_sample_success >= 0.001 && var.log_sample_success <= 1
+    error_message = "log_sample_success must be a fraction from 0.001 to 1 (1 keeps every success line)."
+  }
+}

@@ -7,12 +7,15 @@
 // >=, the presence test `path:*`, AND, OR, NOT (and a leading -), implicit
 // AND between juxtaposed terms, parentheses, and the Monitoring value
 // functions one_of, starts_with, ends_with, has_substring and
-// monitoring.regex.full_match. As in Cloud Logging, OR binds tighter than
+// monitoring.regex.full_match, and the Logging function sample(path,
+// fraction) (see sampleNode). As in Cloud Logging, OR binds tighter than
 // AND. Anything else is a parse error, so a filter this package cannot read
 // fails the test instead of matching by accident.
 package logfilter
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -399,6 +402,11 @@ func (p *parser) unary() (node, error) {
 			return nil, fmt.Errorf("%w: missing )", ErrSyntax)
 		}
 		return n, nil
+	case t.kind == tWord && t.text == "sample":
+		if nt, ok := p.peek(); ok && nt.kind == tLParen {
+			return p.sample()
+		}
+		return p.comparison(t.text)
 	case t.kind == tWord && t.text != "AND" && t.text != "OR":
 		return p.comparison(t.text)
 	}
@@ -479,4 +487,55 @@ func (p *parser) function(c *cmpNode, name string) error {
 	}
 	c.fn = name
 	return nil
+}
+
+// sampleNode is sample(path, fraction): true for a deterministic fraction of
+// the values of path, false when the entry lacks it. Cloud Logging documents
+// that the field's value alone decides whether an entry is in the sample;
+// its hash is its own, so this one (SHA-256) shares its properties — same
+// value, same answer, in any line and any filter with the same fraction —
+// not its choices.
+type sampleNode struct {
+	path     string
+	fraction float64
+}
+
+func (s sampleNode) eval(e map[string]any) bool {
+	v, ok := Lookup(e, s.path)
+	if !ok {
+		return false
+	}
+	return SampleFraction(text(v)) < s.fraction
+}
+
+func (s sampleNode) fields(out *[]string) { *out = append(*out, s.path) }
+
+// SampleFraction maps a value to [0, 1); sample(path, f) selects the values
+// below f.
+func SampleFraction(value string) float64 {
+	sum := sha256.Sum256([]byte(value))
+	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
+}
+
+func (p *parser) sample() (node, error) {
+	p.pos++ // (
+	path, err := p.next()
+	if err != nil || path.kind != tWord {
+		return nil, fmt.Errorf("%w: sample takes a field path first", ErrSyntax)
+	}
+	if t, err := p.next(); err != nil || t.kind != tComma {
+		return nil, fmt.Errorf("%w: sample(%s, fraction)", ErrSyntax, path.text)
+	}
+	num, err := p.next()
+	if err != nil || num.kind != tWord {
+		return nil, fmt.Errorf("%w: sample needs a fraction", ErrSyntax)
+	}
+	f, perr := strconv.ParseFloat(num.text, 64)
+	if perr != nil || f < 0 || f > 1 {
+		return nil, fmt.Errorf("%w: sample fraction %q is not between 0 and 1", ErrSyntax, num.text)
+	}
+	if t, err := p.next(); err != nil || t.kind != tRParen {
+		return nil, fmt.Errorf("%w: sample(%s, %s) needs a )", ErrSyntax, path.text, num.text)
+	}
+	return sampleNode{path: path.text, fraction: f}, nil
 }

@@ -2,6 +2,8 @@ package logfilter_test
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -85,6 +87,10 @@ func TestParseRejects(t *testing.T) {
 		`jsonPayload.outcome=~"("`,
 		`AND jsonPayload.status=401`,
 		`jsonPayload.status=>401`,
+		`sample(jsonPayload.event_id)`,
+		`sample(jsonPayload.event_id, 1.5)`,
+		`sample(jsonPayload.event_id, x)`,
+		`sample("event_id", 0.5)`,
 	} {
 		if _, err := logfilter.Parse(f); !errors.Is(err, logfilter.ErrSyntax) {
 			t.Errorf("Parse(%q) = %v, want ErrSyntax", f, err)
@@ -126,5 +132,47 @@ func TestExtract(t *testing.T) {
 	}
 	if got := logfilter.ExtractorField(`REGEXP_EXTRACT(jsonPayload.step, "(x)")`); got != "jsonPayload.step" {
 		t.Errorf("ExtractorField = %q", got)
+	}
+}
+
+// TestSample: the same value gets the same answer in every line, the
+// fraction selected is the one asked for, and a line without the field is
+// never in the sample.
+func TestSample(t *testing.T) {
+	f, err := logfilter.Parse(`jsonPayload.message="webhook" AND sample(jsonPayload.event_id, 0.25)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := logfilter.Parse(`sample(jsonPayload.event_id, 0.25)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	in := 0
+	for i := range n {
+		id := fmt.Sprintf("01JD%022d", i)
+		a := entry(t, `{"severity":"INFO","message":"webhook","event_id":"`+id+`"}`)
+		b := entry(t, `{"severity":"INFO","message":"event","outcome":"inserted","event_id":"`+id+`"}`)
+		if f.Match(a) {
+			in++
+		}
+		if f.Match(a) != g.Match(b) {
+			t.Fatalf("%s: the two lines of one event sampled differently", id)
+		}
+	}
+	if got := float64(in) / n; math.Abs(got-0.25) > 0.015 {
+		t.Errorf("sample(…, 0.25) selected %.3f of %d values", got, n)
+	}
+	if g.Match(entry(t, `{"severity":"INFO","message":"webhook"}`)) {
+		t.Error("a line without the field is in the sample")
+	}
+	for _, frac := range []string{"0", "1"} {
+		h, err := logfilter.Parse(`sample(jsonPayload.event_id, ` + frac + `)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Match(entry(t, `{"event_id":"x"}`)); got != (frac == "1") {
+			t.Errorf("sample(…, %s) = %v", frac, got)
+		}
 	}
 }

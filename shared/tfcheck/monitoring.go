@@ -319,6 +319,12 @@ func (m *Module) Eval(expr hcl.Expression) (cty.Value, error) {
 }
 
 func (m *Module) eval(expr hcl.Expression, depth int) (cty.Value, error) {
+	return m.evalEach(expr, depth, cty.NilVal)
+}
+
+// evalEach is eval with each.key and each.value bound to the instance key of
+// a for_each resource (unless each is null, as cty.NilVal is).
+func (m *Module) evalEach(expr hcl.Expression, depth int, each cty.Value) (cty.Value, error) {
 	if depth > 10 {
 		return cty.DynamicVal, nil
 	}
@@ -384,6 +390,9 @@ func (m *Module) eval(expr hcl.Expression, depth int) (cty.Value, error) {
 		},
 		Functions: evalFunctions,
 	}
+	if !each.IsNull() {
+		ctx.Variables["each"] = cty.ObjectVal(map[string]cty.Value{"key": each, "value": each})
+	}
 	for typ, byName := range resources {
 		objs := map[string]cty.Value{}
 		for n, attrs := range byName {
@@ -406,6 +415,7 @@ var evalFunctions = map[string]function.Function{
 	"jsonencode": stdlib.JSONEncodeFunc,
 	"values":     stdlib.ValuesFunc,
 	"tostring":   stdlib.MakeToFunc(cty.String),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 }
 
 // ResourceAttr evaluates attribute name of resource typ.res (see Eval).

@@ -33,6 +33,7 @@ import (
 type line struct {
 	key   string
 	entry map[string]any
+	size  int // bytes written to stdout, newline included
 }
 
 // Services as the default name_prefix names them; TestLogMetricFilters
@@ -54,7 +55,7 @@ func collect(t *testing.T, service, name string, out []byte) []line {
 			t.Fatalf("%s: %v", name, err)
 		}
 		msg, _ := logfilter.Lookup(e, "jsonPayload.message")
-		ls = append(ls, line{key: fmt.Sprintf("%s/%v", name, msg), entry: e})
+		ls = append(ls, line{key: fmt.Sprintf("%s/%v", name, msg), entry: e, size: len(raw) + 1})
 	}
 	return ls
 }
@@ -508,7 +509,7 @@ func TestRenamedFieldBreaksMetrics(t *testing.T) {
 				}
 				e[top] = inner
 			}
-			renamed[i] = line{l.key, e}
+			renamed[i] = line{key: l.key, entry: e, size: l.size}
 		}
 		if errs := checkLines(metrics, policies, renamed); len(errs) == 0 {
 			t.Errorf("renaming %s in the log lines breaks no metric", field)

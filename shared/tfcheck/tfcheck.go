@@ -175,6 +175,13 @@ func (m *Module) checkReferences() []Problem {
 		if b.Type == "terraform" {
 			continue // settings only; nothing there refers to objects
 		}
+		if b.Type == "moved" {
+			// from names an address that no longer exists, by design.
+			if to := b.Body.Attributes["to"]; to != nil {
+				ps = append(ps, m.walkRefs(&hclsyntax.Body{Attributes: hclsyntax.Attributes{"to": to}}, nil, false)...)
+			}
+			continue
+		}
 		ps = append(ps, m.walkRefs(b.Body, nil, b.Type == "variable")...)
 	}
 	return ps

@@ -56,11 +56,13 @@ project_id = "my-project-id"
 # track_api_rate_budget      = 50
 # cio_rate_limit             = 10
 # processor_max_instances    = 5
-# processor_concurrency      = 8
+# processor_concurrency      = 80   # x max_body_bytes x 8 + 128 MiB must fit in processor_memory_mib
+# processor_memory_mib       = 1024
 # processor_timeout_seconds  = 60
 # track_api_secret_version   = "latest"
 
 # pii_policy = ""  # e.g. "email=hash,subject=drop"; hashing needs the <prefix>-pii-key secret
 
-# log_level = "info"
-# labels    = { app = "cioevents" }
+# log_level          = "info"
+# log_sample_success = 1  # fraction of success lines stored (by event_id); metrics still count every line
+# labels             = { app = "cioevents" }

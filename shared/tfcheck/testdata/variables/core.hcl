@@ -120,7 +120,10 @@ accept "smallest body limit" {
 }
 
 accept "largest body limit" {
-  vars = { max_body_bytes = 9900000 }
+  vars = {
+    max_body_bytes        = 9900000
+    processor_concurrency = 8
+  }
 }
 
 refuse "body limit above what Pub/Sub carries" {
@@ -144,8 +147,9 @@ refuse "no receiver instances" {
 
 accept "most receiver concurrency that 512 MiB holds with 9 MiB bodies" {
   vars = {
-    receiver_concurrency = 14
-    max_body_bytes       = 9437184
+    receiver_concurrency  = 14
+    max_body_bytes        = 9437184
+    processor_concurrency = 8
   }
 }
 
@@ -158,9 +162,10 @@ accept "more concurrency with smaller bodies" {
 
 accept "more concurrency with more memory" {
   vars = {
-    receiver_concurrency = 80
-    receiver_memory_mib  = 4096
-    max_body_bytes       = 16777216 / 2
+    receiver_concurrency  = 80
+    receiver_memory_mib   = 4096
+    max_body_bytes        = 16777216 / 2
+    processor_concurrency = 8
   }
 }
 
@@ -171,16 +176,18 @@ refuse "no receiver concurrency" {
 
 refuse "receiver concurrency x body over memory" {
   vars = {
-    receiver_concurrency = 15
-    max_body_bytes       = 9437184
+    receiver_concurrency  = 15
+    max_body_bytes        = 9437184
+    processor_concurrency = 8
   }
   error = "receiver_concurrency x max_body_bytes x 3 + 128 MiB exceeds receiver_memory_mib"
 }
 
 refuse "the old default concurrency with 9 MiB bodies" {
   vars = {
-    receiver_concurrency = 80
-    max_body_bytes       = 9437184
+    receiver_concurrency  = 80
+    max_body_bytes        = 9437184
+    processor_concurrency = 8
   }
   error = "receiver_concurrency x max_body_bytes x 3 + 128 MiB exceeds receiver_memory_mib"
 }
@@ -202,8 +209,9 @@ refuse "body budget below one MiB" {
 
 refuse "body budget not above the body limit" {
   vars = {
-    body_budget_bytes = 2097152
-    max_body_bytes    = 2097152
+    body_budget_bytes     = 2097152
+    max_body_bytes        = 2097152
+    processor_concurrency = 8
   }
   error = "body_budget_bytes must exceed max_body_bytes"
 }
@@ -521,6 +529,41 @@ accept "one push at a time" {
 refuse "too much processor concurrency" {
   vars  = { processor_concurrency = 1001 }
   error = "processor_concurrency must be between 1 and 1000"
+}
+
+accept "most processor concurrency that 1 GiB holds with 1 MiB bodies" {
+  vars = { processor_concurrency = 112 }
+}
+
+refuse "processor concurrency x body over memory" {
+  vars  = { processor_concurrency = 113 }
+  error = "processor_concurrency x max_body_bytes x 8 + 128 MiB exceeds processor_memory_mib"
+}
+
+accept "more processor concurrency with more memory" {
+  vars = {
+    processor_concurrency = 400
+    processor_memory_mib  = 4096
+    max_body_bytes        = 1048576
+  }
+}
+
+refuse "the old processor memory with the new concurrency" {
+  vars  = { processor_memory_mib = 512 }
+  error = "processor_concurrency x max_body_bytes x 8 + 128 MiB exceeds processor_memory_mib"
+}
+
+refuse "processor memory below what Cloud Run allows with a vCPU" {
+  vars = {
+    processor_memory_mib  = 256
+    processor_concurrency = 1
+  }
+  error = "processor_memory_mib must be a whole number of MiB between 512 and 4096"
+}
+
+refuse "processor memory above 4 GiB" {
+  vars  = { processor_memory_mib = 4097 }
+  error = "processor_memory_mib must be a whole number of MiB between 512 and 4096"
 }
 
 accept "shortest processor timeout" {

@@ -76,3 +76,21 @@ refuse "no minimum volume" {
   vars  = { deliverability_min_volume = 0 }
   error = "deliverability_min_volume must be a whole number, 1 or more"
 }
+
+accept "a tenth of the success lines stored" {
+  vars = { log_sample_success = 0.1 }
+}
+
+accept "the smallest sample" {
+  vars = { log_sample_success = 0.001 }
+}
+
+refuse "no success line stored" {
+  vars  = { log_sample_success = 0 }
+  error = "log_sample_success must be a fraction from 0.001 to 1"
+}
+
+refuse "more than every line" {
+  vars  = { log_sample_success = 1.5 }
+  error = "log_sample_success must be a fraction from 0.001 to 1"
+}
