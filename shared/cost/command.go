@@ -163,7 +163,34 @@ func Render(m Measurement) (string, error) {
 	WriteEstimate(&b, def)
 	fmt.Fprintf(&b, "\nWith regional Firestore (`firestore_location = \"%s\"`) the total is **$%.2f**. Largest items (default): %s.\n",
 		Regional, Total(regional), largest(def, 3))
+	fmt.Fprintf(&b, "\n%s\n", budget(m, def, ListPrices.Firestore[MultiRegion], MultiRegion))
+	fmt.Fprintf(&b, "%s\n", budget(m, regional, ListPrices.Firestore[Regional], "regional"))
 	return b.String(), nil
+}
+
+// budget says how many Firestore writes per event (each with its TTL
+// delete share as measured) fit in $5 and $3 per million, all else equal.
+func budget(m Measurement, lines []Line, fp FirestorePrices, where string) string {
+	var fsUSD float64
+	for _, l := range lines {
+		if strings.HasPrefix(l.Item, "Firestore") {
+			fsUSD += l.USD
+		}
+	}
+	rest := Total(lines) - fsUSD
+	deletes := m.FirestoreDeletes * 10 * fp.Delete
+	reads := m.FirestoreReads * 10 * fp.Read
+	perWrite := 10 * fp.Write
+	fit := func(goal float64) string {
+		w := (goal - rest - deletes - reads) / perWrite
+		if w < 1 {
+			return fmt.Sprintf("$%.0f: out of reach with one write per event (it leaves $%.2f for writes, one costs $%.2f)",
+				goal, goal-rest-deletes-reads, perWrite)
+		}
+		return fmt.Sprintf("$%.0f: ≤ %.2f writes per event", goal, w)
+	}
+	return fmt.Sprintf("- %s: everything but Firestore costs $%.2f; with today's reads and TTL deletes, %s; %s.",
+		where, rest, fit(5), fit(3))
 }
 
 // Summary is the short table for the README.
