@@ -114,9 +114,6 @@ const (
 // actions go through the Track client to trackfake. It starts the emulators
 // when their *_EMULATOR_HOST is unset (call emulator.StopAll after).
 func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error) {
-	if o.Events <= 0 || o.Events%100 != 0 {
-		return Measurement{}, fmt.Errorf("cost: events must be a positive multiple of 100, not %d", o.Events)
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -125,11 +122,11 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 			fmt.Fprintf(o.Progress, format+"\n", a...)
 		}
 	}
-	if err := emulator.Ensure(ctx, emulator.PubSub, emulator.Firestore); err != nil {
-		return Measurement{}, err
-	}
 	bodies, err := events(o)
 	if err != nil {
+		return Measurement{}, err
+	}
+	if err := emulator.Ensure(ctx, emulator.PubSub, emulator.Firestore); err != nil {
 		return Measurement{}, err
 	}
 	run := strconv.FormatInt(o.Now().UnixNano(), 36)
@@ -317,16 +314,10 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	return m, nil
 }
 
+// getenv reads env only, so nothing of the caller's environment (a
+// LOG_LEVEL, say) changes what is counted: the rest is the defaults.
 func getenv(env map[string]string) config.Getenv {
-	return func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		if k == config.EnvLogLevel {
-			return "" // the default level: what a deployment logs
-		}
-		return ""
-	}
+	return func(k string) string { return env[k] }
 }
 
 // emulatorOwner is the credential the Firestore emulator expects (the Go
@@ -341,6 +332,9 @@ func (emulatorOwner) RequireTransportSecurity() bool { return false }
 // events returns o.Events bodies of the Mix in a deterministic order (a
 // shuffle of each block of 100 by o.Seed), each with its own event ID.
 func events(o Options) ([][]byte, error) {
+	if o.Events <= 0 || o.Events%100 != 0 {
+		return nil, fmt.Errorf("cost: events must be a positive multiple of 100, not %d", o.Events)
+	}
 	var block []string
 	for _, s := range Mix {
 		for range s.Per100 {
@@ -359,7 +353,10 @@ func events(o Options) ([][]byte, error) {
 		fixtures[s.Fixture] = b
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 100))
-	base := o.Now()
+	base := time.Now()
+	if o.Now != nil {
+		base = o.Now()
+	}
 	out := make([][]byte, 0, o.Events)
 	for i := 0; len(out) < o.Events; i++ {
 		rng.Shuffle(len(block), func(a, b int) { block[a], block[b] = block[b], block[a] })
