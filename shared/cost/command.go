@@ -142,13 +142,7 @@ func replaceIn(path, begin, end, text string) error {
 // Render is the generated cost section: operations per event, and dollars
 // per million events for the default deployment and for regional Firestore.
 func Render(m Measurement) (string, error) {
-	def, err := Estimate(m, ListPrices, AssumedLatencies, Defaults)
-	if err != nil {
-		return "", err
-	}
-	reg := Defaults
-	reg.FirestoreLocation = Regional
-	regional, err := Estimate(m, ListPrices, AssumedLatencies, reg)
+	def, regional, err := estimates(m)
 	if err != nil {
 		return "", err
 	}
@@ -193,15 +187,20 @@ func budget(m Measurement, lines []Line, fp FirestorePrices, where string) strin
 		where, rest, fit(5), fit(3))
 }
 
-// Summary is the short table for the README.
-func Summary(m Measurement) (string, error) {
-	def, err := Estimate(m, ListPrices, AssumedLatencies, Defaults)
-	if err != nil {
-		return "", err
+// estimates prices m for the default deployment and for regional Firestore.
+func estimates(m Measurement) (def, regional []Line, err error) {
+	if def, err = Estimate(m, ListPrices, AssumedLatencies, Defaults); err != nil {
+		return nil, nil, err
 	}
 	reg := Defaults
 	reg.FirestoreLocation = Regional
-	regional, err := Estimate(m, ListPrices, AssumedLatencies, reg)
+	regional, err = Estimate(m, ListPrices, AssumedLatencies, reg)
+	return def, regional, err
+}
+
+// Summary is the short table for the README.
+func Summary(m Measurement) (string, error) {
+	def, regional, err := estimates(m)
 	if err != nil {
 		return "", err
 	}

@@ -162,12 +162,7 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	}
 	reqs := make([]*http.Request, len(bodies))
 	for i, b := range bodies {
-		ts, sig := signature.Headers([]byte(signingKey), o.Now(), b)
-		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(b))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set(signature.HeaderTimestamp, ts)
-		r.Header.Set(signature.HeaderSignature, sig)
-		reqs[i] = r
+		reqs[i] = signedRequest(b, o.Now())
 	}
 	// A first request outside the measurement opens the connection, as a
 	// warm instance has.
@@ -409,7 +404,7 @@ func topicAndSub(ctx context.Context, c *pubsub.Client, sub string) error {
 	return nil
 }
 
-// warmKey marks the warm-up request's body, so its message can be told apart.
+// warmEventID marks the warm-up request's body, so its message can be told apart.
 const warmEventID = "00000000000000000000WARMUP"
 
 func warm(h http.Handler, body []byte, now time.Time) error {
@@ -417,17 +412,22 @@ func warm(h http.Handler, body []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	ts, sig := signature.Headers([]byte(signingKey), now, b)
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(b))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(signature.HeaderTimestamp, ts)
-	r.Header.Set(signature.HeaderSignature, sig)
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(w, signedRequest(b, now))
 	if w.Code != http.StatusOK {
 		return fmt.Errorf("cost: receiver answered %d to the warm-up request: %s", w.Code, w.Body)
 	}
 	return nil
+}
+
+// signedRequest is body as Customer.io posts it, signed at now.
+func signedRequest(body []byte, now time.Time) *http.Request {
+	ts, sig := signature.Headers([]byte(signingKey), now, body)
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(signature.HeaderTimestamp, ts)
+	r.Header.Set(signature.HeaderSignature, sig)
+	return r
 }
 
 type delivery struct {
