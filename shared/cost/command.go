@@ -147,7 +147,7 @@ func Render(m Measurement) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Measured %s: %d events of the mix in `shared/cost` (seed %d, %d retried deliveries) through both functions'\n",
+	fmt.Fprintf(&b, "Measured %s: %d events of the mix in `shared/cost` (seed %d, %d retried requests or deliveries) through both functions'\n",
 		m.Date, m.Events, m.Seed, m.Retries)
 	fmt.Fprintf(&b, "code on the emulators and fakes; counted at the wire (Firestore gRPC, Pub/Sub publish, BigQuery insertAll, log lines).\n\n")
 	WriteOperations(&b, m)
