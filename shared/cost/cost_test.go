@@ -17,20 +17,20 @@ import (
 )
 
 func TestFirestoreCounterCommit(t *testing.T) {
-	create := &firestorepb.Write{Operation: &firestorepb.Write_Update{Update: &firestorepb.Document{Name: "d"}},
+	create := &firestorepb.Write{Operation: &firestorepb.Write_Update{Update: &firestorepb.Document{Name: "a"}},
 		CurrentDocument: &firestorepb.Precondition{ConditionType: &firestorepb.Precondition_Exists{Exists: false}}}
 	update := &firestorepb.Write{Operation: &firestorepb.Write_Update{Update: &firestorepb.Document{Name: "d"}},
 		CurrentDocument: &firestorepb.Precondition{ConditionType: &firestorepb.Precondition_UpdateTime{}}}
 	del := &firestorepb.Write{Operation: &firestorepb.Write_Delete{Delete: "d"}}
 	for _, tc := range []struct {
-		name                             string
-		writes                           []*firestorepb.Write
-		fail                             bool
-		wantWrites, wantCreates, wantDel int64
+		name                         string
+		writes                       []*firestorepb.Write
+		fail                         bool
+		wantWrites, wantTTL, wantDel int64
 	}{
 		{"create", []*firestorepb.Write{create}, false, 1, 1, 0},
-		{"update with precondition", []*firestorepb.Write{update}, false, 1, 0, 0},
-		{"batch", []*firestorepb.Write{create, update, del}, false, 2, 1, 1},
+		{"update with precondition", []*firestorepb.Write{update}, false, 1, 1, 0},
+		{"two documents written, one deleted", []*firestorepb.Write{create, update, update, del}, false, 3, 2, 1},
 		{"failed commit is not billed", []*firestorepb.Write{update}, true, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,9 +43,9 @@ func TestFirestoreCounterCommit(t *testing.T) {
 			}
 			_ = c.unary(context.Background(), "/google.firestore.v1.Firestore/Commit",
 				&firestorepb.CommitRequest{Writes: tc.writes}, &firestorepb.CommitResponse{}, nil, invoke)
-			if c.writes.Load() != tc.wantWrites || c.creates.Load() != tc.wantCreates || c.deletes.Load() != tc.wantDel || c.rpcs.Load() != 1 {
-				t.Errorf("writes %d creates %d deletes %d rpcs %d; want %d %d %d 1", c.writes.Load(), c.creates.Load(),
-					c.deletes.Load(), c.rpcs.Load(), tc.wantWrites, tc.wantCreates, tc.wantDel)
+			if c.writes.Load() != tc.wantWrites || c.ttlDeletes() != tc.wantTTL || c.deletes.Load() != tc.wantDel || c.rpcs.Load() != 1 {
+				t.Errorf("writes %d, documents for TTL %d, deletes %d, rpcs %d; want %d %d %d 1", c.writes.Load(), c.ttlDeletes(),
+					c.deletes.Load(), c.rpcs.Load(), tc.wantWrites, tc.wantTTL, tc.wantDel)
 			}
 		})
 	}

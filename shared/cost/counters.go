@@ -21,7 +21,25 @@ import (
 
 // firestoreCounter counts billable Firestore operations from the RPCs.
 type firestoreCounter struct {
-	reads, writes, deletes, creates, rpcs atomic.Int64
+	reads, writes, deletes, rpcs atomic.Int64
+	// docs are the documents written: the TTL policy deletes each once,
+	// however it was created (a create, a set in a transaction).
+	docs sync.Map
+}
+
+func (c *firestoreCounter) reset() {
+	c.reads.Store(0)
+	c.writes.Store(0)
+	c.deletes.Store(0)
+	c.rpcs.Store(0)
+	c.docs.Clear()
+}
+
+// ttlDeletes is the number of distinct documents written.
+func (c *firestoreCounter) ttlDeletes() int64 {
+	var n int64
+	c.docs.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 func (c *firestoreCounter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
@@ -36,6 +54,16 @@ func (c *firestoreCounter) unary(ctx context.Context, method string, req, reply 
 	switch r := req.(type) {
 	case *firestorepb.CommitRequest:
 		c.commit(r.GetWrites())
+	case *firestorepb.BatchWriteRequest:
+		// Each write of a batch succeeds or fails on its own.
+		st := reply.(*firestorepb.BatchWriteResponse).GetStatus()
+		var ok []*firestorepb.Write
+		for i, w := range r.GetWrites() {
+			if i < len(st) && st[i].GetCode() == 0 {
+				ok = append(ok, w)
+			}
+		}
+		c.commit(ok)
 	case *firestorepb.GetDocumentRequest:
 		c.reads.Add(1)
 	}
@@ -49,13 +77,11 @@ func (c *firestoreCounter) commit(ws []*firestorepb.Write) {
 			continue
 		}
 		c.writes.Add(1)
-		if p := w.GetCurrentDocument(); p != nil {
-			if e, ok := p.GetConditionType().(*firestorepb.Precondition_Exists); ok && !e.Exists {
-				// A create: its document is later removed by the TTL
-				// policy, one billed delete.
-				c.creates.Add(1)
-			}
+		name := w.GetUpdate().GetName()
+		if name == "" {
+			name = w.GetTransform().GetDocument()
 		}
+		c.docs.Store(name, true)
 	}
 }
 

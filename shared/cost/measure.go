@@ -189,7 +189,7 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 			reqs[i] = signedRequest(b, o.Now())
 		}
 	}
-	m.Receiver.CPUMicros = cpu.stop(start) / (n + 1) // the warm-up's message is processed too
+	m.Receiver.CPUMicros = cpu.stop(start) / n
 	m.PublishRequests = float64(pc.requests.Load()) / n
 	m.PublishBytes = float64(pc.bytes.Load()) / n
 	m.PublishBillable = float64(pc.billable.Load()) / n
@@ -268,7 +268,7 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 			}
 		}
 	}
-	*fc = firestoreCounter{}
+	fc.reset()
 	bc.requests.Store(0)
 	bc.rows.Store(0)
 	bc.bytes.Store(0)
@@ -308,7 +308,7 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	m.FakesCPUMicros = math.Round(m.FakesCPUMicros)
 	m.FirestoreReads = float64(fc.reads.Load()) / n
 	m.FirestoreWrites = float64(fc.writes.Load()) / n
-	m.FirestoreDeletes = float64(fc.creates.Load()+fc.deletes.Load()) / n
+	m.FirestoreDeletes = float64(fc.ttlDeletes()+fc.deletes.Load()) / n
 	m.Processor.FirestoreCalls = float64(fc.rpcs.Load()) / n
 	m.BigQueryRows = float64(bc.rows.Load()) / n
 	m.BigQueryBytes = float64(bc.bytes.Load()) / n
