@@ -8,6 +8,7 @@
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
 //	cioevents forget   remove one person's rows from the warehouse and their ledger documents
+//	cioevents cost     count operations per event through both functions; $ per million events
 //
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
@@ -40,6 +41,7 @@ import (
 	"github.com/cioevents/cioevents/functions/receiver"
 	"github.com/cioevents/cioevents/shared/backfill"
 	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/cost"
 	"github.com/cioevents/cioevents/shared/devstack"
 	"github.com/cioevents/cioevents/shared/forget"
 	"github.com/cioevents/cioevents/shared/logging"
@@ -60,6 +62,7 @@ commands:
   ` + backfill.Usage + `
   ` + report.Usage + `
   ` + forget.Usage + `
+  ` + cost.Usage + `
 
 Run 'cioevents <command> -h' for a command's flags.
 `
@@ -93,6 +96,8 @@ func main() {
 		err = report.Command(ctx, args, report.Env{})
 	case "forget":
 		err = forget.Command(ctx, args, forget.Env{})
+	case "cost":
+		err = cost.Command(ctx, args, cost.Env{Functions: costFunctions(), Fixtures: cioevents.Fixtures})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

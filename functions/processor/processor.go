@@ -124,6 +124,10 @@ type Overrides struct {
 	BigQueryOptions []option.ClientOption
 	TrackBaseURL    string
 	TrackHTTPClient *http.Client
+	// FirestoreOptions and LogOutput let a measurement (shared/cost) count
+	// the ledger's RPCs and the bytes logged; LogOutput defaults to stdout.
+	FirestoreOptions []option.ClientOption
+	LogOutput        io.Writer
 }
 
 // New builds the processor from the environment.
@@ -140,7 +144,7 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if o.CheckOnly {
 		return nil, nil
 	}
-	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDB)
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.FirestoreDB, o.FirestoreOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("processor: firestore: %w", err)
 	}
@@ -149,13 +153,17 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		fs.Close()
 		return nil, err
 	}
-	client, err := actionsClient(cfg, o, os.Stdout, []byte(getenv(privacy.EnvKey)))
+	var logOut io.Writer = os.Stdout
+	if o.LogOutput != nil {
+		logOut = o.LogOutput
+	}
+	client, err := actionsClient(cfg, o, logOut, []byte(getenv(privacy.EnvKey)))
 	if err != nil {
 		fs.Close()
 		wh.Close()
 		return nil, err
 	}
-	logger := logging.New(os.Stdout, cfg.LogLevel)
+	logger := logging.New(logOut, cfg.LogLevel)
 	return &pipeline.Processor{
 		Ledger:         ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse:      &privacy.Writer{Next: wh, Policy: pii},

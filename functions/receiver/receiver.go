@@ -6,11 +6,13 @@ package receiver
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/logging"
@@ -72,13 +74,29 @@ func get(ctx context.Context) (http.Handler, error) {
 // filter that logging.RouteProcessOutput puts in front of the framework's
 // prints).
 func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
+	return NewWith(ctx, getenv, Overrides{})
+}
+
+// Overrides let a measurement watch New's clients (shared/cost counts the
+// bytes published and logged) without changing what they do.
+type Overrides struct {
+	PubSubOptions []option.ClientOption
+	LogOutput     io.Writer // default: the real stdout
+}
+
+// NewWith is New with o applied.
+func NewWith(ctx context.Context, getenv config.Getenv, o Overrides) (http.Handler, error) {
 	cfg, err := config.LoadReceiver(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("receiver configuration: %w", err)
 	}
-	pub, err := publish.NewPubSub(ctx, cfg.Project, cfg.Topic, cfg.PublishTimeout)
+	pub, err := publish.NewPubSub(ctx, cfg.Project, cfg.Topic, cfg.PublishTimeout, o.PubSubOptions...)
 	if err != nil {
 		return nil, err
+	}
+	var logOut io.Writer = logging.Stdout()
+	if o.LogOutput != nil {
+		logOut = o.LogOutput
 	}
 	return webhook.New(webhook.Options{
 		Verifier:       &signature.Verifier{Keys: cfg.SigningKeys, MaxAge: cfg.MaxAge, MaxAhead: cfg.MaxAhead},
@@ -86,7 +104,7 @@ func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		BodyBudget:     cfg.BodyBudget,
 		PublishTimeout: cfg.PublishTimeout,
-		Logger:         logging.New(logging.Stdout(), cfg.LogLevel),
+		Logger:         logging.New(logOut, cfg.LogLevel),
 		Project:        cfg.Project,
 	})
 }
