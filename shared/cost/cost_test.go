@@ -3,113 +3,15 @@ package cost
 import (
 	"bytes"
 	"context"
-	"io"
 	"math"
 	"os"
 	"runtime/pprof"
 	"strings"
 	"testing"
 
-	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 )
-
-func TestFirestoreCounterCommit(t *testing.T) {
-	create := &firestorepb.Write{Operation: &firestorepb.Write_Update{Update: &firestorepb.Document{Name: "a"}},
-		CurrentDocument: &firestorepb.Precondition{ConditionType: &firestorepb.Precondition_Exists{Exists: false}}}
-	update := &firestorepb.Write{Operation: &firestorepb.Write_Update{Update: &firestorepb.Document{Name: "d"}},
-		CurrentDocument: &firestorepb.Precondition{ConditionType: &firestorepb.Precondition_UpdateTime{}}}
-	del := &firestorepb.Write{Operation: &firestorepb.Write_Delete{Delete: "d"}}
-	for _, tc := range []struct {
-		name                         string
-		writes                       []*firestorepb.Write
-		fail                         bool
-		wantWrites, wantTTL, wantDel int64
-	}{
-		{"create", []*firestorepb.Write{create}, false, 1, 1, 0},
-		{"update with precondition", []*firestorepb.Write{update}, false, 1, 1, 0},
-		{"two documents written, one deleted", []*firestorepb.Write{create, update, update, del}, false, 3, 2, 1},
-		{"failed commit is not billed", []*firestorepb.Write{update}, true, 0, 0, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := &firestoreCounter{}
-			invoke := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-				if tc.fail {
-					return context.Canceled
-				}
-				return nil
-			}
-			_ = c.unary(context.Background(), "/google.firestore.v1.Firestore/Commit",
-				&firestorepb.CommitRequest{Writes: tc.writes}, &firestorepb.CommitResponse{}, nil, invoke)
-			if c.writes.Load() != tc.wantWrites || c.ttlDeletes() != tc.wantTTL || c.deletes.Load() != tc.wantDel || c.rpcs.Load() != 1 {
-				t.Errorf("writes %d, documents for TTL %d, deletes %d, rpcs %d; want %d %d %d 1", c.writes.Load(), c.ttlDeletes(),
-					c.deletes.Load(), c.rpcs.Load(), tc.wantWrites, tc.wantTTL, tc.wantDel)
-			}
-		})
-	}
-}
-
-// fakeStream replays responses, then io.EOF.
-type fakeStream struct {
-	grpc.ClientStream
-	replies []any
-}
-
-func (s *fakeStream) SendMsg(any) error { return nil }
-func (s *fakeStream) RecvMsg(m any) error {
-	if len(s.replies) == 0 {
-		return io.EOF
-	}
-	r := s.replies[0]
-	s.replies = s.replies[1:]
-	proto.Merge(m.(proto.Message), r.(proto.Message))
-	return nil
-}
-
-func TestFirestoreCounterReads(t *testing.T) {
-	found := &firestorepb.BatchGetDocumentsResponse{Result: &firestorepb.BatchGetDocumentsResponse_Found{Found: &firestorepb.Document{}}}
-	missing := &firestorepb.BatchGetDocumentsResponse{Result: &firestorepb.BatchGetDocumentsResponse_Missing{Missing: "d"}}
-	doc := &firestorepb.RunQueryResponse{Document: &firestorepb.Document{}}
-	empty := &firestorepb.RunQueryResponse{}
-	for _, tc := range []struct {
-		name    string
-		query   bool
-		replies []any
-		want    int64
-	}{
-		{"lookup found", false, []any{found}, 1},
-		{"lookup missing is billed", false, []any{missing}, 1},
-		{"query of two", true, []any{doc, doc, empty}, 2},
-		{"empty query is billed one read", true, []any{empty}, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := &firestoreCounter{}
-			s, _ := c.stream(context.Background(), nil, nil, "m",
-				func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-					return &fakeStream{replies: tc.replies}, nil
-				})
-			if tc.query {
-				_ = s.SendMsg(&firestorepb.RunQueryRequest{})
-			}
-			for {
-				var err error
-				if tc.query {
-					err = s.RecvMsg(&firestorepb.RunQueryResponse{})
-				} else {
-					err = s.RecvMsg(&firestorepb.BatchGetDocumentsResponse{})
-				}
-				if err != nil {
-					break
-				}
-			}
-			if got := c.reads.Load(); got != tc.want {
-				t.Errorf("reads %d, want %d", got, tc.want)
-			}
-		})
-	}
-}
 
 func TestPubSubCounterMinimum(t *testing.T) {
 	c := &pubsubCounter{}
@@ -134,6 +36,11 @@ func TestPubSubCounterMinimum(t *testing.T) {
 	}
 }
 
+// settings8 is a deployment whose arithmetic is easy to follow by hand
+// (processor concurrency 8, 512 MiB), whatever the defaults become.
+var settings8 = Settings{FirestoreLocation: MultiRegion, ReceiverConcurrency: 12, ProcessorConcurrency: 8,
+	ReceiverMemoryMiB: 512, ProcessorMemoryMiB: 512, ReceiverVCPU: 1, ProcessorVCPU: 1}
+
 func TestEstimateArithmetic(t *testing.T) {
 	// The hand-typed model this package replaced: three writes, one read
 	// and one TTL delete per event cost $5.40, $0.60 and $0.20 in nam5.
@@ -141,7 +48,7 @@ func TestEstimateArithmetic(t *testing.T) {
 		PublishBillable: 1000, DeliveryBillable: 1000, BigQueryBillable: 3000,
 		Receiver:  Function{LogBytes: 1 << 10, CPUMicros: 50_000, PublishCalls: 1},
 		Processor: Function{LogBytes: 1 << 10, CPUMicros: 150_000, FirestoreCalls: 4}}
-	lines, err := Estimate(m, ListPrices, AssumedLatencies, Defaults)
+	lines, err := Estimate(m, ListPrices, AssumedLatencies, settings8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +72,7 @@ func TestEstimateArithmetic(t *testing.T) {
 	for item := range want {
 		t.Errorf("no line for %s", item)
 	}
-	reg := Defaults
+	reg := settings8
 	reg.FirestoreLocation = Regional
 	regional, _ := Estimate(m, ListPrices, AssumedLatencies, reg)
 	if d := Total(lines) - Total(regional); math.Abs(d-3.1) > 1e-9 {
@@ -180,7 +87,7 @@ func TestInstanceTimeIsTheWaitWhenCallsDominate(t *testing.T) {
 	// 4 Firestore calls (60 ms) + 1 BigQuery (40 ms) shared by 8 requests:
 	// 12.5 ms per event, more than 1 ms of CPU.
 	m := Measurement{Processor: Function{CPUMicros: 1000, FirestoreCalls: 4, BigQueryCalls: 1}}
-	lines, _ := Estimate(m, ListPrices, AssumedLatencies, Defaults)
+	lines, _ := Estimate(m, ListPrices, AssumedLatencies, settings8)
 	for _, l := range lines {
 		if l.Item == "Processor instance time" {
 			want := 12.5 / 1000 * 1e6 * (ListPrices.VCPUSecond + 0.5*ListPrices.GiBSecond)

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
 )
@@ -18,123 +17,6 @@ import (
 // The counters see what the services bill, at the wire: whatever the code
 // above them does, a Firestore write is a Write in a committed request and a
 // Pub/Sub byte is a byte of a published message.
-
-// firestoreCounter counts billable Firestore operations from the RPCs.
-type firestoreCounter struct {
-	reads, writes, deletes, rpcs atomic.Int64
-	// docs are the documents written: the TTL policy deletes each once,
-	// however it was created (a create, a set in a transaction).
-	docs sync.Map
-}
-
-func (c *firestoreCounter) reset() {
-	c.reads.Store(0)
-	c.writes.Store(0)
-	c.deletes.Store(0)
-	c.rpcs.Store(0)
-	c.docs.Clear()
-}
-
-// ttlDeletes is the number of distinct documents written.
-func (c *firestoreCounter) ttlDeletes() int64 {
-	var n int64
-	c.docs.Range(func(any, any) bool { n++; return true })
-	return n
-}
-
-func (c *firestoreCounter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
-	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	c.rpcs.Add(1)
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if err != nil {
-		// A failed commit (a lost precondition, an existing document)
-		// writes nothing and is not billed as a write.
-		return err
-	}
-	switch r := req.(type) {
-	case *firestorepb.CommitRequest:
-		c.commit(r.GetWrites())
-	case *firestorepb.BatchWriteRequest:
-		// Each write of a batch succeeds or fails on its own.
-		st := reply.(*firestorepb.BatchWriteResponse).GetStatus()
-		var ok []*firestorepb.Write
-		for i, w := range r.GetWrites() {
-			if i < len(st) && st[i].GetCode() == 0 {
-				ok = append(ok, w)
-			}
-		}
-		c.commit(ok)
-	case *firestorepb.GetDocumentRequest:
-		c.reads.Add(1)
-	}
-	return nil
-}
-
-func (c *firestoreCounter) commit(ws []*firestorepb.Write) {
-	for _, w := range ws {
-		if w.GetDelete() != "" {
-			c.deletes.Add(1)
-			continue
-		}
-		c.writes.Add(1)
-		name := w.GetUpdate().GetName()
-		if name == "" {
-			name = w.GetTransform().GetDocument()
-		}
-		c.docs.Store(name, true)
-	}
-}
-
-func (c *firestoreCounter) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
-	streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	c.rpcs.Add(1)
-	s, err := streamer(ctx, desc, cc, method, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &countedStream{ClientStream: s, c: c}, nil
-}
-
-// countedStream counts the documents BatchGetDocuments and RunQuery return:
-// each is a read, and so is a lookup that found nothing or a query that
-// matched nothing (Firestore bills a minimum of one read).
-type countedStream struct {
-	grpc.ClientStream
-	c       *firestoreCounter
-	query   bool
-	queried int
-	done    bool
-}
-
-func (s *countedStream) SendMsg(m any) error {
-	if _, ok := m.(*firestorepb.RunQueryRequest); ok {
-		s.query = true
-	}
-	return s.ClientStream.SendMsg(m)
-}
-
-func (s *countedStream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err != nil {
-		if err == io.EOF && s.query && s.queried == 0 && !s.done {
-			s.done = true
-			s.c.reads.Add(1)
-		}
-		return err
-	}
-	switch r := m.(type) {
-	case *firestorepb.BatchGetDocumentsResponse:
-		if r.GetFound() != nil || r.GetMissing() != "" {
-			s.c.reads.Add(1)
-		}
-	case *firestorepb.RunQueryResponse:
-		if r.GetDocument() != nil {
-			s.queried++
-			s.c.reads.Add(1)
-		}
-	}
-	return nil
-}
 
 // minBillable is Pub/Sub's minimum billable volume per publish, push or
 // pull request, in bytes.

@@ -29,12 +29,12 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/cioevents/cioevents/shared/actions/trackfake"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/shared/opcount"
 	"github.com/cioevents/cioevents/shared/signature"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
@@ -211,13 +211,10 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	m.DeliveryBillable /= float64(len(ces))
 
 	// Processor.
-	fc := &firestoreCounter{}
-	conn, err := grpc.NewClient(os.Getenv(emulator.Firestore.EnvVar()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(emulatorOwner{}),
-		grpc.WithChainUnaryInterceptor(fc.unary), grpc.WithChainStreamInterceptor(fc.stream))
+	fc := &opcount.Firestore{}
+	conn, err := fc.Dial(os.Getenv(emulator.Firestore.EnvVar()))
 	if err != nil {
-		return Measurement{}, fmt.Errorf("cost: firestore emulator: %w", err)
+		return Measurement{}, fmt.Errorf("cost: %w", err)
 	}
 	defer conn.Close()
 	var bq *bqfake.Server
@@ -268,7 +265,7 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 			}
 		}
 	}
-	fc.reset()
+	fc.Reset()
 	bc.requests.Store(0)
 	bc.rows.Store(0)
 	bc.bytes.Store(0)
@@ -306,10 +303,10 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	m.Processor.CPUMicros = math.Round(used / n)
 	m.Receiver.CPUMicros = math.Round(m.Receiver.CPUMicros)
 	m.FakesCPUMicros = math.Round(m.FakesCPUMicros)
-	m.FirestoreReads = float64(fc.reads.Load()) / n
-	m.FirestoreWrites = float64(fc.writes.Load()) / n
-	m.FirestoreDeletes = float64(fc.ttlDeletes()+fc.deletes.Load()) / n
-	m.Processor.FirestoreCalls = float64(fc.rpcs.Load()) / n
+	m.FirestoreReads = float64(fc.Reads()) / n
+	m.FirestoreWrites = float64(fc.Writes()) / n
+	m.FirestoreDeletes = float64(fc.TTLDeletes()+fc.Deletes()) / n
+	m.Processor.FirestoreCalls = float64(fc.RPCs()) / n
 	m.BigQueryRows = float64(bc.rows.Load()) / n
 	m.BigQueryBytes = float64(bc.bytes.Load()) / n
 	m.BigQueryBillable = float64(bc.billable.Load()) / n
@@ -331,15 +328,6 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 func getenv(env map[string]string) config.Getenv {
 	return func(k string) string { return env[k] }
 }
-
-// emulatorOwner is the credential the Firestore emulator expects (the Go
-// client sends the same when it dials the emulator itself).
-type emulatorOwner struct{}
-
-func (emulatorOwner) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-func (emulatorOwner) RequireTransportSecurity() bool { return false }
 
 // events returns o.Events bodies of the Mix in a deterministic order (a
 // shuffle of each block of 100 by o.Seed), each with its own event ID.

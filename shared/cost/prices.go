@@ -98,9 +98,9 @@ type Settings struct {
 var Defaults = Settings{
 	FirestoreLocation:    MultiRegion,
 	ReceiverConcurrency:  12,
-	ProcessorConcurrency: 8,
+	ProcessorConcurrency: 80,
 	ReceiverMemoryMiB:    512,
-	ProcessorMemoryMiB:   512,
+	ProcessorMemoryMiB:   1024,
 	ReceiverVCPU:         1,
 	ProcessorVCPU:        1,
 }
