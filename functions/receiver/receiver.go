@@ -82,6 +82,7 @@ func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 	}
 	return webhook.New(webhook.Options{
 		Verifier:       &signature.Verifier{Keys: cfg.SigningKeys, MaxAge: cfg.MaxAge, MaxAhead: cfg.MaxAhead},
+		Workspaces:     cfg.KeyWorkspaces,
 		Publisher:      pub,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		BodyBudget:     cfg.BodyBudget,

@@ -178,6 +178,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	h, err := webhook.New(webhook.Options{
 		Verifier:       &signature.Verifier{Keys: o.Keys, MaxAge: rc.MaxAge, MaxAhead: rc.MaxAhead},
+		Workspaces:     rc.KeyWorkspaces,
 		Publisher:      pub,
 		MaxBodyBytes:   rc.MaxBodyBytes,
 		BodyBudget:     rc.BodyBudget,
