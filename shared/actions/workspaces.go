@@ -3,7 +3,10 @@ package actions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 )
 
 // ErrNoCredentials is returned for a call in a workspace that has no Track
@@ -16,42 +19,55 @@ type noCredentials struct{}
 
 func (noCredentials) Do(context.Context, Call) error { return ErrNoCredentials }
 
-// Workspace is what one workspace's events are acted on with.
-type Workspace struct {
-	Client Client // nil: no Track credentials, so every call is refused with ErrNoCredentials
-	Policy Policy
-}
-
 // Workspaces routes each event to its own workspace's client and policy.
 // Every client it returns writes the "action" log lines (Logged) with the
 // workspace's name. Safe for concurrent use.
 type Workspaces struct {
-	named    map[string]Workspace
+	clients  map[string]Client
+	policies map[string]Policy
 	fallback Policy
 	logger   *slog.Logger
 }
 
-// NewWorkspaces returns the routing for named (each client wrapped in
-// Logged); fallback is the policy of a workspace named does not list
-// (CIO_ACTIONS), which has no credentials.
-func NewWorkspaces(named map[string]Workspace, fallback Policy, logger *slog.Logger) *Workspaces {
-	w := &Workspaces{named: make(map[string]Workspace, len(named)), fallback: fallback, logger: logger}
-	for name, ws := range named {
-		if ws.Client == nil {
-			ws.Client = noCredentials{}
+// NewWorkspaces returns the routing: clients[name] acts for workspace name
+// (each wrapped in Logged; a workspace without one has no credentials), and
+// policies[name] is its policy, fallback (CIO_ACTIONS) when absent.
+func NewWorkspaces(clients map[string]Client, policies map[string]Policy, fallback Policy, logger *slog.Logger) *Workspaces {
+	w := &Workspaces{clients: make(map[string]Client, len(clients)), policies: policies, fallback: fallback, logger: logger}
+	for name, c := range clients {
+		if c != nil {
+			w.clients[name] = Logged(c, logger.With(slog.String("workspace", name)))
 		}
-		ws.Client = Logged(ws.Client, logger.With(slog.String("workspace", name)))
-		w.named[name] = ws
 	}
 	return w
 }
 
-// Lookup returns the client and policy of workspace name. An unknown
-// workspace gets the fallback policy and a client that makes no call
-// (ErrNoCredentials, logged as outcome no_credentials).
+// Lookup returns the client and policy of workspace name. A workspace
+// without credentials gets a client that makes no call: ErrNoCredentials,
+// logged as outcome no_credentials.
 func (w *Workspaces) Lookup(name string) (Client, Policy) {
-	if ws, ok := w.named[name]; ok {
-		return ws.Client, ws.Policy
+	policy, ok := w.policies[name]
+	if !ok {
+		policy = w.fallback
 	}
-	return Logged(noCredentials{}, w.logger.With(slog.String("workspace", name))), w.fallback
+	if c, ok := w.clients[name]; ok {
+		return c, policy
+	}
+	return Logged(noCredentials{}, w.logger.With(slog.String("workspace", name))), policy
+}
+
+// ParseWorkspacePolicies parses each workspace's policy text as
+// ParsePolicy does; errors name the workspace.
+func ParseWorkspacePolicies(texts map[string]string, allowSuppress bool) (map[string]Policy, error) {
+	out := make(map[string]Policy, len(texts))
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(texts)) {
+		p, err := ParsePolicy(texts[name], allowSuppress)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("workspace %s: %w", name, err))
+			continue
+		}
+		out[name] = p
+	}
+	return out, errors.Join(errs...)
 }

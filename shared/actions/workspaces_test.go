@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/cioevents/cioevents/shared/actions"
@@ -29,13 +30,16 @@ func TestWorkspacesActOnlyInTheirOwn(t *testing.T) {
 		return tr
 	}
 	bounced := fixture(t, "email_bounced.json")
-	onlyB := actions.Policy{"email.bounced": {{Kind: actions.KindIdentify, Attributes: map[string]any{"b_only": true}}}}
+	policies, err := actions.ParseWorkspacePolicies(map[string]string{
+		"b": `{"email.bounced": [{"identify": {"b_only": true}}]}`,
+		"c": "", // the default policy, but no credentials
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
-	ws := actions.NewWorkspaces(map[string]actions.Workspace{
-		"default": {Client: track("site-a", "key-a"), Policy: actions.DefaultPolicy()},
-		"b":       {Client: track("site-b", "key-b"), Policy: onlyB},
-		"c":       {Policy: actions.DefaultPolicy()}, // a policy, but no credentials
-	}, actions.DefaultPolicy(), logging.New(&logs, "info"))
+	ws := actions.NewWorkspaces(map[string]actions.Client{"default": track("site-a", "key-a"), "b": track("site-b", "key-b")},
+		policies, actions.DefaultPolicy(), logging.New(&logs, "info"))
 
 	do := func(name string) error {
 		client, policy := ws.Lookup(name)
@@ -88,5 +92,12 @@ func TestWorkspacesActOnlyInTheirOwn(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("line %d: %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+func TestParseWorkspacePoliciesNamesTheWorkspace(t *testing.T) {
+	_, err := actions.ParseWorkspacePolicies(map[string]string{"ok": "none", "shop": `{"email.spammed": [{"suppress": true}]}`}, false)
+	if !errors.Is(err, actions.ErrPolicy) || !strings.Contains(err.Error(), "workspace shop: ") {
+		t.Fatalf("err = %v", err)
 	}
 }
