@@ -26,6 +26,7 @@ import (
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Message is one delivery of a published webhook.
@@ -55,6 +56,13 @@ type Processor struct {
 	Warehouse warehouse.Writer
 	Actions   actions.Client
 	Policy    actions.Policy
+	// Workspaces, when set, replaces Actions and Policy: each event is
+	// acted on with the client and policy of its own workspace (the
+	// message's workspace attribute, the default one when absent), never
+	// another's.
+	Workspaces interface {
+		Lookup(workspace string) (actions.Client, actions.Policy)
+	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
 	TTL    time.Duration
@@ -171,7 +179,9 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 	}
 
 	if !claim.Done(StepRow) {
-		row, _ := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID).Fit()
+		r := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
+		r.Workspace = workspaceOf(m)
+		row, _ := r.Fit()
 		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
 				return res, claim, asRetry(StepRow, err)
@@ -193,11 +203,15 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 	}
 
 	outcome := OutcomeInserted
-	for _, call := range p.Policy.Plan(ev) {
+	client, policy := p.Actions, p.Policy
+	if p.Workspaces != nil {
+		client, policy = p.Workspaces.Lookup(*workspaceOf(m))
+	}
+	for _, call := range policy.Plan(ev) {
 		if claim.Done(call.Step) {
 			continue
 		}
-		err := p.sideEffect(ctx, claim, call.Step, func(ctx context.Context) error { return p.Actions.Do(ctx, call) })
+		err := p.sideEffect(ctx, claim, call.Step, func(ctx context.Context) error { return client.Do(ctx, call) })
 		var re *RetryError
 		if errors.As(err, &re) {
 			return res, claim, err // the lease could not be kept
@@ -269,7 +283,9 @@ func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Me
 		if cause != nil {
 			text = reason + ": " + cause.Error()
 		}
-		row := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID).Fit()
+		r := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID)
+		r.Workspace = workspaceOf(m)
+		row := r.Fit()
 		if err := p.sideEffect(ctx, claim, StepRejected, func(ctx context.Context) error { return p.Warehouse.InsertRejected(ctx, row) }); err != nil {
 			return res, asRetry(StepRejected, err)
 		}
@@ -409,6 +425,13 @@ func (p *Processor) receivedAt(m Message) time.Time {
 		return m.PublishTime.UTC()
 	}
 	return p.now().UTC()
+}
+
+// workspaceOf is the message's workspace: the receiver's attribute, or the
+// default workspace for a message published before workspaces existed.
+func workspaceOf(m Message) *string {
+	w := workspace.OrDefault(m.Attributes[webhook.AttrWorkspace])
+	return &w
 }
 
 func signedAt(m Message) *time.Time {
