@@ -35,6 +35,10 @@ func TestMain(m *testing.M) { emulator.Main(m, emulator.PubSub, emulator.Firesto
 const (
 	e2eProject = "cioevents-e2e"
 	e2eKey     = "e2e-signing-key"
+	// Two named workspaces: brand_b has its own Track credentials, brand_c
+	// none.
+	e2eKeyB = "e2e-signing-key-b"
+	e2eKeyC = "e2e-signing-key-c"
 )
 
 // TestEndToEnd drives the deployed shape of the system: a signed POST to the
@@ -47,7 +51,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	topic := fmt.Sprintf("e2e-events-%d", time.Now().UnixNano())
 	for k, v := range map[string]string{
-		"CIO_WEBHOOK_SIGNING_KEYS": e2eKey, "GOOGLE_CLOUD_PROJECT": e2eProject, "PUBSUB_TOPIC": topic,
+		"CIO_WEBHOOK_SIGNING_KEYS": e2eKey + ",brand_b=" + e2eKeyB + ",brand_c=" + e2eKeyC, "GOOGLE_CLOUD_PROJECT": e2eProject, "PUBSUB_TOPIC": topic,
 		"LOG_LEVEL": "error",
 	} {
 		t.Setenv(k, v)
@@ -58,9 +62,11 @@ func TestEndToEnd(t *testing.T) {
 	defer bq.Close()
 	track := trackfake.New("site", "track-key")
 	defer track.Close()
+	track.Accept("site-b", "track-key-b")
 	coll := fmt.Sprintf("ledger_e2e_%d", time.Now().UnixNano())
 	penv := map[string]string{"GOOGLE_CLOUD_PROJECT": e2eProject, "LEDGER_COLLECTION": coll, "CIO_SITE_ID": "site",
 		"CIO_TRACK_API_KEY": "track-key", "CIO_RATE_LIMIT": "100", "LOG_LEVEL": "error",
+		"CIO_WORKSPACE_CREDENTIALS": "brand_b=site-b:track-key-b",
 		// A fresh emulator's first writes take seconds on a loaded machine;
 		// the production ledger timeout is not what this test is about.
 		"LEDGER_TIMEOUT": "1m", "LEDGER_LEASE": "2m"}
@@ -120,22 +126,36 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	all := append(append([][]byte{}, good...), bad...)
-	for round := 1; round <= 2; round++ {
-		for _, b := range all {
-			ts, sig := signature.Headers([]byte(e2eKey), time.Now(), b)
-			req, _ := http.NewRequest(http.MethodPost, base+"/ReceiveWebhook", bytes.NewReader(b))
-			req.Header.Set(signature.HeaderTimestamp, ts)
-			req.Header.Set(signature.HeaderSignature, sig)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("round %d: status %d", round, resp.StatusCode)
+	post := func(key string, b []byte) {
+		ts, sig := signature.Headers([]byte(key), time.Now(), b)
+		req, _ := http.NewRequest(http.MethodPost, base+"/ReceiveWebhook", bytes.NewReader(b))
+		req.Header.Set(signature.HeaderTimestamp, ts)
+		req.Header.Set(signature.HeaderSignature, sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	// A bounce from each named workspace, in the third round.
+	bounceB := []byte(`{"event_id":"01E2EBRANDB000000000000001","object_type":"email","metric":"bounced","timestamp":1767225600,` +
+		`"data":{"identifiers":{"id":"person-b"},"recipient":"b@example.com","failure_message":"550"}}`)
+	bounceC := []byte(`{"event_id":"01E2EBRANDC000000000000001","object_type":"email","metric":"bounced","timestamp":1767225600,` +
+		`"data":{"identifiers":{"id":"person-c"},"recipient":"c@example.com","failure_message":"550"}}`)
+	for round := 1; round <= 3; round++ {
+		want := int64(round * len(all))
+		if round == 3 {
+			post(e2eKeyB, bounceB)
+			post(e2eKeyC, bounceC)
+			want = int64(2*len(all) + 2)
+		} else {
+			for _, b := range all {
+				post(e2eKey, b)
 			}
 		}
-		want := int64(round * len(all))
 		deadline := time.Now().Add(90 * time.Second)
 		for acked.Load() < want {
 			if time.Now().After(deadline) {
@@ -146,8 +166,20 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	rows := bq.Rows("cioevents.events")
-	if len(rows) != len(good) {
-		t.Fatalf("%d rows for %d events after sending each twice", len(rows), len(good))
+	if len(rows) != len(good)+2 {
+		t.Fatalf("%d rows for %d events after sending each twice", len(rows), len(good)+2)
+	}
+	for _, row := range rows {
+		want := "default"
+		switch row["event_id"] {
+		case "01E2EBRANDB000000000000001":
+			want = "brand_b"
+		case "01E2EBRANDC000000000000001":
+			want = "brand_c"
+		}
+		if row["workspace"] != want {
+			t.Fatalf("row %v: workspace %v, want %s", row["event_id"], row["workspace"], want)
+		}
 	}
 	if n := len(bq.Rows("cioevents.rejected_events")); n != len(bad) {
 		t.Fatalf("%d rejected rows for %d malformed bodies", n, len(bad))
@@ -163,8 +195,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	calls := track.Calls()
-	if len(calls) != wantCalls || wantCalls == 0 {
-		t.Fatalf("%d Track calls, want %d", len(calls), wantCalls)
+	bySite := map[string]int{}
+	for _, c := range calls {
+		bySite[c.SiteID]++
+	}
+	// brand_b's bounce went out with brand_b's credentials; brand_c's, with
+	// none to use, made no call.
+	if len(calls) != wantCalls+1 || wantCalls == 0 || bySite["site"] != wantCalls || bySite["site-b"] != 1 {
+		t.Fatalf("%d Track calls (%v), want %d with the default credentials and 1 with brand_b's", len(calls), bySite, wantCalls)
 	}
 	for _, c := range calls {
 		if body, _ := c.Body.(map[string]any); c.Method != http.MethodPut || body["_update"] != true {

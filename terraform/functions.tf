@@ -177,6 +177,7 @@ resource "google_cloudfunctions2_function" "processor" {
       CIO_ACTIONS_DRY_RUN        = tostring(var.cio_actions_dry_run)
       CIO_RATE_LIMIT             = tostring(var.cio_rate_limit)
       CIO_PII                    = var.pii_policy
+      CIO_WORKSPACE_ACTIONS      = jsonencode(var.workspace_actions)
       LOG_LEVEL                  = var.log_level
     }
 
@@ -189,6 +190,18 @@ resource "google_cloudfunctions2_function" "processor" {
         project_id = data.google_project.this.number
         secret     = secret_environment_variables.value.secret_id
         version    = "latest"
+      }
+    }
+
+    # Named workspaces' Track credentials (workspaces.tf), only when some
+    # workspace has its own.
+    dynamic "secret_environment_variables" {
+      for_each = google_secret_manager_secret.workspace_credentials
+      content {
+        key        = "CIO_WORKSPACE_CREDENTIALS"
+        project_id = data.google_project.this.number
+        secret     = secret_environment_variables.value.secret_id
+        version    = var.workspaces_secret_version
       }
     }
 
@@ -223,6 +236,7 @@ resource "google_cloudfunctions2_function" "processor" {
     google_bigquery_table_iam_member.processor_inserts_rejected,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
+    google_secret_manager_secret_iam_member.processor_reads_workspace_credentials,
     google_firestore_field.ledger,
   ]
 }

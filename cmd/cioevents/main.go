@@ -329,15 +329,20 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fl, args, os.Stderr); err != nil {
 		return err
 	}
-	k, _, _ := strings.Cut(*key, ",")
-	if strings.TrimSpace(k) == "" {
+	if strings.TrimSpace(*key) == "" {
 		return usageError{cmd: "send", msg: "--key is required: pass the key `cioevents dev` printed, or set " + config.EnvSigningKeys}
 	}
+	// The first key, without its workspace name if it has one.
+	keys, err := config.ParseSigningKeys(*key)
+	if err != nil {
+		return usageError{cmd: "send", msg: "--key: " + err.Error()}
+	}
+	k := string(keys[0].Key)
 	fixtures, err := fs.Sub(cioevents.Fixtures, "testdata")
 	if err != nil {
 		return err
 	}
-	rep, err := sender.Run(ctx, sender.Options{URL: *url, Key: []byte(strings.TrimSpace(k)), Events: events, All: *all,
+	rep, err := sender.Run(ctx, sender.Options{URL: *url, Key: []byte(k), Events: events, All: *all,
 		Files: files, N: *n, Concurrency: *c, DupRate: *dup, Fixtures: fixtures})
 	if errors.Is(err, sender.ErrOptions) {
 		return usageError{cmd: "send", msg: err.Error()}

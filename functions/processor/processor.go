@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Name is the entry point (FUNCTION_TARGET) of the processor.
@@ -137,9 +140,13 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if perr != nil {
 		perr = fmt.Errorf("%s: %w", config.EnvActions, perr)
 	}
+	policies, wperr := actions.ParseWorkspacePolicies(cfg.WorkspaceActions, cfg.AllowSuppress)
+	if wperr != nil {
+		wperr = fmt.Errorf("%s: %w", config.EnvWorkspaceActions, wperr)
+	}
 	pii, pierr := privacy.FromEnv(getenv)
-	if err != nil || perr != nil || pierr != nil {
-		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr, pierr))
+	if err != nil || perr != nil || wperr != nil || pierr != nil {
+		return nil, fmt.Errorf("processor configuration: %w", errors.Join(err, perr, wperr, pierr))
 	}
 	if o.CheckOnly {
 		return nil, nil
@@ -157,18 +164,21 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if o.LogOutput != nil {
 		logOut = o.LogOutput
 	}
-	client, err := actionsClient(cfg, o, logOut, []byte(getenv(privacy.EnvKey)))
+	clients, err := actionsClients(cfg, o, logOut, []byte(getenv(privacy.EnvKey)))
 	if err != nil {
 		fs.Close()
 		wh.Close()
 		return nil, err
 	}
 	logger := logging.New(logOut, cfg.LogLevel)
+	ws := actions.NewWorkspaces(clients, policies, policy, logger)
+	client, policy := ws.Lookup(workspace.Default)
 	return &pipeline.Processor{
 		Ledger:         ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse:      &privacy.Writer{Next: wh, Policy: pii},
-		Actions:        actions.Logged(client, logger),
+		Actions:        client,
 		Policy:         policy,
+		Workspaces:     ws,
 		TTL:            cfg.LedgerTTL,
 		StepTimeout:    cfg.StepTimeout,
 		LedgerTimeout:  cfg.LedgerTimeout,
@@ -195,12 +205,32 @@ func newWarehouse(ctx context.Context, cfg config.Processor, o Overrides) (closi
 	return warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, o.BigQueryOptions...)
 }
 
-// actionsClient is the Track client, or a dry run writing to dryRun when the
-// configuration asks for one.
-func actionsClient(cfg config.Processor, o Overrides, dryRun io.Writer, personKey []byte) (actions.Client, error) {
-	if cfg.DryRun || !cfg.HasTrackCredentials() {
-		return actions.NewRedactedDryRun(dryRun).PersonKey(personKey), nil
+// actionsClients are the Track clients of the workspaces with credentials
+// (the default one: CIO_SITE_ID, CIO_TRACK_API_KEY; named ones:
+// CIO_WORKSPACE_CREDENTIALS), or one dry run writing to dryRun for all of
+// them and the default workspace when the configuration asks for it. A
+// workspace without a client makes no call.
+func actionsClients(cfg config.Processor, o Overrides, dryRun io.Writer, personKey []byte) (map[string]actions.Client, error) {
+	clients := map[string]actions.Client{}
+	if cfg.DryRun {
+		dry := actions.NewRedactedDryRun(dryRun).PersonKey(personKey)
+		clients[workspace.Default] = dry
+		for name := range cfg.WorkspaceCredentials {
+			clients[name] = dry
+		}
+		return clients, nil
 	}
-	return actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey, Region: cfg.Region,
-		RateLimit: cfg.RateLimit, BaseURL: o.TrackBaseURL, HTTPClient: o.TrackHTTPClient})
+	for _, name := range append([]string{workspace.Default}, slices.Sorted(maps.Keys(cfg.WorkspaceCredentials))...) {
+		creds, ok := cfg.Credentials(name)
+		if !ok {
+			continue
+		}
+		t, err := actions.NewTrack(actions.TrackConfig{SiteID: creds.SiteID, APIKey: creds.APIKey, Region: creds.Region,
+			RateLimit: cfg.RateLimit, BaseURL: o.TrackBaseURL, HTTPClient: o.TrackHTTPClient})
+		if err != nil {
+			return nil, fmt.Errorf("processor: workspace %s: %w", name, err)
+		}
+		clients[name] = t
+	}
+	return clients, nil
 }

@@ -76,3 +76,27 @@ func TestNewChecksPrivacyPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestNewChecksWorkspacePolicies: a named workspace's policy is checked like
+// CIO_ACTIONS at start-up, naming the workspace.
+func TestNewChecksWorkspacePolicies(t *testing.T) {
+	for _, tt := range []struct {
+		env     map[string]string
+		wantErr string
+	}{
+		{map[string]string{"CIO_WORKSPACE_CREDENTIALS": "shop=s:k", "CIO_WORKSPACE_ACTIONS": `{"shop":"none"}`}, ""},
+		{map[string]string{"CIO_WORKSPACE_CREDENTIALS": "shop=s:k",
+			"CIO_WORKSPACE_ACTIONS": `{"shop":{"email.spammed":[{"suppress":true}]}}`}, "CIO_WORKSPACE_ACTIONS: workspace shop: actions policy"},
+		{map[string]string{"CIO_WORKSPACE_ACTIONS": `{"shop":{"email.teleported":[]}}`}, "workspace shop: actions policy: unknown event"},
+		{map[string]string{"CIO_WORKSPACE_CREDENTIALS": "Shop=s:k"}, "CIO_WORKSPACE_CREDENTIALS: entry 1"},
+	} {
+		env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CIO_ACTIONS_DRY_RUN": "true"}
+		for k, v := range tt.env {
+			env[k] = v
+		}
+		_, err := New(t.Context(), func(k string) string { return env[k] }, Overrides{CheckOnly: true})
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%v: err %v, want %q", tt.env, err, tt.wantErr)
+		}
+	}
+}

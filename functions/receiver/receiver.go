@@ -100,6 +100,7 @@ func NewWith(ctx context.Context, getenv config.Getenv, o Overrides) (http.Handl
 	}
 	return webhook.New(webhook.Options{
 		Verifier:       &signature.Verifier{Keys: cfg.SigningKeys, MaxAge: cfg.MaxAge, MaxAhead: cfg.MaxAhead},
+		Workspaces:     cfg.KeyWorkspaces,
 		Publisher:      pub,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		BodyBudget:     cfg.BodyBudget,

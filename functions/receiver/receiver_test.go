@@ -54,7 +54,7 @@ func topicWithSub(t *testing.T) (topic string, sub *pubsub.Subscriber) {
 
 func env(topic string, extra ...string) func(string) string {
 	m := map[string]string{
-		"CIO_WEBHOOK_SIGNING_KEYS": "old-key,cio-test-signing-key",
+		"CIO_WEBHOOK_SIGNING_KEYS": "old-key,shop=cio-test-signing-key",
 		"GOOGLE_CLOUD_PROJECT":     project,
 		"PUBSUB_TOPIC":             topic,
 		"LOG_LEVEL":                "error",
@@ -146,7 +146,7 @@ func TestPublishesExactBytesToEmulator(t *testing.T) {
 			t.Fatalf("published data matches no posted body: %.80q", m.Data)
 		}
 		delete(posted, string(m.Data))
-		if m.Attributes[webhook.AttrKeyIndex] != "1" || m.Attributes[webhook.AttrSignedAt] == "" ||
+		if m.Attributes[webhook.AttrKeyIndex] != "1" || m.Attributes[webhook.AttrWorkspace] != "shop" || m.Attributes[webhook.AttrSignedAt] == "" ||
 			m.Attributes[webhook.AttrReceivedAt] == "" {
 			t.Fatalf("attributes %v", m.Attributes)
 		}
@@ -181,6 +181,16 @@ func TestRefusesWithoutKey(t *testing.T) {
 	_, err := New(context.Background(), env("t", "CIO_WEBHOOK_SIGNING_KEYS", ""))
 	if err == nil {
 		t.Fatal("receiver built without a signing key")
+	}
+}
+
+// A key whose workspace name breaks the pattern is a configuration error,
+// not an unnamed key: the receiver does not serve.
+func TestRefusesBadWorkspaceName(t *testing.T) {
+	for _, keys := range []string{"Shop=k1", "shop.eu=k1,k2", "a=k1,b=k1"} {
+		if _, err := New(context.Background(), env("t", "CIO_WEBHOOK_SIGNING_KEYS", keys)); err == nil {
+			t.Errorf("receiver built with keys %q", keys)
+		}
 	}
 }
 

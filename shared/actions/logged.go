@@ -13,8 +13,11 @@ const (
 	ActionApplied = "applied" // Customer.io answered 2xx
 	ActionDryRun  = "dry_run" // written to the dry-run output instead
 	ActionSkipped = "skipped" // the event names nobody; no call made
-	ActionFailed  = "failed"  // permanent: recorded, not retried
-	ActionRetry   = "retry"   // retryable: the delivery fails and Pub/Sub redelivers
+	// ActionNoCredentials: the event's workspace has no Track credentials;
+	// no call made.
+	ActionNoCredentials = "no_credentials"
+	ActionFailed        = "failed" // permanent: recorded, not retried
+	ActionRetry         = "retry"  // retryable: the delivery fails and Pub/Sub redelivers
 )
 
 // Logged returns a Client that writes one JSON line per call of c — message
@@ -46,6 +49,9 @@ func (g *logged) Do(ctx context.Context, c Call) error {
 		status = 200 // Track answers 200 to both calls; the SDK hides the exact code
 	case errors.Is(err, ErrNoPerson):
 		outcome = ActionSkipped
+	case errors.Is(err, ErrNoCredentials):
+		// Configuration, not an outage: counted, and worth a look.
+		level, outcome = slog.LevelWarn, ActionNoCredentials
 	case retry && errors.Is(err, ErrCredentials):
 		// Retried like any outage, but every update fails until a person
 		// fixes the key: an error, not a warning.

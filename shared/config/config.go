@@ -5,12 +5,17 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Environment variable names. Terraform gives each function exactly the ones
@@ -51,10 +56,26 @@ const (
 	DefaultFirestoreDB = "(default)"
 )
 
+// Named workspaces' Track credentials and policies (see shared/workspace).
+const (
+	// EnvWorkspaceCredentials (a secret) holds the Track API credentials of
+	// named workspaces: "name=site_id:api_key[:region],…".
+	EnvWorkspaceCredentials = "CIO_WORKSPACE_CREDENTIALS"
+	// EnvWorkspaceActions holds the action policy of named workspaces: a
+	// JSON object of name to policy (what CIO_ACTIONS takes, as a string or
+	// as the policy object itself).
+	EnvWorkspaceActions = "CIO_WORKSPACE_ACTIONS"
+)
+
 // EnvWarehouseDir is for running the processor locally (`cioevents serve`):
 // rows go to NDJSON files in this directory instead of BigQuery. Terraform
 // never sets it, so it is listed in LocalVars, not ProcessorVars.
 const EnvWarehouseDir = "CIOEVENTS_WAREHOUSE_DIR"
+
+// OptionalProcessorVars lists the variables the processor reads that
+// Terraform gives only in some configurations: a secret mounted only when it
+// is used (a mounted secret with no version fails the deploy).
+func OptionalProcessorVars() []string { return []string{EnvWorkspaceCredentials} }
 
 // LocalVars lists the variables read only for local runs.
 func LocalVars() []string { return []string{EnvWarehouseDir} }
@@ -96,12 +117,15 @@ func ReceiverVars() []string {
 // ProcessorVars lists every variable Processor reads.
 func ProcessorVars() []string {
 	return []string{EnvProject, EnvFirestoreDB, EnvLedgerColl, EnvLedgerTTL, EnvLedgerLease, EnvStepTimeout, EnvLedgerTimeout, EnvLedgerMode, EnvDataset,
-		EnvTable, EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel}
+		EnvTable, EnvRejectedTable, EnvSiteID, EnvTrackAPIKey, EnvRegion, EnvActions, EnvAllowSuppress, EnvDryRun, EnvRateLimit, EnvLogLevel,
+		EnvWorkspaceActions}
 }
 
 // Receiver configures ReceiveWebhook.
 type Receiver struct {
-	SigningKeys    [][]byte
+	SigningKeys [][]byte
+	// KeyWorkspaces is the workspace of each signing key, by index.
+	KeyWorkspaces  []string
 	MaxAge         time.Duration
 	MaxAhead       time.Duration
 	MaxBodyBytes   int64
@@ -136,10 +160,32 @@ type Processor struct {
 	RateLimit      float64
 	LogLevel       string
 	WarehouseDir   string // local runs only: NDJSON rows instead of BigQuery
+	// WorkspaceCredentials are the Track API credentials of named
+	// workspaces; the default workspace's are SiteID and TrackAPIKey.
+	WorkspaceCredentials map[string]TrackCredentials
+	// WorkspaceActions is the policy text (as CIO_ACTIONS takes it) of named
+	// workspaces; a workspace it does not list has Actions.
+	WorkspaceActions map[string]string
 }
 
-// HasTrackCredentials reports whether Track API calls can be made for real.
+// TrackCredentials are one workspace's Track API credentials.
+type TrackCredentials struct {
+	SiteID, APIKey, Region string
+}
+
+// HasTrackCredentials reports whether Track API calls can be made for real
+// in the default workspace.
 func (p Processor) HasTrackCredentials() bool { return p.SiteID != "" && p.TrackAPIKey != "" }
+
+// Credentials returns the Track API credentials of workspace name; false
+// when it has none.
+func (p Processor) Credentials(name string) (TrackCredentials, bool) {
+	if name == workspace.Default {
+		return TrackCredentials{SiteID: p.SiteID, APIKey: p.TrackAPIKey, Region: p.Region}, p.HasTrackCredentials()
+	}
+	c, ok := p.WorkspaceCredentials[name]
+	return c, ok
+}
 
 // Getenv looks a variable up; os.Getenv in production, a map in tests.
 type Getenv func(string) string
@@ -250,7 +296,6 @@ func LoadReceiver(get Getenv) (Receiver, error) {
 	}
 	r := &reader{get: get}
 	c := Receiver{
-		SigningKeys:    parseKeys(r, get(EnvSigningKeys)),
 		MaxAge:         r.duration(EnvMaxAge, 192*time.Hour, time.Minute, 30*24*time.Hour),
 		MaxAhead:       r.duration(EnvMaxAhead, time.Hour, time.Second, 24*time.Hour),
 		MaxBodyBytes:   r.integer(EnvMaxBodyBytes, DefaultMaxBodyBytes, 1024, maxPubSubData),
@@ -260,6 +305,14 @@ func LoadReceiver(get Getenv) (Receiver, error) {
 		Topic:          r.str(EnvTopic, DefaultTopic),
 		PublishTimeout: r.duration(EnvPublishTimeout, 3*time.Second, 100*time.Millisecond, 3500*time.Millisecond),
 		LogLevel:       r.logLevel(),
+	}
+	keys, err := ParseSigningKeys(get(EnvSigningKeys))
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	for _, k := range keys {
+		c.SigningKeys = append(c.SigningKeys, k.Key)
+		c.KeyWorkspaces = append(c.KeyWorkspaces, k.Workspace)
 	}
 	if c.Project == "" {
 		r.fail(EnvProject, "is required (the project that owns the topic)")
@@ -275,21 +328,56 @@ func LoadReceiver(get Getenv) (Receiver, error) {
 	return c, errors.Join(r.errs...)
 }
 
-func parseKeys(r *reader, v string) [][]byte {
+// SigningKey is one entry of CIO_WEBHOOK_SIGNING_KEYS.
+type SigningKey struct {
+	Workspace string // workspace.Default for an unnamed key
+	Key       []byte
+}
+
+// ParseSigningKeys reads CIO_WEBHOOK_SIGNING_KEYS: comma-separated entries,
+// each a key or name=key. The text before an entry's first "=" is its
+// workspace name, so a key that itself contains "=" must be written with a
+// name (default=<key>). Several keys may share a workspace (rotation); one
+// key may not belong to two, since the matched key is what names the
+// workspace. Errors name the entry by position, never quote a key.
+func ParseSigningKeys(v string) ([]SigningKey, error) {
 	if strings.TrimSpace(v) == "" {
-		r.fail(EnvSigningKeys, "is required: no signing key, so no request can be verified and the receiver will not serve")
-		return nil
+		return nil, fmt.Errorf("%s: is required: no signing key, so no request can be verified and the receiver will not serve", EnvSigningKeys)
 	}
-	var keys [][]byte
-	for i, k := range strings.Split(v, ",") {
-		k = strings.TrimSpace(k)
-		if k == "" {
-			r.fail(EnvSigningKeys, "key %d is empty (stray comma?)", i+1)
+	var keys []SigningKey
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", EnvSigningKeys, fmt.Sprintf(format, args...)))
+	}
+	owner := map[string]string{}
+	for i, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			fail("key %d is empty (stray comma?)", i+1)
 			continue
 		}
-		keys = append(keys, []byte(k))
+		k := SigningKey{Workspace: workspace.Default, Key: []byte(entry)}
+		if name, key, named := strings.Cut(entry, "="); named {
+			name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+			switch {
+			case !workspace.Valid(name):
+				fail("key %d: the text before its first \"=\" is not a workspace name: %s; a key containing \"=\" must be written with its name (default=<key>)", i+1, workspace.Rule)
+				continue
+			case strings.Trim(key, "=") == "":
+				// Not quoting name: "abc==" is a key, not workspace abc.
+				fail("key %d is empty or only \"=\" after its name: a key containing \"=\" must be written with its name (default=<key>)", i+1)
+				continue
+			}
+			k = SigningKey{Workspace: name, Key: []byte(key)}
+		}
+		if prev, ok := owner[string(k.Key)]; ok && prev != k.Workspace {
+			fail("key %d (workspace %s) is also a key of workspace %s: a request it signs could not be told apart", i+1, k.Workspace, prev)
+			continue
+		}
+		owner[string(k.Key)] = k.Workspace
+		keys = append(keys, k)
 	}
-	return keys
+	return keys, errors.Join(errs...)
 }
 
 // LeaseMargin is the processor's lease margin (pipeline.DefaultLeaseMargin):
@@ -359,9 +447,17 @@ func LoadProcessor(get Getenv) (Processor, error) {
 	if (c.SiteID == "") != (c.TrackAPIKey == "") {
 		r.fail(EnvTrackAPIKey, "%s and %s must be set together", EnvSiteID, EnvTrackAPIKey)
 	}
-	if !c.DryRun && !c.HasTrackCredentials() && c.Actions != "none" {
+	c.WorkspaceCredentials = parseWorkspaceCredentials(r, get(EnvWorkspaceCredentials), c.Region)
+	c.WorkspaceActions = parseWorkspaceActions(r, get(EnvWorkspaceActions))
+	if !c.DryRun && !c.HasTrackCredentials() && len(c.WorkspaceCredentials) == 0 && c.Actions != "none" {
 		r.fail(EnvTrackAPIKey, "no Track API credentials: set %s and %s, or %s=true, or %s=none",
 			EnvSiteID, EnvTrackAPIKey, EnvDryRun, EnvActions)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.WorkspaceActions)) {
+		if _, ok := c.WorkspaceCredentials[name]; !ok && !c.DryRun && c.WorkspaceActions[name] != "none" {
+			r.fail(EnvWorkspaceActions, "workspace %s has a policy but no Track API credentials in %s: add them, or make its policy \"none\"",
+				name, EnvWorkspaceCredentials)
+		}
 	}
 	for _, t := range []struct{ name, v string }{{EnvDataset, c.Dataset}, {EnvTable, c.Table}, {EnvRejectedTable, c.RejectedTable}} {
 		if !bigQueryName(t.v) {
@@ -372,6 +468,79 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		r.fail(EnvLedgerColl, "%q is not a Firestore collection ID", c.LedgerCollection)
 	}
 	return c, errors.Join(r.errs...)
+}
+
+// parseWorkspaceCredentials reads "name=site_id:api_key[:region],…".
+// Errors name the entry by position and never quote it: it holds a key.
+func parseWorkspaceCredentials(r *reader, v, defaultRegion string) map[string]TrackCredentials {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	out := map[string]TrackCredentials{}
+	for i, entry := range strings.Split(v, ",") {
+		name, creds, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		name = strings.TrimSpace(name)
+		parts := strings.Split(creds, ":")
+		for j := range parts {
+			parts[j] = strings.TrimSpace(parts[j])
+		}
+		switch {
+		case !ok || len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "":
+			r.fail(EnvWorkspaceCredentials, "entry %d is not name=site_id:api_key or name=site_id:api_key:region", i+1)
+			continue
+		case !workspace.Valid(name):
+			r.fail(EnvWorkspaceCredentials, "entry %d: %s", i+1, workspace.Rule)
+			continue
+		case name == workspace.Default:
+			r.fail(EnvWorkspaceCredentials, "entry %d: the %s workspace's credentials are %s and %s", i+1, workspace.Default, EnvSiteID, EnvTrackAPIKey)
+			continue
+		}
+		if _, dup := out[name]; dup {
+			r.fail(EnvWorkspaceCredentials, "entry %d: workspace %s is listed twice", i+1, name)
+			continue
+		}
+		c := TrackCredentials{SiteID: parts[0], APIKey: parts[1], Region: defaultRegion}
+		if len(parts) == 3 {
+			c.Region = strings.ToLower(parts[2])
+		}
+		if c.Region != "us" && c.Region != "eu" {
+			r.fail(EnvWorkspaceCredentials, "entry %d (workspace %s): region is not us or eu", i+1, name)
+			continue
+		}
+		out[name] = c
+	}
+	return out
+}
+
+// parseWorkspaceActions reads a JSON object of workspace name to policy: a
+// string (as CIO_ACTIONS takes it) or the policy object itself, returned as
+// its JSON text. The actions package checks each policy.
+func parseWorkspaceActions(r *reader, v string) map[string]string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &raw); err != nil || raw == nil {
+		r.fail(EnvWorkspaceActions, `is not a JSON object of workspace name to policy, such as {"brand_b": "none"}`)
+		return nil
+	}
+	out := make(map[string]string, len(raw))
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		switch {
+		case !workspace.Valid(name):
+			r.fail(EnvWorkspaceActions, "%q: %s", name, workspace.Rule)
+			continue
+		case name == workspace.Default:
+			r.fail(EnvWorkspaceActions, "the %s workspace's policy is %s", workspace.Default, EnvActions)
+			continue
+		}
+		var text string
+		if err := json.Unmarshal(raw[name], &text); err != nil {
+			text = string(raw[name]) // the policy object
+		}
+		out[name] = strings.TrimSpace(text)
+	}
+	return out
 }
 
 func bigQueryName(s string) bool {

@@ -73,6 +73,113 @@ func TestLoadReceiver(t *testing.T) {
 	}
 }
 
+func TestSigningKeyWorkspaces(t *testing.T) {
+	tests := []struct {
+		name, keys string
+		want       []string // workspace:key
+		wantErr    []string
+	}{
+		{"unnamed keys are the default workspace", "k1,k2", []string{"default:k1", "default:k2"}, nil},
+		{"named keys, two for one workspace (rotation)", " shop = new , shop=old, b2b-eu=k3 ,k4",
+			[]string{"shop:new", "shop:old", "b2b-eu:k3", "default:k4"}, nil},
+		{"default written out", "default=k1", []string{"default:k1"}, nil},
+		{"a named key may contain '='", "shop=abc==", []string{"shop:abc=="}, nil},
+		{"uppercase name", "Shop=k1", nil, []string{"key 1: the text before its first"}},
+		{"name with a dot", "k0,shop.eu=k1", nil, []string{"key 2: the text before its first"}},
+		{"name too long", "a234567890123456789012345678901=k", nil, []string{"key 1: the text before"}},
+		{"unnamed key with padding", "abc==", nil, []string{"key 1 is empty or only \"=\" after its name"}},
+		{"empty named key", "shop=", nil, []string{"key 1 is empty"}},
+		{"one key, two workspaces", "a=k1,b=k1", nil, []string{"key 2 (workspace b) is also a key of workspace a"}},
+		{"one key, twice in one workspace", "a=k1,a=k1", []string{"a:k1", "a:k1"}, nil},
+		{"every bad entry reported", "A=k1,,b=", nil, []string{"key 1", "key 2 is empty", "key 3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadReceiver(env(map[string]string{EnvSigningKeys: tt.keys, EnvProject: "p"}))
+			checkErrLines(t, err, tt.wantErr)
+			if err != nil {
+				if strings.Contains(err.Error(), "k1") || strings.Contains(err.Error(), "abc") {
+					t.Fatalf("error quotes a key: %v", err)
+				}
+				return
+			}
+			var got []string
+			for i, k := range c.SigningKeys {
+				got = append(got, c.KeyWorkspaces[i]+":"+string(k))
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("keys = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWorkspaceCredentialsAndPolicies(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{EnvProject: "p", EnvSiteID: "site", EnvTrackAPIKey: "secret"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := LoadProcessor(env(base(EnvRegion, "eu",
+		EnvWorkspaceCredentials, " shop = s1:secret1 , b2b=s2:secret2:US",
+		EnvWorkspaceActions, `{"shop": "none", "b2b": {"email.bounced": [{"identify": {"email_bounced": true}}]}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]TrackCredentials{
+		"default": {"site", "secret", "eu"}, "shop": {"s1", "secret1", "eu"}, "b2b": {"s2", "secret2", "us"}} {
+		if got, ok := c.Credentials(name); !ok || got != want {
+			t.Errorf("Credentials(%s) = %+v, %v; want %+v", name, got, ok, want)
+		}
+	}
+	if _, ok := c.Credentials("other"); ok {
+		t.Error("a workspace without credentials has some")
+	}
+	if c.WorkspaceActions["shop"] != "none" || !strings.HasPrefix(c.WorkspaceActions["b2b"], `{"email.bounced"`) {
+		t.Errorf("policies = %q", c.WorkspaceActions)
+	}
+
+	// Only named workspaces have credentials: the default one may act with none.
+	if _, err := LoadProcessor(env(map[string]string{EnvProject: "p", EnvWorkspaceCredentials: "shop=s1:k1"})); err != nil {
+		t.Fatalf("named credentials only: %v", err)
+	}
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		wantErr []string
+	}{
+		{"no site id", base(EnvWorkspaceCredentials, "shop=:k1"), []string{EnvWorkspaceCredentials + ": entry 1 is not"}},
+		{"no separator", base(EnvWorkspaceCredentials, "shop=s1k1"), []string{"entry 1 is not"}},
+		{"no name", base(EnvWorkspaceCredentials, "s1:k1"), []string{"entry 1 is not"}},
+		{"bad name", base(EnvWorkspaceCredentials, "ok=s:k,Shop=s1:k1"), []string{"entry 2: a workspace name is"}},
+		{"default named", base(EnvWorkspaceCredentials, "default=s1:k1"), []string{"credentials are CIO_SITE_ID"}},
+		{"listed twice", base(EnvWorkspaceCredentials, "shop=s1:k1,shop=s2:k2"), []string{"workspace shop is listed twice"}},
+		{"bad region", base(EnvWorkspaceCredentials, "shop=s1:k1:ap"), []string{"region is not us or eu"}},
+		{"policies not an object", base(EnvWorkspaceActions, `["shop"]`), []string{EnvWorkspaceActions + ": is not a JSON object"}},
+		{"policy for a bad name", base(EnvWorkspaceActions, `{"Shop": "none"}`), []string{`"Shop": a workspace name`}},
+		{"policy for default", base(EnvWorkspaceActions, `{"default": "none"}`), []string{"policy is CIO_ACTIONS"}},
+		{"policy without credentials", base(EnvWorkspaceActions, `{"shop": ""}`),
+			[]string{"workspace shop has a policy but no Track API credentials"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadProcessor(env(tt.env))
+			checkErrLines(t, err, tt.wantErr)
+			if strings.Contains(err.Error(), "k1") || strings.Contains(err.Error(), "secret") {
+				t.Fatalf("error quotes a key: %v", err)
+			}
+		})
+	}
+	// A policy without credentials is fine when it acts on nothing or in a dry run.
+	for _, e := range []map[string]string{base(EnvWorkspaceActions, `{"shop": "none"}`),
+		base(EnvWorkspaceActions, `{"shop": ""}`, EnvDryRun, "true")} {
+		if _, err := LoadProcessor(env(e)); err != nil {
+			t.Errorf("%v: %v", e, err)
+		}
+	}
+}
+
 func TestLoadProcessor(t *testing.T) {
 	base := func(kv ...string) map[string]string {
 		m := map[string]string{EnvProject: "p", EnvSiteID: "site", EnvTrackAPIKey: "secret"}
@@ -147,12 +254,12 @@ func TestVarsCoverEveryLookup(t *testing.T) {
 	LoadReceiver(spy)
 	LoadProcessor(spy)
 	listed := map[string]bool{}
-	for _, v := range append(append(ReceiverVars(), ProcessorVars()...), LocalVars()...) {
+	for _, v := range append(append(append(ReceiverVars(), ProcessorVars()...), OptionalProcessorVars()...), LocalVars()...) {
 		listed[v] = true
 	}
 	for k := range seen {
 		if !listed[k] {
-			t.Errorf("%s is read but not listed in ReceiverVars/ProcessorVars/LocalVars", k)
+			t.Errorf("%s is read but not listed in ReceiverVars/ProcessorVars/OptionalProcessorVars/LocalVars", k)
 		}
 	}
 }

@@ -17,10 +17,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,7 @@ import (
 	"github.com/cioevents/cioevents/shared/signature"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Files the stack keeps in its data directory, besides the warehouse's.
@@ -178,6 +181,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	h, err := webhook.New(webhook.Options{
 		Verifier:       &signature.Verifier{Keys: o.Keys, MaxAge: rc.MaxAge, MaxAhead: rc.MaxAhead},
+		Workspaces:     rc.KeyWorkspaces,
 		Publisher:      pub,
 		MaxBodyBytes:   rc.MaxBodyBytes,
 		BodyBudget:     rc.BodyBudget,
@@ -400,6 +404,10 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %s: %w", config.EnvActions, err)
 	}
+	policies, err := actions.ParseWorkspacePolicies(cfg.WorkspaceActions, cfg.AllowSuppress)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %s: %w", config.EnvWorkspaceActions, err)
+	}
 	p := &pipeline.Processor{
 		Policy:         policy,
 		TTL:            cfg.LedgerTTL,
@@ -468,7 +476,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 	switch {
 	case o.Actions != nil:
 		p.Actions, s.Actions = o.Actions, "supplied client"
-	case len(policy) == 0:
+	case len(policy) == 0 && len(policies) == 0:
 		// Nothing is planned, so nothing is written or sent either way.
 		p.Actions = actions.NewDryRun(io.Discard)
 		s.Actions = "none: the policy (" + config.EnvActions + ") plans no Customer.io calls"
@@ -495,7 +503,24 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		p.Actions = actions.NewDryRun(f)
 		s.Actions = "dry run, nothing is sent: the calls the policy would make go to " + path + " (--live sends them)"
 	}
-	p.Actions = actions.Logged(p.Actions, o.Logger)
+	// Named workspaces act as the default one does (the same dry-run file,
+	// or live with their own credentials); one without credentials makes
+	// no call, as deployed.
+	clients := map[string]actions.Client{workspace.Default: p.Actions}
+	for _, name := range slices.Sorted(maps.Keys(cfg.WorkspaceCredentials)) {
+		clients[name] = p.Actions
+		if _, isTrack := p.Actions.(*actions.Track); isTrack {
+			creds, _ := cfg.Credentials(name)
+			t, err := actions.NewTrack(actions.TrackConfig{SiteID: creds.SiteID, APIKey: creds.APIKey,
+				Region: creds.Region, RateLimit: cfg.RateLimit})
+			if err != nil {
+				return nil, fmt.Errorf("devstack: workspace %s: %w", name, err)
+			}
+			clients[name] = t
+		}
+	}
+	p.Workspaces = actions.NewWorkspaces(clients, policies, policy, o.Logger)
+	p.Actions, p.Policy = p.Workspaces.Lookup(workspace.Default)
 	return p, nil
 }
 

@@ -106,6 +106,9 @@ var (
 		Of: func(r *warehouse.Row) string { return int64Text(r.BroadcastID) }}
 	NewsletterID = Dimension{Name: "newsletter_id", SQL: "newsletter_id",
 		Of: func(r *warehouse.Row) string { return int64Text(r.NewsletterID) }}
+	// Workspace is NULL for rows from before the column (and backfill rows).
+	Workspace = Dimension{Name: "workspace", SQL: "workspace",
+		Of: func(r *warehouse.Row) string { return text(r.Workspace) }}
 	Domain = Dimension{Name: "domain", SQL: `LOWER(REGEXP_EXTRACT(COALESCE(recipient, email), r'@([^@]+)$'))`,
 		Of: domainOf}
 )

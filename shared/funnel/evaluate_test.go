@@ -144,3 +144,24 @@ func TestEvaluateEngagement(t *testing.T) {
 		t.Errorf("last %v, want %v", got[0].Last, want)
 	}
 }
+
+// Campaign 42 of one workspace is not campaign 42 of another: the daily
+// views keep them apart.
+func TestDailyViewsKeepWorkspacesApart(t *testing.T) {
+	in := func(ws string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.Workspace = ptr(ws) } }
+	rows := []warehouse.Row{
+		ev("a1", "email", "delivered", day1, campaign(42), to("a@gmail.com"), in("shop")),
+		ev("b1", "email", "delivered", day1, campaign(42), to("b@gmail.com"), in("b2b")),
+		ev("b2", "email", "delivered", day1, campaign(42), to("c@gmail.com"), in("b2b")),
+		ev("n1", "email", "delivered", day1, campaign(42), to("d@gmail.com")), // before the column: NULL
+	}
+	for _, q := range []Query{FunnelDaily, DeliverabilityDaily} {
+		got := map[string]int64{}
+		for _, r := range Evaluate(rows, q, Range{}) {
+			got[r.Key[1]] = counts(q, r)["delivered"]
+		}
+		if want := map[string]int64{"shop": 1, "b2b": 2, "": 1}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: delivered by workspace %v, want %v", q.Columns()[:2], got, want)
+		}
+	}
+}

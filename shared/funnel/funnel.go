@@ -125,10 +125,11 @@ func ratesNamed(names ...string) []Rate {
 
 // The queries of the views and of `cioevents report --by`.
 var (
-	// FunnelDaily is view delivery_funnel_daily.
-	FunnelDaily = Query{Dims: []Dimension{Day, ObjectType, MessageType, MessageRef, ActionID}, Stages: Stages, Rates: Rates}
+	// FunnelDaily is view delivery_funnel_daily. Campaign and other IDs
+	// are per workspace, so the workspace is part of the key.
+	FunnelDaily = Query{Dims: []Dimension{Day, Workspace, ObjectType, MessageType, MessageRef, ActionID}, Stages: Stages, Rates: Rates}
 	// DeliverabilityDaily is view deliverability_daily.
-	DeliverabilityDaily = Query{Dims: []Dimension{Day, Domain}, EmailOnly: true,
+	DeliverabilityDaily = Query{Dims: []Dimension{Day, Workspace, Domain}, EmailOnly: true,
 		Stages: stagesNamed("sent", "delivered", "bounced", "spammed", "dropped", "failed"),
 		Rates:  ratesNamed("delivery_rate", "bounce_rate", "spam_rate")}
 	// DailyRates is deliverability per day over all domains (the report's chart).

@@ -35,6 +35,7 @@ import (
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Message is one delivery of a published webhook.
@@ -64,6 +65,13 @@ type Processor struct {
 	Warehouse warehouse.Writer
 	Actions   actions.Client
 	Policy    actions.Policy
+	// Workspaces, when set, replaces Actions and Policy: each event is
+	// acted on with the client and policy of its own workspace (the
+	// message's workspace attribute, the default one when absent), never
+	// another's.
+	Workspaces interface {
+		Lookup(workspace string) (actions.Client, actions.Policy)
+	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
 	TTL    time.Duration
@@ -169,7 +177,13 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		return p.reject(ctx, m, receivedAt, "unparseable", ev.EventID)
 	}
 
-	plan := p.Policy.Plan(ev)
+	// The event's own workspace decides what is done and with which
+	// credentials: never another workspace's.
+	client, policy := p.Actions, p.Policy
+	if p.Workspaces != nil {
+		client, policy = p.Workspaces.Lookup(*workspaceOf(m))
+	}
+	plan := policy.Plan(ev)
 	if len(plan) == 0 && !p.RecordEachStep {
 		res, err := p.processUnclaimed(ctx, m, ev, receivedAt)
 		if !errors.Is(err, ledger.ErrUnfinished) {
@@ -178,7 +192,7 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		// A delivery that claimed the event stopped half way (the policy
 		// had actions for it then): finish it the same way.
 	}
-	return p.processClaimed(ctx, m, ev, plan, receivedAt)
+	return p.processClaimed(ctx, m, ev, client, plan, receivedAt)
 }
 
 // processUnclaimed handles an event that has nothing to do but its row: a
@@ -197,7 +211,7 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	if err := p.fault("claimed"); err != nil {
 		return res, err
 	}
-	row, _ := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID).Fit()
+	row := eventRow(m, ev, receivedAt)
 	if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 		if !warehouse.IsPermanent(err) {
 			return res, asRetry(StepRow, err)
@@ -219,7 +233,8 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	return res, nil
 }
 
-func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
+func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
+	plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
 	res := Result{EventID: ev.EventID}
 	claim, err := p.claim(ctx, ev.EventID, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
@@ -235,7 +250,7 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 	}
 
 	if !claim.Done(StepRow) {
-		row, _ := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID).Fit()
+		row := eventRow(m, ev, receivedAt)
 		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
 				return res, claim, asRetry(StepRow, err)
@@ -261,7 +276,7 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 		if claim.Done(call.Step) {
 			continue
 		}
-		err := p.sideEffect(ctx, claim, call.Step, func(ctx context.Context) error { return p.Actions.Do(ctx, call) })
+		err := p.sideEffect(ctx, claim, call.Step, func(ctx context.Context) error { return client.Do(ctx, call) })
 		var re *RetryError
 		if errors.As(err, &re) {
 			return res, claim, err // the lease could not be kept
@@ -365,7 +380,9 @@ func (p *Processor) rejectedRow(m Message, receivedAt time.Time, reason, eventID
 	if cause != nil {
 		text = reason + ": " + cause.Error()
 	}
-	return warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID).Fit()
+	r := warehouse.NewRejected(receivedAt, text, eventID, m.Data, m.Attributes, m.ID)
+	r.Workspace = workspaceOf(m)
+	return r.Fit()
 }
 
 func (p *Processor) rejectClaimed(ctx context.Context, claim *ledger.Claim, m Message, receivedAt time.Time,
@@ -550,6 +567,21 @@ func (p *Processor) receivedAt(m Message) time.Time {
 		return m.PublishTime.UTC()
 	}
 	return p.now().UTC()
+}
+
+// eventRow is ev's warehouse row, fitted to BigQuery's limits.
+func eventRow(m Message, ev *event.Event, receivedAt time.Time) warehouse.Row {
+	r := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
+	r.Workspace = workspaceOf(m)
+	row, _ := r.Fit()
+	return row
+}
+
+// workspaceOf is the message's workspace: the receiver's attribute, or the
+// default workspace for a message published before workspaces existed.
+func workspaceOf(m Message) *string {
+	w := workspace.OrDefault(m.Attributes[webhook.AttrWorkspace])
+	return &w
 }
 
 func signedAt(m Message) *time.Time {

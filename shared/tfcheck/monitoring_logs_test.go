@@ -194,6 +194,9 @@ func processorLines(t *testing.T) []line {
 			return nil
 		},
 	}
+	// As deployed: every event acts through its workspace; "other" has no
+	// credentials.
+	p.Workspaces = actions.NewWorkspaces(map[string]actions.Client{"default": track}, nil, actions.DefaultPolicy(), logger)
 	seq := 0
 	msg := func(objectType, metric string, b []byte, extra map[string]string) pipeline.Message {
 		seq++
@@ -231,6 +234,7 @@ func processorLines(t *testing.T) []line {
 			func() { fake.FailNext(1, http.StatusTooManyRequests, "") }},
 		{"track_500", msg("email", "bounced", body("ev-p11", "email", "bounced", ts), nil),
 			func() { fake.FailNext(1, http.StatusInternalServerError, "") }},
+		{"no_credentials", msg("email", "opened", body("ev-p12", "email", "opened", ts), map[string]string{webhook.AttrWorkspace: "other"}), nil},
 	}
 	var ls []line
 	for _, c := range cases {
@@ -310,14 +314,16 @@ var want = map[string]metricWant{
 		"track_403/event":      {"outcome": "retry", "step": "action:0:identify"},
 		"track_429/event":      {"outcome": "retry", "step": "action:0:identify"},
 		"track_500/event":      {"outcome": "retry", "step": "action:0:identify"},
+		"no_credentials/event": {"outcome": "inserted:action_failed", "metric": "opened"},
 	},
 	"action_calls": {
-		"identify/action":  {"kind": "identify", "outcome": "applied", "status": "200", "status_class": "2xx"},
-		"spammed/action":   {"kind": "identify", "outcome": "applied", "status": "200"},
-		"track_401/action": {"outcome": "retry", "status": "401", "status_class": "4xx"},
-		"track_403/action": {"outcome": "retry", "status": "403", "status_class": "4xx"},
-		"track_429/action": {"outcome": "retry", "status": "429", "status_class": "4xx"},
-		"track_500/action": {"outcome": "retry", "status": "500", "status_class": "5xx"},
+		"identify/action":       {"kind": "identify", "outcome": "applied", "status": "200", "status_class": "2xx"},
+		"spammed/action":        {"kind": "identify", "outcome": "applied", "status": "200"},
+		"track_401/action":      {"outcome": "retry", "status": "401", "status_class": "4xx"},
+		"track_403/action":      {"outcome": "retry", "status": "403", "status_class": "4xx"},
+		"track_429/action":      {"outcome": "retry", "status": "429", "status_class": "4xx"},
+		"track_500/action":      {"outcome": "retry", "status": "500", "status_class": "5xx"},
+		"no_credentials/action": {"outcome": "no_credentials", "status": "0", "status_class": "none"},
 	},
 	"function_errors": {
 		"startup/processor refuses to start: invalid configuration": {"service": "cioevents-processor"},
@@ -325,9 +331,10 @@ var want = map[string]metricWant{
 	},
 	"lag_received": {
 		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_timestamp/event": {},
+		"no_credentials/event": {},
 	},
 	"lag_event": {
-		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {},
+		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_credentials/event": {},
 	},
 }
 

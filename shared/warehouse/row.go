@@ -67,6 +67,9 @@ type Row struct {
 	// Source is NULLABLE because BigQuery can add only NULLABLE columns to
 	// an existing table.
 	Source *string `bigquery:"source" json:"source" desc:"How the event arrived: webhook, or backfill (from the App API by cioevents backfill). NULL: webhook, before the column existed."`
+
+	// Workspace is NULLABLE for the same reason; the processor sets it.
+	Workspace *string `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace: the name of the signing key that verified the webhook (default for an unnamed key). NULL: rows from before the column, and backfill rows."`
 }
 
 // Values of Row.Source.
@@ -220,6 +223,7 @@ type Rejected struct {
 	Body       string            `bigquery:"body" json:"body" desc:"The body as received; base64 with a base64: prefix if it is not valid UTF-8."`
 	Attributes map[string]string `bigquery:"attributes" json:"attributes" desc:"Pub/Sub message attributes as a JSON object."`
 	MessageID  *string           `bigquery:"message_id" json:"message_id" desc:"Pub/Sub message ID."`
+	Workspace  *string           `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace of the signing key that verified the webhook. NULL: rows from before the column."`
 }
 
 // Base64Prefix marks a Rejected.Body that holds base64 of the received bytes.

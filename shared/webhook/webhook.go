@@ -45,6 +45,7 @@ const (
 	AttrMetric     = "metric"
 	AttrSignedAt   = "cio_timestamp" // X-CIO-Timestamp, unix seconds as sent
 	AttrKeyIndex   = "key_index"     // which configured signing key matched
+	AttrWorkspace  = "workspace"     // the matched key's workspace (shared/workspace)
 	AttrReceivedAt = "received_at"   // RFC 3339 with nanoseconds
 	AttrInvalid    = "invalid"       // why the processor must quarantine it
 	AttrOversized  = "oversized"     // "true": data is a stub, not the body
@@ -76,7 +77,11 @@ const RetryAfter = "1"
 
 // Options configure a Handler.
 type Options struct {
-	Verifier       *signature.Verifier
+	Verifier *signature.Verifier
+	// Workspaces names the workspace of each of the Verifier's keys, by
+	// index; the matched key's is published as AttrWorkspace. Nil publishes
+	// none, which the processor reads as the default workspace.
+	Workspaces     []string
 	Publisher      publish.Publisher
 	MaxBodyBytes   int64
 	PublishTimeout time.Duration
@@ -108,6 +113,9 @@ var ErrNoKeys = errors.New("webhook: no signing key configured; refusing to serv
 func New(o Options) (*Handler, error) {
 	if o.Verifier == nil || len(o.Verifier.Keys) == 0 {
 		return nil, ErrNoKeys
+	}
+	if o.Workspaces != nil && len(o.Workspaces) != len(o.Verifier.Keys) {
+		return nil, fmt.Errorf("webhook: %d workspaces for %d keys", len(o.Workspaces), len(o.Verifier.Keys))
 	}
 	if o.Publisher == nil {
 		return nil, errors.New("webhook: no publisher")
@@ -208,6 +216,9 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 		AttrSignedAt:   r.Header.Get(signature.HeaderTimestamp),
 		AttrKeyIndex:   strconv.Itoa(verified.KeyIndex),
 		AttrReceivedAt: start.UTC().Format(time.RFC3339Nano),
+	}
+	if verified.KeyIndex < len(h.o.Workspaces) {
+		attrs[AttrWorkspace] = h.o.Workspaces[verified.KeyIndex]
 	}
 	data := b.data
 	if b.oversized {
@@ -461,6 +472,7 @@ func (h *Handler) log(r *http.Request, o outcome, start time.Time) {
 			slog.String("object_type", o.attrs[AttrObjectType]),
 			slog.String("metric", o.attrs[AttrMetric]),
 			slog.Int("key_index", o.keyIndex),
+			slog.String("workspace", o.attrs[AttrWorkspace]),
 			// Skew shows in production whether retries carry fresh timestamps.
 			slog.Int64("skew_s", int64(o.skew/time.Second)))
 	}

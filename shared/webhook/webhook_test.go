@@ -59,6 +59,7 @@ func newHandler(t *testing.T, pub *recorder, logs io.Writer) *Handler {
 	}
 	h, err := New(Options{
 		Verifier:       &signature.Verifier{Keys: [][]byte{key2, key}, Now: func() time.Time { return now }},
+		Workspaces:     []string{"shop", "default"},
 		Publisher:      pub,
 		MaxBodyBytes:   4096,
 		PublishTimeout: 200 * time.Millisecond,
@@ -99,9 +100,9 @@ func TestReceiverContract(t *testing.T) {
 		{"authentic event", func() *http.Request { return signed(good, ts, key) }, &recorder{}, 200,
 			`"status":"accepted","event_id":"01JH6Z8Q3V4K2N7R9T5W1XAB3C"`,
 			map[string]string{AttrEventID: "01JH6Z8Q3V4K2N7R9T5W1XAB3C", AttrObjectType: "email", AttrMetric: "bounced",
-				AttrSignedAt: ts, AttrKeyIndex: "1"}, nil},
+				AttrSignedAt: ts, AttrKeyIndex: "1", AttrWorkspace: "default"}, nil},
 		{"second key", func() *http.Request { return signed(good, ts, key2) }, &recorder{}, 200, `"accepted"`,
-			map[string]string{AttrKeyIndex: "0"}, nil},
+			map[string]string{AttrKeyIndex: "0", AttrWorkspace: "shop"}, nil},
 		{"not an object", func() *http.Request { return signed([]byte(`[1,2]`), ts, key) }, &recorder{}, 200,
 			`"accepted"`, map[string]string{AttrInvalid: InvalidNotObject}, nil},
 		{"bad JSON", func() *http.Request { return signed([]byte(`{"event_id":`), ts, key) }, &recorder{}, 200,

@@ -61,6 +61,15 @@ project_id = "my-project-id"
 # processor_timeout_seconds  = 60
 # track_api_secret_version   = "latest"
 
+# Named workspaces (README, Workspaces): keys named in the signing keys secret
+# (name=key). Those listed here get their own Track credentials from the
+# <prefix>-track-workspaces secret (name=site_id:api_key[:region],...); a
+# workspace without them is stored but never acted on. A workspace not in
+# workspace_actions has cio_actions.
+# workspaces                = []        # e.g. ["shop", "b2b"]
+# workspace_actions         = {}        # e.g. { b2b = "none" }
+# workspaces_secret_version = "latest"
+
 # pii_policy = ""  # e.g. "email=hash,subject=drop"; hashing needs the <prefix>-pii-key secret
 
 # log_level          = "info"

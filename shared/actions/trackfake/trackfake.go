@@ -27,6 +27,9 @@ type Call struct {
 	Body   any
 	Status int // what the fake answered
 	Time   time.Time
+	// SiteID is the Basic auth user sent: which workspace's credentials
+	// the call used.
+	SiteID string
 }
 
 // Server is the fake. Safe for concurrent use.
@@ -37,8 +40,8 @@ type Server struct {
 	// real service may have applied it. Set it before the first request.
 	Hold func(ctx context.Context)
 
-	srv          *httptest.Server
-	site, apiKey string
+	srv      *httptest.Server
+	accepted map[string]string // site ID → API key
 
 	mu          sync.Mutex
 	inFlight    int
@@ -51,12 +54,20 @@ type Server struct {
 
 // New starts a fake that accepts Basic auth siteID:apiKey.
 func New(siteID, apiKey string) *Server {
-	s := &Server{site: siteID, apiKey: apiKey}
+	s := &Server{accepted: map[string]string{siteID: apiKey}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /api/v1/customers/{id}", s.identify)
 	mux.HandleFunc("POST /api/v1/customers/{id}/suppress", s.suppress)
 	s.srv = httptest.NewServer(s.auth(mux))
 	return s
+}
+
+// Accept makes the fake accept another site ID and API key too, as one
+// Track host serves several workspaces.
+func (s *Server) Accept(siteID, apiKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accepted[siteID] = apiKey
 }
 
 // URL is the base URL to give the client (TrackConfig.BaseURL).
@@ -119,7 +130,11 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 
 		site, key, ok := r.BasicAuth()
-		if !ok || site != s.site || key != s.apiKey {
+		call.SiteID = site
+		s.mu.Lock()
+		want, known := s.accepted[site]
+		s.mu.Unlock()
+		if !ok || !known || key != want {
 			reply(rec, http.StatusUnauthorized, `{"meta":{"error":"Unauthorized request"}}`)
 			return
 		}
