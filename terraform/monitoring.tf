@@ -510,7 +510,7 @@ resource "google_monitoring_alert_policy" "track_credentials" {
   documentation {
     mime_type = "text/markdown"
     content   = <<-EOT
-      The Customer.io Track API answers 401/403 (metric `action_calls`, status 401 or 403): the site ID or API key is wrong or revoked. These failures are permanent per call: the actions are recorded as not applied and are not retried.
+      The Customer.io Track API answers 401/403 (metric `action_calls`, status 401 or 403): the site ID or API key is wrong or revoked. Acting events are retried and finally dead-lettered, not dropped: fix the key, then `cioevents replay`.
 
       Runbook: ${local.runbooks}/track-credentials.md
     EOT

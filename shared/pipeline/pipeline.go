@@ -286,10 +286,9 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 		}
 		if err != nil {
 			// Permanent: a retry would fail the same way. The step is
-			// recorded so it is not attempted again; the log keeps why.
+			// recorded so it is not attempted again; the client's own action
+			// line (actions.Logged) says why, once.
 			outcome = OutcomeInserted + ":action_failed"
-			p.logger().LogAttrs(ctx, slog.LevelWarn, "action not applied",
-				slog.String("event_id", ev.EventID), slog.String("step", call.Step), slog.String("error", err.Error()))
 		}
 		if err := p.fault(call.Step + ":sent"); err != nil {
 			return res, claim, err
