@@ -606,6 +606,7 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 		slog.String("object_type", m.Attributes[webhook.AttrObjectType]),
 		slog.String("metric", m.Attributes[webhook.AttrMetric]),
 		slog.String("message_id", m.ID),
+		slog.String("workspace", *workspaceOf(m)),
 		slog.Int("attempt", res.Attempt),
 		slog.Float64("latency_ms", float64(p.now().Sub(start).Microseconds())/1000),
 	}
