@@ -123,7 +123,20 @@ func Parse(raw []byte) (*Event, error) { return parse(raw, true) }
 // ParseEnvelope is Parse without decoding data: the event_id, object_type,
 // metric and timestamp, and the same errors. It is the receiver's light
 // parse, which must stay cheap for large bodies; Data is left zero.
-func ParseEnvelope(raw []byte) (*Event, error) { return parse(raw, false) }
+func ParseEnvelope(raw []byte) (*Event, error) {
+	ev := &Event{Raw: raw}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return ev, ErrNotObject
+	}
+	if !scanEnvelope(trimmed, ev) {
+		return parse(raw, false)
+	}
+	if ev.EventID == "" {
+		return ev, ErrNoEventID
+	}
+	return ev, nil
+}
 
 func parse(raw []byte, withData bool) (*Event, error) {
 	ev := &Event{Raw: raw}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cioevents/cioevents/shared/event"
@@ -23,6 +24,9 @@ func FuzzParse(f *testing.F) {
 				f.Add(fx.body)
 			}
 		}
+	}
+	for _, body := range envelopeCases {
+		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := bytes.Clone(body)
@@ -56,6 +60,63 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("ParseEnvelope disagrees with Parse: %+v (%v) vs %+v (%v)", env, err3, ev, err)
 		}
 	})
+}
+
+// envelopeCases are bodies at the edges of ParseEnvelope's own scanner:
+// the JSON grammar, member order, key matching and value types.
+var envelopeCases = []string{
+	`{"event_id":"a","event_id":"b"}`,
+	`{"event_id":"a","event_id":null}`,
+	`{"event_id":"a","event_id":[1]}`,
+	`{"event_id":"a","EVENT_ID":"b","Event_Id":7}`,
+	`{"event_id":"a","metric":{"x":1},"object_type":true}`,
+	`{"event_id":"a","timestamp":"17"}`,
+	`{"event_id":"a","timestamp":1.5e3,"metric":"sent"}`,
+	`{"event_id":"a","timestamp":-9223372036854775808}`,
+	`{"event_id":"a","timestamp":9223372036854775808}`,
+	`{"event_id":"a","timestamp":123456789012345678}`,
+	`{"event_id":"a","timestamp":1234567890123456789}`,
+	`{"event_id":"a","timestamp":-0}`,
+	`{"event_id":1e2,"object_type_type":"email","metric":"sent"}`,
+	`{"event_id":"a","object_type":"","object_type_type":"sms"}`,
+	`{"event_id":"a\u0041\n","object_type":"em\"ail"}`,
+	"{\"event_id\":\"\xff\xfe\",\"metric\":\"s\xc3\"}",
+	`{"ev\u0065nt_id":"a"}`,
+	`{"metrıc":"sent","event_id":"a"}`,
+	`{"event_id":"a","data":{"a":[1,2,{"b":null}],"c":"\u00e9\/"}}`,
+	`{"event_id":"a","x":01}`,
+	`{"event_id":"a","x":1.}`,
+	`{"event_id":"a","x":-}`,
+	`{"event_id":"a","x":.5}`,
+	`{"event_id":"a","x":1e}`,
+	`{"event_id":"a","x":tru}`,
+	`{"event_id":"a","x":nulll}`,
+	"{\"event_id\":\"a\",\"x\":\"\x01\"}",
+	`{"event_id":"a","x":"\q"}`,
+	`{"event_id":"a","x":"\u12G4"}`,
+	`{"event_id":"a",}`,
+	`{"event_id":"a"}}`,
+	`{"event_id":"a"} x`,
+	"{\"event_id\":\"a\"}\v",
+	"\u00a0{\"event_id\":\"a\"}\u0085",
+	"{\v\"event_id\":\"a\"}",
+	`{"event_id":"a","x":[` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `]}`,
+	`{"event_id" "a"}`,
+	`{event_id:"a"}`,
+	`{}`,
+	`{ }`,
+	`{"data":{},"event_id":""}`,
+}
+
+func TestParseEnvelopeAgreesWithParse(t *testing.T) {
+	for _, body := range envelopeCases {
+		ev, err := event.Parse([]byte(body))
+		env, err2 := event.ParseEnvelope([]byte(body))
+		if class(err2) != class(err) || env.EventID != ev.EventID || env.ObjectType != ev.ObjectType ||
+			env.Metric != ev.Metric || env.Timestamp != ev.Timestamp || !bytes.Equal(env.Raw, []byte(body)) {
+			t.Errorf("%q: ParseEnvelope = %+v (%v), Parse = %+v (%v)", body, env, err2, ev, err)
+		}
+	}
 }
 
 func class(err error) string {

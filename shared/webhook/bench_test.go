@@ -107,3 +107,26 @@ type nopPublisher struct{}
 func (nopPublisher) Publish(context.Context, []byte, map[string]string) (string, error) {
 	return "1", nil
 }
+
+// TestVerifyParseAllocs holds the receiver's per-request CPU path to the
+// issue 13 budget of 8 allocations (it needs 2: the Event and its event_id).
+func TestVerifyParseAllocs(t *testing.T) {
+	body, err := os.ReadFile("../../testdata/events/email.sent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("alloc-signing-key")
+	ts, sig := signature.Headers(key, time.Now(), body)
+	v := &signature.Verifier{Keys: [][]byte{key}}
+	n := testing.AllocsPerRun(200, func() {
+		if _, err := v.Verify(body, ts, sig); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := event.ParseEnvelope(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 8 {
+		t.Errorf("verify + parse: %v allocations per request, want at most 8", n)
+	}
+}
