@@ -130,3 +130,48 @@ func TestVerifyParseAllocs(t *testing.T) {
 		t.Errorf("verify + parse: %v allocations per request, want at most 8", n)
 	}
 }
+
+// BenchmarkServeHTTP is BenchmarkHandler without building an httptest
+// request and recorder per iteration: the handler's own cost, which is what
+// a server adds on top of its HTTP stack.
+func BenchmarkServeHTTP(b *testing.B) {
+	bodies := benchBodies(b)
+	key := []byte("bench-signing-key")
+	for _, name := range []string{"1KB", "100KB"} {
+		body := bodies[name]
+		h, err := New(Options{Verifier: &signature.Verifier{Keys: [][]byte{key}}, Publisher: nopPublisher{},
+			MaxBodyBytes: 9 << 20, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts, sig := signature.Headers(key, time.Now(), body)
+		rd := bytes.NewReader(body)
+		r := httptest.NewRequest(http.MethodPost, "/", rd)
+		r.Header.Set(signature.HeaderTimestamp, ts)
+		r.Header.Set(signature.HeaderSignature, sig)
+		r.Body = io.NopCloser(rd)
+		w := &discardWriter{h: http.Header{}}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				clear(w.h)
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatal(w.code)
+				}
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
