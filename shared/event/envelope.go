@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -344,6 +345,7 @@ var stringStop = func() (t [256]bool) {
 // accepts any other byte, invalid UTF-8 included.
 func skipString(b []byte, i int) int {
 	for {
+		i = plainRun(b, i)
 		for i < len(b) && !stringStop[b[i]] {
 			i++
 		}
@@ -378,6 +380,25 @@ func skipString(b []byte, i int) int {
 			return -1 // a control character
 		}
 	}
+}
+
+// plainRun skips string content eight bytes at a time while none of them
+// is a quote, a backslash or a control character; the byte loop after it
+// finds which one stopped it.
+func plainRun(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// Classic "has a zero byte" tests: each flags the first matching
+		// byte exactly (and may flag later ones falsely), enough to stop.
+		q := w ^ (ones * '"')
+		bs := w ^ (ones * '\\')
+		stop := (q-ones)&^q | (bs-ones)&^bs | (w-ones*0x20)&^w
+		if stop&highs != 0 {
+			return i
+		}
+	}
+	return i
 }
 
 func fromHexDigit(c byte) (byte, bool) {

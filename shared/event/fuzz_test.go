@@ -151,7 +151,10 @@ func TestParseDeterministicWithCaseFoldedKeys(t *testing.T) {
 	}
 }
 
-func BenchmarkParse(b *testing.B) {
+func BenchmarkParse(b *testing.B)         { benchParse(b, event.Parse) }
+func BenchmarkParseEnvelope(b *testing.B) { benchParse(b, event.ParseEnvelope) }
+
+func benchParse(b *testing.B, parse func([]byte) (*event.Event, error)) {
 	for _, bc := range []struct{ name, file string }{
 		{"1KB", "events/email.sent.json"},
 		{"100KB", "odd/large_email_sent.json"},
@@ -164,7 +167,7 @@ func BenchmarkParse(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := event.Parse(body); err != nil {
+				if _, err := parse(body); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -44,6 +44,7 @@ func BenchmarkVerifyParse(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				if _, err := v.Verify(body, ts, sig); err != nil {
 					b.Fatal(err)
@@ -52,6 +53,7 @@ func BenchmarkVerifyParse(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -63,11 +65,13 @@ func BenchmarkBareHMAC(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				m := hmac.New(sha256.New, []byte("bench-signing-key"))
 				m.Write(body)
 				m.Sum(nil)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -88,6 +92,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 				r.Header.Set(signature.HeaderTimestamp, ts)
@@ -98,6 +103,7 @@ func BenchmarkHandler(b *testing.B) {
 					b.Fatal(w.Code)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -154,6 +160,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				rd.Reset(body)
 				clear(w.h)
@@ -162,6 +169,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 					b.Fatal(w.code)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
