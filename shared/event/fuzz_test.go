@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,7 +110,16 @@ var envelopeCases = []string{
 }
 
 func TestParseEnvelopeAgreesWithParse(t *testing.T) {
-	for _, body := range envelopeCases {
+	cases := slices.Clone(envelopeCases)
+	// Every byte that ends a run of plain string content, at every offset
+	// of the scanner's eight-byte words, in a key and in a value.
+	for pos := range 18 {
+		for _, x := range []string{`\"`, `\\`, `\n`, `\u00e9`, "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", `"`} {
+			s := strings.Repeat("a", pos) + x + strings.Repeat("b", 9)
+			cases = append(cases, `{"event_id":"`+s+`","metric":"sent"}`, `{"`+s+`":1,"event_id":"e"}`)
+		}
+	}
+	for _, body := range cases {
 		ev, err := event.Parse([]byte(body))
 		env, err2 := event.ParseEnvelope([]byte(body))
 		if class(err2) != class(err) || env.EventID != ev.EventID || env.ObjectType != ev.ObjectType ||

@@ -271,7 +271,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	// Values from the body can be any length and any bytes; production
 	// Pub/Sub refuses the whole message for one bad attribute. The body
 	// itself is published untouched, and the processor reads it.
-	attrs, o.altered = safeAttributes(attrs)
+	attrs, o.altered = publish.SafeAttributes(attrs)
 	o.eventID = attrs[AttrEventID]
 	o.attrs = attrs
 
@@ -295,18 +295,6 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 		o.category = "accepted_unknown"
 	}
 	return o
-}
-
-// safeAttributes is publish.SafeAttributes without its copy of the map when,
-// as nearly always, every value is already fit to publish (the keys are this
-// package's own).
-func safeAttributes(attrs map[string]string) (map[string]string, []string) {
-	for _, v := range attrs {
-		if publish.SafeValue(v) != v {
-			return publish.SafeAttributes(attrs)
-		}
-	}
-	return attrs, nil
 }
 
 func unauthorized(err error) outcome {
