@@ -30,10 +30,9 @@ const (
 	fieldTimestamp
 )
 
-// scanEnvelope fills ev's envelope fields from trimmed, a body that starts
-// with '{'. It reports false, with ev untouched, when the body needs the
-// general path.
-func scanEnvelope(trimmed []byte, ev *Event) bool {
+// scanEnvelope reads the envelope of trimmed, a body that starts with '{'.
+// It reports false when the body needs the general path.
+func scanEnvelope(trimmed []byte) (Envelope, bool) {
 	var env struct {
 		eventID, objectType, objectTypeType, metric String
 		timestamp                                   Int
@@ -45,27 +44,27 @@ func scanEnvelope(trimmed []byte, ev *Event) bool {
 	} else {
 		for {
 			if i >= len(b) || b[i] != '"' {
-				return false
+				return Envelope{}, false
 			}
 			keyStart := i + 1
 			i = skipString(b, keyStart)
 			if i < 0 {
-				return false
+				return Envelope{}, false
 			}
 			key := b[keyStart : i-1]
 			for _, c := range key {
 				if c == '\\' || c >= utf8.RuneSelf {
-					return false // encoding/json unescapes and Unicode-folds keys
+					return Envelope{}, false // encoding/json unescapes and Unicode-folds keys
 				}
 			}
 			i = skipSpace(b, i)
 			if i >= len(b) || b[i] != ':' {
-				return false
+				return Envelope{}, false
 			}
 			i = skipSpace(b, i+1)
 			valStart := i
 			if i = skipValue(b, i, 1); i < 0 {
-				return false
+				return Envelope{}, false
 			}
 			val := b[valStart:i]
 			// Each member is applied in document order, as encoding/json
@@ -85,30 +84,28 @@ func scanEnvelope(trimmed []byte, ev *Event) bool {
 			}
 			i = skipSpace(b, i)
 			if i >= len(b) {
-				return false
+				return Envelope{}, false
 			}
 			if b[i] == ',' {
 				i = skipSpace(b, i+1)
 				continue
 			}
 			if b[i] != '}' {
-				return false
+				return Envelope{}, false
 			}
 			i++
 			break
 		}
 	}
 	if i != len(b) {
-		return false
+		return Envelope{}, false
 	}
-	ev.EventID = env.eventID.Value
-	ev.ObjectType = env.objectType.Value
-	if ev.ObjectType == "" {
-		ev.ObjectType = env.objectTypeType.Value
+	out := Envelope{EventID: env.eventID.Value, ObjectType: env.objectType.Value, Metric: env.metric.Value,
+		Timestamp: env.timestamp.Value}
+	if out.ObjectType == "" {
+		out.ObjectType = env.objectTypeType.Value
 	}
-	ev.Metric = env.metric.Value
-	ev.Timestamp = env.timestamp.Value
-	return true
+	return out, true
 }
 
 // matchField matches an ASCII key as encoding/json does: exactly or, failing

@@ -248,7 +248,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 		}
 		data = stub(r, b.data, b.size, b.sum, id)
 	} else {
-		ev, err := event.ParseEnvelope(b.data)
+		ev, err := event.ReadEnvelope(b.data)
 		switch {
 		case errors.Is(err, event.ErrNotObject):
 			attrs[AttrInvalid] = InvalidNotObject
