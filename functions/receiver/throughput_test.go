@@ -1,3 +1,5 @@
+//go:build unix
+
 package receiver
 
 import (
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +103,10 @@ func BenchmarkReceiverVsNull(b *testing.B) {
 			run(name, n/4)
 		}
 		total := map[string]float64{}
+		// CPU of this process (sender, server, publisher client) per
+		// request: unlike the rates, it hardly depends on the neighbours.
+		// The emulator's own CPU is not in it.
+		cpuTotal := map[string]time.Duration{}
 		var lines []string
 		var ratios []float64
 		for round := range rounds {
@@ -110,11 +117,14 @@ func BenchmarkReceiverVsNull(b *testing.B) {
 			line := fmt.Sprintf("round %d:", round+1)
 			rate := map[string]float64{}
 			for _, name := range order {
+				cpu := processCPU()
 				rep := run(name, n)
+				perReq := (processCPU() - cpu) / time.Duration(n)
+				cpuTotal[name] += perReq
 				rate[name] = rep.RequestsPerSecond()
 				total[name] += rate[name]
-				line += fmt.Sprintf("  %s %.0f/s p50 %v p99 %v;", name, rate[name],
-					rep.P50.Round(10*time.Microsecond), rep.P99.Round(100*time.Microsecond))
+				line += fmt.Sprintf("  %s %.0f/s p50 %v p99 %v cpu %v;", name, rate[name],
+					rep.P50.Round(10*time.Microsecond), rep.P99.Round(100*time.Microsecond), perReq.Round(time.Microsecond))
 			}
 			ratios = append(ratios, rate["receiver"]/rate["null"])
 			lines = append(lines, line+fmt.Sprintf("  ratio %.2f", rate["receiver"]/rate["null"]))
@@ -126,6 +136,8 @@ func BenchmarkReceiverVsNull(b *testing.B) {
 		b.ReportMetric(total["receiver"]/float64(rounds), "receiver-req/s")
 		b.ReportMetric(total["null"]/float64(rounds), "null-req/s")
 		b.ReportMetric(total["receiver"]/total["null"], "ratio")
+		b.ReportMetric(float64(cpuTotal["receiver"].Microseconds())/float64(rounds), "receiver-cpu-µs/req")
+		b.ReportMetric(float64(cpuTotal["null"].Microseconds())/float64(rounds), "null-cpu-µs/req")
 		b.ReportMetric(total["receiver-nolog"]/float64(rounds), "receiver-nolog-req/s")
 		b.ReportMetric(total["null+attrs"]/float64(rounds), "null+attrs-req/s")
 	}
@@ -172,6 +184,15 @@ func benchTopic(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return topic
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envInt(b *testing.B, name string, def int) int {
