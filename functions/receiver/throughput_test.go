@@ -136,8 +136,9 @@ func BenchmarkReceiverVsNull(b *testing.B) {
 		b.ReportMetric(total["receiver"]/float64(rounds), "receiver-req/s")
 		b.ReportMetric(total["null"]/float64(rounds), "null-req/s")
 		b.ReportMetric(total["receiver"]/total["null"], "ratio")
-		b.ReportMetric(float64(cpuTotal["receiver"].Microseconds())/float64(rounds), "receiver-cpu-µs/req")
-		b.ReportMetric(float64(cpuTotal["null"].Microseconds())/float64(rounds), "null-cpu-µs/req")
+		for _, name := range names {
+			b.ReportMetric(float64(cpuTotal[name].Microseconds())/float64(rounds), name+"-cpu-µs/req")
+		}
 		b.ReportMetric(total["receiver-nolog"]/float64(rounds), "receiver-nolog-req/s")
 		b.ReportMetric(total["null+attrs"]/float64(rounds), "null+attrs-req/s")
 	}
