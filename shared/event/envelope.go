@@ -365,7 +365,7 @@ func skipString(b []byte, i int) int {
 					return -1
 				}
 				for _, c := range b[i+1 : i+5] {
-					if _, ok := fromHexDigit(c); !ok {
+					if !isHexDigit(c) {
 						return -1
 					}
 				}
@@ -398,14 +398,6 @@ func plainRun(b []byte, i int) int {
 	return i
 }
 
-func fromHexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
 }

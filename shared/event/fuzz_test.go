@@ -95,6 +95,8 @@ var envelopeCases = []string{
 	"{\"event_id\":\"a\",\"x\":\"\x01\"}",
 	`{"event_id":"a","x":"\q"}`,
 	`{"event_id":"a","x":"\u12G4"}`,
+	"{\"event_id\":\"a\",\"x\":\"\\u\x10\x11\x12\x13\"}",
+	"{\"event_id\":\"a\",\"x\":\"\\u\x41\x46\x61\x66\"}",
 	`{"event_id":"a",}`,
 	`{"event_id":"a"}}`,
 	`{"event_id":"a"} x`,

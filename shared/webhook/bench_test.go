@@ -83,12 +83,7 @@ func BenchmarkHandler(b *testing.B) {
 	key := []byte("bench-signing-key")
 	for _, name := range []string{"1KB", "100KB"} {
 		body := bodies[name]
-		h, err := New(Options{Verifier: &signature.Verifier{Keys: [][]byte{key}}, Publisher: nopPublisher{},
-			MaxBodyBytes: 9 << 20, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ts, sig := signature.Headers(key, time.Now(), body)
+		h, ts, sig := benchHandler(b, key, body)
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
@@ -106,6 +101,18 @@ func BenchmarkHandler(b *testing.B) {
 			reportCPU(b, cpu)
 		})
 	}
+}
+
+// benchHandler is a handler with a publisher that answers at once, and the
+// headers that sign body for it.
+func benchHandler(b *testing.B, key, body []byte) (h *Handler, ts, sig string) {
+	h, err := New(Options{Verifier: &signature.Verifier{Keys: [][]byte{key}}, Publisher: nopPublisher{},
+		MaxBodyBytes: 9 << 20, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts, sig = signature.Headers(key, time.Now(), body)
+	return h, ts, sig
 }
 
 type nopPublisher struct{}
@@ -145,12 +152,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	key := []byte("bench-signing-key")
 	for _, name := range []string{"1KB", "100KB"} {
 		body := bodies[name]
-		h, err := New(Options{Verifier: &signature.Verifier{Keys: [][]byte{key}}, Publisher: nopPublisher{},
-			MaxBodyBytes: 9 << 20, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ts, sig := signature.Headers(key, time.Now(), body)
+		h, ts, sig := benchHandler(b, key, body)
 		rd := bytes.NewReader(body)
 		r := httptest.NewRequest(http.MethodPost, "/", rd)
 		r.Header.Set(signature.HeaderTimestamp, ts)
