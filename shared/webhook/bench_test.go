@@ -124,6 +124,9 @@ func (nopPublisher) Publish(context.Context, []byte, map[string]string) (string,
 // TestVerifyParseAllocs holds the receiver's per-request CPU path to the
 // issue 13 budget of 8 allocations (it needs 1: the event_id).
 func TestVerifyParseAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop states at random and adds allocations")
+	}
 	body, err := os.ReadFile("../../testdata/events/email.sent.json")
 	if err != nil {
 		t.Fatal(err)
