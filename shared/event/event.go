@@ -121,9 +121,42 @@ type envelope struct {
 func Parse(raw []byte) (*Event, error) { return parse(raw, true) }
 
 // ParseEnvelope is Parse without decoding data: the event_id, object_type,
-// metric and timestamp, and the same errors. It is the receiver's light
-// parse, which must stay cheap for large bodies; Data is left zero.
-func ParseEnvelope(raw []byte) (*Event, error) { return parse(raw, false) }
+// metric and timestamp, and the same errors. Data is left zero.
+func ParseEnvelope(raw []byte) (*Event, error) {
+	env, err := ReadEnvelope(raw)
+	return &Event{EventID: env.EventID, ObjectType: env.ObjectType, Metric: env.Metric, Timestamp: env.Timestamp,
+		Raw: raw}, err
+}
+
+// Envelope is what ReadEnvelope reads of an event.
+type Envelope struct {
+	EventID    string
+	ObjectType string
+	Metric     string
+	Timestamp  int64
+}
+
+// Known reports whether the object_type/metric pair is one the contract lists.
+func (e Envelope) Known() bool { return Known(e.ObjectType, e.Metric) }
+
+// ReadEnvelope is ParseEnvelope without an Event: the same fields and the
+// same errors, as a value. It is the receiver's light parse, which must stay
+// cheap for every body, large or small.
+func ReadEnvelope(raw []byte) (Envelope, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Envelope{}, ErrNotObject
+	}
+	env, ok := scanEnvelope(trimmed)
+	if !ok {
+		ev, err := parse(raw, false)
+		return Envelope{EventID: ev.EventID, ObjectType: ev.ObjectType, Metric: ev.Metric, Timestamp: ev.Timestamp}, err
+	}
+	if env.EventID == "" {
+		return env, ErrNoEventID
+	}
+	return env, nil
+}
 
 func parse(raw []byte, withData bool) (*Event, error) {
 	ev := &Event{Raw: raw}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cioevents/cioevents/shared/event"
@@ -23,6 +25,9 @@ func FuzzParse(f *testing.F) {
 				f.Add(fx.body)
 			}
 		}
+	}
+	for _, body := range envelopeCases {
+		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := bytes.Clone(body)
@@ -58,6 +63,74 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// envelopeCases are bodies at the edges of ParseEnvelope's own scanner:
+// the JSON grammar, member order, key matching and value types.
+var envelopeCases = []string{
+	`{"event_id":"a","event_id":"b"}`,
+	`{"event_id":"a","event_id":null}`,
+	`{"event_id":"a","event_id":[1]}`,
+	`{"event_id":"a","EVENT_ID":"b","Event_Id":7}`,
+	`{"event_id":"a","metric":{"x":1},"object_type":true}`,
+	`{"event_id":"a","timestamp":"17"}`,
+	`{"event_id":"a","timestamp":1.5e3,"metric":"sent"}`,
+	`{"event_id":"a","timestamp":-9223372036854775808}`,
+	`{"event_id":"a","timestamp":9223372036854775808}`,
+	`{"event_id":"a","timestamp":123456789012345678}`,
+	`{"event_id":"a","timestamp":1234567890123456789}`,
+	`{"event_id":"a","timestamp":-0}`,
+	`{"event_id":1e2,"object_type_type":"email","metric":"sent"}`,
+	`{"event_id":"a","object_type":"","object_type_type":"sms"}`,
+	`{"event_id":"a\u0041\n","object_type":"em\"ail"}`,
+	"{\"event_id\":\"\xff\xfe\",\"metric\":\"s\xc3\"}",
+	`{"ev\u0065nt_id":"a"}`,
+	`{"metrıc":"sent","event_id":"a"}`,
+	`{"event_id":"a","data":{"a":[1,2,{"b":null}],"c":"\u00e9\/"}}`,
+	`{"event_id":"a","x":01}`,
+	`{"event_id":"a","x":1.}`,
+	`{"event_id":"a","x":-}`,
+	`{"event_id":"a","x":.5}`,
+	`{"event_id":"a","x":1e}`,
+	`{"event_id":"a","x":tru}`,
+	`{"event_id":"a","x":nulll}`,
+	"{\"event_id\":\"a\",\"x\":\"\x01\"}",
+	`{"event_id":"a","x":"\q"}`,
+	`{"event_id":"a","x":"\u12G4"}`,
+	"{\"event_id\":\"a\",\"x\":\"\\u\x10\x11\x12\x13\"}",
+	"{\"event_id\":\"a\",\"x\":\"\\u\x41\x46\x61\x66\"}",
+	`{"event_id":"a",}`,
+	`{"event_id":"a"}}`,
+	`{"event_id":"a"} x`,
+	"{\"event_id\":\"a\"}\v",
+	"\u00a0{\"event_id\":\"a\"}\u0085",
+	"{\v\"event_id\":\"a\"}",
+	`{"event_id":"a","x":[` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `]}`,
+	`{"event_id" "a"}`,
+	`{event_id:"a"}`,
+	`{}`,
+	`{ }`,
+	`{"data":{},"event_id":""}`,
+}
+
+func TestParseEnvelopeAgreesWithParse(t *testing.T) {
+	cases := slices.Clone(envelopeCases)
+	// Every byte that ends a run of plain string content, at every offset
+	// of the scanner's eight-byte words, in a key and in a value.
+	for pos := range 18 {
+		for _, x := range []string{`\"`, `\\`, `\n`, `\u00e9`, "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", `"`} {
+			s := strings.Repeat("a", pos) + x + strings.Repeat("b", 9)
+			cases = append(cases, `{"event_id":"`+s+`","metric":"sent"}`, `{"`+s+`":1,"event_id":"e"}`)
+		}
+	}
+	for _, body := range cases {
+		ev, err := event.Parse([]byte(body))
+		env, err2 := event.ParseEnvelope([]byte(body))
+		if class(err2) != class(err) || env.EventID != ev.EventID || env.ObjectType != ev.ObjectType ||
+			env.Metric != ev.Metric || env.Timestamp != ev.Timestamp || !bytes.Equal(env.Raw, []byte(body)) {
+			t.Errorf("%q: ParseEnvelope = %+v (%v), Parse = %+v (%v)", body, env, err2, ev, err)
+		}
+	}
+}
+
 func class(err error) string {
 	switch {
 	case err == nil:
@@ -90,7 +163,10 @@ func TestParseDeterministicWithCaseFoldedKeys(t *testing.T) {
 	}
 }
 
-func BenchmarkParse(b *testing.B) {
+func BenchmarkParse(b *testing.B)         { benchParse(b, event.Parse) }
+func BenchmarkParseEnvelope(b *testing.B) { benchParse(b, event.ParseEnvelope) }
+
+func benchParse(b *testing.B, parse func([]byte) (*event.Event, error)) {
 	for _, bc := range []struct{ name, file string }{
 		{"1KB", "events/email.sent.json"},
 		{"100KB", "odd/large_email_sent.json"},
@@ -103,7 +179,7 @@ func BenchmarkParse(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := event.Parse(body); err != nil {
+				if _, err := parse(body); err != nil {
 					b.Fatal(err)
 				}
 			}

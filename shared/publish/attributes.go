@@ -40,8 +40,12 @@ const hashMark = "…sha256:"
 // not (too long, invalid UTF-8, empty, or in Pub/Sub's reserved "goog"
 // namespace) is replaced by "x_" and a hash of it. Past 100 attributes the
 // ones last in key order are dropped.
+//
+// attrs itself is returned when it is already within the limits, as nearly
+// every set is: the receiver and the publisher both pass through here, and a
+// copy per call is most of the cost.
 func SafeAttributes(attrs map[string]string) (safe map[string]string, altered []string) {
-	if len(attrs) == 0 {
+	if WithinLimits(attrs) {
 		return attrs, nil
 	}
 	safe = make(map[string]string, len(attrs)+1)

@@ -10,6 +10,7 @@
 package signature
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"hash"
 	"io"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,12 +106,17 @@ type Verifier struct {
 	MaxAhead time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// states holds a *macCache: keyed HMAC states reused across requests,
+	// because hmac.New hashes the padded key twice and allocates several
+	// times, which costs more than hashing a 1 KB body.
+	states atomic.Value
 }
 
 // Verify checks a complete body. It is the one call most callers need.
 func (v *Verifier) Verify(body []byte, timestamp, sig string) (Verified, error) {
-	d, err := v.Start(timestamp, sig)
-	if err != nil {
+	var d Digest
+	if err := v.start(&d, timestamp, sig); err != nil {
 		return Verified{}, err
 	}
 	d.Write(body)
@@ -125,25 +133,29 @@ func Verify(body []byte, timestamp, sig string, keys ...[]byte) (Verified, error
 // which the body is written, so a body too large to hold can still be
 // verified over every byte as it streams past.
 func (v *Verifier) Start(timestamp, sig string) (*Digest, error) {
+	d := new(Digest)
+	if err := v.start(d, timestamp, sig); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (v *Verifier) start(d *Digest, timestamp, sig string) error {
 	if len(v.Keys) == 0 {
-		return nil, ErrNoKeys
+		return ErrNoKeys
 	}
 	if sig == "" {
-		return nil, ErrMissingSignature
+		return ErrMissingSignature
 	}
 	if timestamp == "" {
-		return nil, ErrMissingTimestamp
+		return ErrMissingTimestamp
 	}
-	want := make([]byte, sha256.Size)
-	if len(sig) != hex.EncodedLen(sha256.Size) {
-		return nil, ErrMalformedSignature
-	}
-	if _, err := hex.Decode(want, []byte(sig)); err != nil {
-		return nil, ErrMalformedSignature
+	if !decodeHex(&d.want, sig) {
+		return ErrMalformedSignature
 	}
 	sec, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return nil, ErrMalformedTimestamp
+		return ErrMalformedTimestamp
 	}
 	now := time.Now
 	if v.Now != nil {
@@ -157,50 +169,170 @@ func (v *Verifier) Start(timestamp, sig string) (*Digest, error) {
 		maxAhead = DefaultMaxAhead
 	}
 	if err := window(sec, now(), maxAge, maxAhead); err != nil {
-		return nil, err
+		return err
 	}
-	ts := time.Unix(sec, 0)
-	d := &Digest{want: want, ts: ts.UTC(), macs: make([]hash.Hash, len(v.Keys))}
+	d.ts = time.Unix(sec, 0).UTC()
+	c := v.cache()
+	d.cache = c
+	if len(c.pools) > len(d.inline) {
+		d.more = make([]*mac, len(c.pools))
+	}
+	d.n = len(c.pools)
+	macs := d.macs()
+	for i := range macs {
+		macs[i] = c.get(i)
+		macs[i].prefix(timestamp)
+	}
+	return nil
+}
+
+// cache returns the HMAC states for the current Keys, building them anew
+// when Keys changed since the last call (compared by content, so a copied
+// or edited Verifier never checks against a stale key).
+func (v *Verifier) cache() *macCache {
+	if c, _ := v.states.Load().(*macCache); c != nil && c.matches(v.Keys) {
+		return c
+	}
+	c := &macCache{keys: make([][]byte, len(v.Keys)), pools: make([]sync.Pool, len(v.Keys))}
 	for i, k := range v.Keys {
-		d.macs[i] = hmac.New(sha256.New, k)
-		writePrefix(d.macs[i], timestamp)
+		c.keys[i] = bytes.Clone(k)
+		if c.keys[i] == nil {
+			c.keys[i] = []byte{}
+		}
 	}
-	return d, nil
+	v.states.Store(c)
+	return c
+}
+
+// macCache pools, per key, HMAC states that Reset rewinds to just after the
+// key, so a request costs only its own bytes.
+type macCache struct {
+	keys  [][]byte
+	pools []sync.Pool // of *mac, one pool per key
+}
+
+func (c *macCache) matches(keys [][]byte) bool {
+	if len(keys) != len(c.keys) {
+		return false
+	}
+	for i, k := range keys {
+		if !bytes.Equal(k, c.keys[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *macCache) get(i int) *mac {
+	if m, _ := c.pools[i].Get().(*mac); m != nil {
+		m.h.Reset()
+		return m
+	}
+	return &mac{key: i, h: hmac.New(sha256.New, c.keys[i]), sum: make([]byte, 0, sha256.Size)}
+}
+
+// mac is one keyed HMAC state with its scratch space, so that feeding the
+// prefix and taking the sum through the hash.Hash interface allocate nothing.
+type mac struct {
+	key     int
+	h       hash.Hash
+	scratch []byte
+	sum     []byte
+}
+
+func (m *mac) prefix(timestamp string) {
+	m.scratch = append(append(append(m.scratch[:0], "v0:"...), timestamp...), ':')
+	m.h.Write(m.scratch)
 }
 
 // Digest accumulates the body for every key. It implements io.Writer.
 type Digest struct {
-	want []byte
-	ts   time.Time
-	macs []hash.Hash
+	want   [sha256.Size]byte
+	ts     time.Time
+	cache  *macCache
+	n      int     // keys in use; 0 once finished
+	inline [2]*mac // the usual one or two keys, without an allocation
+	more   []*mac  // used instead of inline for more keys
+
+	done bool
+	res  Verified
+	err  error
 }
 
 var _ io.Writer = (*Digest)(nil)
 
-// Write feeds body bytes; it never fails.
+// macs is the states in use; an index rather than a slice field into inline
+// keeps a Digest on the stack when Verify uses one.
+func (d *Digest) macs() []*mac {
+	if d.more != nil {
+		return d.more[:d.n]
+	}
+	return d.inline[:d.n]
+}
+
+// Write feeds body bytes; it never fails. Bytes written after Finish are
+// ignored.
 func (d *Digest) Write(p []byte) (int, error) {
-	for _, m := range d.macs {
-		m.Write(p)
+	for _, m := range d.macs() {
+		m.h.Write(p)
 	}
 	return len(p), nil
 }
 
 // Finish reports which key, if any, produced the expected signature. Every
 // key is compared, in constant time, so timing reveals neither which key
-// matched nor how much of the signature did.
+// matched nor how much of the signature did. Finish ends the Digest: calling
+// it again returns the same answer.
 func (d *Digest) Finish() (Verified, error) {
+	if d.done {
+		return d.res, d.err
+	}
 	match := -1
-	sum := make([]byte, 0, sha256.Size)
-	for i, m := range d.macs {
-		sum = m.Sum(sum[:0])
-		if hmac.Equal(sum, d.want) && match < 0 {
+	macs := d.macs()
+	for i, m := range macs {
+		m.sum = m.h.Sum(m.sum[:0])
+		if hmac.Equal(m.sum, d.want[:]) && match < 0 {
 			match = i
 		}
+		d.cache.pools[m.key].Put(m)
+		macs[i] = nil
 	}
+	d.n, d.more, d.done = 0, nil, true
 	if match < 0 {
-		return Verified{}, ErrMismatch
+		d.err = ErrMismatch
+	} else {
+		d.res = Verified{KeyIndex: match, Timestamp: d.ts}
 	}
-	return Verified{KeyIndex: match, Timestamp: d.ts}, nil
+	return d.res, d.err
+}
+
+// decodeHex decodes a 64-character hex signature, either case, into dst
+// without the allocation of converting it to bytes first.
+func decodeHex(dst *[sha256.Size]byte, s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := fromHex(s[2*i])
+		lo, ok2 := fromHex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // window checks sec against [now-maxAge, now+maxAhead] in whole seconds on

@@ -172,6 +172,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", RetryAfter)
 	}
 	w.WriteHeader(o.status)
+	if o.status == http.StatusOK && plainJSON(o.eventID) {
+		// What encoding/json writes for such an ID, without its encoder.
+		var buf [128]byte
+		out := append(buf[:0], `{"status":"accepted","event_id":"`...)
+		out = append(out, o.eventID...)
+		w.Write(append(out, "\"}\n"...))
+		return
+	}
 	var body any
 	if o.status == http.StatusOK {
 		body = struct {
@@ -184,11 +192,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// plainJSON reports whether s is short and needs no escaping in a JSON
+// string as encoding/json writes it (which escapes <, > and &).
+func plainJSON(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// Canonical forms of the signature headers: http.Header.Get would
+// otherwise canonicalise (and allocate) the key on every request.
+var (
+	headerTimestamp = http.CanonicalHeaderKey(signature.HeaderTimestamp)
+	headerSignature = http.CanonicalHeaderKey(signature.HeaderSignature)
+)
+
 func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	if r.Method != http.MethodPost {
 		return outcome{status: http.StatusMethodNotAllowed, reason: "only POST is accepted", category: "method"}
 	}
-	digest, err := h.o.Verifier.Start(r.Header.Get(signature.HeaderTimestamp), r.Header.Get(signature.HeaderSignature))
+	timestamp := r.Header.Get(headerTimestamp)
+	digest, err := h.o.Verifier.Start(timestamp, r.Header.Get(headerSignature))
 	if err != nil {
 		return unauthorized(err)
 	}
@@ -213,7 +243,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	}
 	o := outcome{keyIndex: verified.KeyIndex, skew: start.Sub(verified.Timestamp), size: b.size}
 	attrs := map[string]string{
-		AttrSignedAt:   r.Header.Get(signature.HeaderTimestamp),
+		AttrSignedAt:   timestamp,
 		AttrKeyIndex:   strconv.Itoa(verified.KeyIndex),
 		AttrReceivedAt: start.UTC().Format(time.RFC3339Nano),
 	}
@@ -229,7 +259,7 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 		}
 		data = stub(r, b.data, b.size, b.sum, id)
 	} else {
-		ev, err := event.ParseEnvelope(b.data)
+		ev, err := event.ReadEnvelope(b.data)
 		switch {
 		case errors.Is(err, event.ErrNotObject):
 			attrs[AttrInvalid] = InvalidNotObject
@@ -294,7 +324,7 @@ var (
 type body struct {
 	data      []byte // the whole body, or its first StubPrefixBytes when oversized
 	size      int64  // every byte received
-	sum       []byte // sha256 of every byte
+	sum       []byte // sha256 of every byte, when oversized
 	oversized bool   // data is not the whole body
 	reserved  int64  // budget held for data; released when the request ends
 }
@@ -321,11 +351,19 @@ func (h *Handler) read(r *http.Request, digest io.Writer) (b body, err error) {
 	case size < 0:
 		size = min(minGrow, keep)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.BudgetWait)
-	defer cancel()
+	// The budget is usually free: only a request that must wait pays for
+	// the timer and context of the wait.
+	var ctx context.Context
+	cancel := context.CancelFunc(func() {})
+	defer func() { cancel() }()
 	reserve := func(n int64) error {
-		if err := h.budget.Acquire(ctx, n); err != nil {
-			return errBusy
+		if !h.budget.TryAcquire(n) {
+			if ctx == nil {
+				ctx, cancel = context.WithTimeout(r.Context(), h.o.BudgetWait)
+			}
+			if err := h.budget.Acquire(ctx, n); err != nil {
+				return errBusy
+			}
 		}
 		b.reserved += n
 		return nil
@@ -333,17 +371,19 @@ func (h *Handler) read(r *http.Request, digest io.Writer) (b body, err error) {
 	if err := reserve(size); err != nil {
 		return b, err
 	}
-	sha := sha256.New()
-	tee := io.TeeReader(r.Body, io.MultiWriter(digest, sha))
+	// Every byte goes to the digest as it is read. Until the body proves
+	// oversized it is all in buf, so its sha256 (wanted only for a stub) is
+	// started there and then rather than on every request.
 	buf := make([]byte, 0, size)
 	for int64(len(buf)) < keep {
 		if len(buf) == cap(buf) {
 			// Full at the declared length: the body should end here. Probe
 			// with one byte rather than growing a buffer for nothing.
 			var one [1]byte
-			n, err := io.ReadFull(tee, one[:])
+			n, err := io.ReadFull(r.Body, one[:])
+			digest.Write(one[:n])
 			if err == io.EOF {
-				b.data, b.size, b.sum = buf, int64(len(buf)), sha.Sum(nil)
+				b.data, b.size = buf, int64(len(buf))
 				return b, nil
 			}
 			if err != nil {
@@ -357,10 +397,11 @@ func (h *Handler) read(r *http.Request, digest io.Writer) (b body, err error) {
 			buf = append(buf, one[:n]...)
 			continue
 		}
-		n, err := tee.Read(buf[len(buf):cap(buf)])
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		digest.Write(buf[len(buf) : len(buf)+n])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			b.data, b.size, b.sum = buf, int64(len(buf)), sha.Sum(nil)
+			b.data, b.size = buf, int64(len(buf))
 			return b, nil
 		}
 		if err != nil {
@@ -368,6 +409,9 @@ func (h *Handler) read(r *http.Request, digest io.Writer) (b body, err error) {
 		}
 	}
 	// As much as is kept: the rest only streams through the hashes.
+	sha := sha256.New()
+	sha.Write(buf)
+	tee := io.TeeReader(r.Body, io.MultiWriter(digest, sha))
 	rest, err := io.Copy(io.Discard, io.LimitReader(tee, hardCap-int64(len(buf))))
 	b.data, b.size = buf, int64(len(buf))+rest
 	b.oversized = b.size > limit || rest > 0
@@ -460,12 +504,12 @@ func (h *Handler) log(r *http.Request, o outcome, start time.Time) {
 	case o.status >= 500:
 		level = slog.LevelError
 	}
-	attrs := []slog.Attr{
+	// Room for every attribute below, so the line costs one allocation.
+	attrs := append(make([]slog.Attr, 0, 12),
 		slog.Int("status", o.status),
 		slog.String("outcome", o.category),
 		slog.Int64("bytes", o.size),
-		slog.Float64("latency_ms", float64(h.o.Now().Sub(start).Microseconds())/1000),
-	}
+		slog.Float64("latency_ms", float64(h.o.Now().Sub(start).Microseconds())/1000))
 	if o.attrs != nil {
 		attrs = append(attrs,
 			slog.String("event_id", o.eventID),
