@@ -545,8 +545,16 @@ func (s *Stack) Close() error {
 	var errs []error
 	s.once.Do(func() {
 		if s.srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, s.srv.Shutdown(ctx))
+			// net/http counts a connection that never sent a request as
+			// busy for its first 5 s, so a sender's spare connection can
+			// hold Shutdown that long: wait past it, then force. A request
+			// cut by the force got no 2xx and is re-sent by its sender.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+				errs = append(errs, s.srv.Close())
+			} else {
+				errs = append(errs, err)
+			}
 			cancel()
 		}
 		if s.cancel != nil {
