@@ -159,6 +159,7 @@ func By(name string) (Query, bool) {
 // ByNames lists what By accepts.
 var ByNames = []string{"campaign", "broadcast", "newsletter", "day", "domain"}
 
-// Engagement is view person_engagement: per person (cio_id), the last time
-// each of these stages happened.
+// Engagement is view person_engagement: per person, the last time each of
+// these stages happened. A person is a cio_id within one workspace: the same
+// ID in another workspace is someone else.
 var Engagement = stagesNamed("delivered", "opened", "human_opened", "clicked", "human_clicked")
