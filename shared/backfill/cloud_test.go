@@ -21,6 +21,23 @@ import (
 
 func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }
 
+// newBigQuery starts the BigQuery fake with the two tables, events
+// requiring its partition filter as deployed, and a writer into it.
+func newBigQuery(t *testing.T) (*bqfake.Server, []option.ClientOption, *warehouse.BigQuery) {
+	t.Helper()
+	bq := bqfake.New(map[string]bigquery.Schema{
+		"cioevents.events": warehouse.EventsSchema(), "cioevents.rejected_events": warehouse.RejectedSchema()})
+	t.Cleanup(bq.Close)
+	bq.RequirePartitionFilter("cioevents.events", "event_time")
+	opts := []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}
+	w, err := warehouse.NewBigQuery(context.Background(), "proj", "cioevents", "events", "rejected_events", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return bq, opts, w
+}
+
 // TestProductionPath runs the command as the Cloud Run job does: the
 // reconciliation query against BigQuery (the fake, which enforces the
 // table's partition filter), the Firestore emulator as the ledger, and rows
@@ -28,18 +45,9 @@ func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }
 func TestProductionPath(t *testing.T) {
 	fake, ds := newFake(t, 500, 21)
 	want := wantPairs(ds)
-	bq := bqfake.New(map[string]bigquery.Schema{
-		"cioevents.events": warehouse.EventsSchema(), "cioevents.rejected_events": warehouse.RejectedSchema()})
-	defer bq.Close()
-	bq.RequirePartitionFilter("cioevents.events", "event_time")
-	bqOpts := []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}
+	bq, bqOpts, w := newBigQuery(t)
 
 	// Webhooks stored some pairs before the outage.
-	w, err := warehouse.NewBigQuery(context.Background(), "proj", "cioevents", "events", "rejected_events", bqOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	webhooks := map[string]bool{}
 	for i, d := range ds {
 		ts, ok := d.Metrics["sent"]
@@ -120,18 +128,9 @@ func TestApplyActionsInTheRunsWorkspace(t *testing.T) {
 	track := trackfake.New("site-shop", "key-shop")
 	defer track.Close()
 	track.Accept("site-default", "key-default")
-	bq := bqfake.New(map[string]bigquery.Schema{
-		"cioevents.events": warehouse.EventsSchema(), "cioevents.rejected_events": warehouse.RejectedSchema()})
-	defer bq.Close()
-	bq.RequirePartitionFilter("cioevents.events", "event_time")
-	bqOpts := []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}
+	bq, bqOpts, w := newBigQuery(t)
 	// One webhook row of another delivery: the table a deployment has (the
 	// fake cannot answer a reconciliation query that finds no row).
-	w, err := warehouse.NewBigQuery(context.Background(), "proj", "cioevents", "events", "rejected_events", bqOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	ev, err := event.Parse([]byte(fmt.Sprintf(`{"event_id":"01WEBHOOK","object_type":"email","metric":"sent","timestamp":%d,"data":{"delivery_id":"other"}}`,
 		from.Add(time.Hour).Unix())))
 	if err != nil {
