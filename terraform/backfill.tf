@@ -47,6 +47,17 @@ variable "backfill_lookback" {
   }
 }
 
+variable "backfill_workspace" {
+  description = "The workspace the app-api-key secret's App API key belongs to (--workspace): the backfilled rows carry it. An App API key reaches one workspace; \"default\" is the workspace of unnamed signing keys."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_-]{0,29}$", var.backfill_workspace))
+    error_message = "backfill_workspace must be a workspace name (a lowercase letter, then up to 29 lowercase letters, digits, _ or -), as named in the signing keys secret, or default."
+  }
+}
+
 variable "backfill_dry_run" {
   description = "Only report what is missing (--dry-run). false also stores the missing events (source = backfill); actions are never applied."
   type        = bool
@@ -177,7 +188,7 @@ resource "google_cloud_run_v2_job" "backfill" {
 
       containers {
         image = var.backfill_image
-        args  = concat(["backfill", "--since", var.backfill_lookback], var.backfill_dry_run ? ["--dry-run"] : [])
+        args  = concat(["backfill", "--since", var.backfill_lookback, "--workspace", var.backfill_workspace], var.backfill_dry_run ? ["--dry-run"] : [])
 
         dynamic "env" {
           for_each = {

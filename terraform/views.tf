@@ -17,7 +17,7 @@ locals {
   reporting_views = {
     delivery_funnel_daily = "Funnel per day, channel, message (campaign, broadcast, newsletter, transactional) and action: distinct deliveries per stage, all and human-only opens and clicks."
     deliverability_daily  = "Email deliverability per day and recipient domain: distinct deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates."
-    person_engagement     = "Per person (cio_id): when a delivery was last delivered, opened and clicked, all and human only."
+    person_engagement     = "Per person (workspace, cio_id): when a delivery was last delivered, opened and clicked, all and human only."
   }
 }
 

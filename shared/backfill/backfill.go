@@ -18,6 +18,7 @@ import (
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Lister lists deliveries; *appapi.Client is the real one.
@@ -38,6 +39,12 @@ type Options struct {
 	// window, limit and cursor are set by Run.
 	Query  appapi.Query
 	DryRun bool
+	// Workspace is the workspace the App API key belongs to (an App API
+	// key reaches one workspace): every event is processed as that
+	// workspace's, as if its signing key had verified it. Default:
+	// workspace.Default. It never enters an event_id, so a pair has one ID
+	// whichever workspace a run names.
+	Workspace string
 	// Checkpoint is the file that makes a run resumable; "" means none.
 	// Spec names the run (its flags): a checkpoint of another spec is refused.
 	Checkpoint string
@@ -85,6 +92,9 @@ var ErrCheckpointMismatch = errors.New("backfill: the checkpoint belongs to a di
 func Run(ctx context.Context, o Options) (Report, error) {
 	o = withDefaults(o)
 	rep := Report{Recon: Recon{}}
+	if !workspace.Valid(o.Workspace) {
+		return rep, errors.New("backfill: workspace: " + workspace.Rule)
+	}
 	cp := checkpoint{Spec: o.Spec, Since: o.Since, Until: o.Until}
 	if !o.DryRun && o.Checkpoint != "" {
 		old, ok, err := loadCheckpoint(o.Checkpoint)
@@ -175,6 +185,7 @@ func withDefaults(o Options) Options {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 8
 	}
+	o.Workspace = workspace.OrDefault(o.Workspace)
 	if o.sleep == nil {
 		o.sleep = sleepCtx
 	}
@@ -269,7 +280,7 @@ feed:
 func (o Options) process(ctx context.Context, c Candidate) (string, error) {
 	m := pipeline.Message{Data: c.Body, Attributes: map[string]string{
 		webhook.AttrEventID: c.EventID, webhook.AttrObjectType: c.ObjectType, webhook.AttrMetric: c.Metric,
-		webhook.AttrReceivedAt: o.Now().UTC().Format(time.RFC3339Nano),
+		webhook.AttrReceivedAt: o.Now().UTC().Format(time.RFC3339Nano), webhook.AttrWorkspace: o.Workspace,
 	}}
 	var err error
 	for attempt := 1; attempt <= o.MaxAttempts; attempt++ {

@@ -339,6 +339,7 @@ func TestBackfilledRowCarriesTheDelivery(t *testing.T) {
 		{"trigger_event_id", *failed.TriggerEventID, "01TRIGGER"},
 		{"newsletter_id", failed.NewsletterID == nil, true},
 		{"source", *failed.Source, warehouse.SourceBackfill},
+		{"workspace", *failed.Workspace, "default"},
 		{"message_id", failed.MessageID == nil, true},
 		{"sent has no failure_message", byPair[pair("dgOq6QWq6QUBAAF4_CGoeVX7mFkDbRFu7ek=", "sent")].FailureMessage == nil, true},
 		{"email newsletter_id", *byPair[pair("nl-1", "sent")].NewsletterID, int64(10)},
@@ -508,12 +509,95 @@ func TestActionsOnlyWithApplyActions(t *testing.T) {
 	}
 }
 
+// An App API key belongs to one workspace: --workspace labels the rows and
+// picks the policy, and leaves the event IDs, so reconciliation and the
+// ledger see the same pairs whichever workspace a run names.
+func TestWorkspace(t *testing.T) {
+	fake, ds := newFake(t, 300, 16)
+	want := wantPairs(ds)
+	plain, shop := t.TempDir(), t.TempDir()
+	if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", plain}, span...)...); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", shop, "--workspace", "shop"}, span...)...); r.err != nil {
+		t.Fatal(r.err)
+	}
+	plainRows, _ := readRows(t, plain)
+	shopRows, _ := readRows(t, shop)
+	ids := map[string]string{}
+	for _, r := range plainRows {
+		if *r.Workspace != "default" {
+			t.Errorf("%s: workspace %s without --workspace, want default", r.EventID, *r.Workspace)
+		}
+		ids[r.EventID] = pair(*r.DeliveryID, r.Metric)
+	}
+	for _, r := range shopRows {
+		p := pair(*r.DeliveryID, r.Metric)
+		if *r.Workspace != "shop" {
+			t.Errorf("%s: workspace %s, want shop", p, *r.Workspace)
+		}
+		if r.EventID != backfill.EventID(*r.DeliveryID, r.Metric) || ids[r.EventID] != p {
+			t.Errorf("%s: event_id %s depends on the workspace", p, r.EventID)
+		}
+	}
+	if len(shopRows) != len(want) || len(plainRows) != len(want) {
+		t.Errorf("%d and %d rows, want %d", len(shopRows), len(plainRows), len(want))
+	}
+	// Another workspace's run over the same rows finds every pair stored.
+	if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", shop, "--workspace", "b2b"}, span...)...); r.err != nil ||
+		!strings.Contains(r.stdout, " 0 added") {
+		t.Errorf("second run: %v %s", r.err, r.stdout)
+	}
+
+	// --apply-actions acts by the workspace's own policy (CIO_WORKSPACE_ACTIONS), else CIO_ACTIONS.
+	env := backfill.Env{Getenv: func(k string) string {
+		return map[string]string{backfill.EnvAppAPIKey: appKey, "CIO_WORKSPACE_ACTIONS": `{"shop":"none"}`}[k]
+	}}
+	for ws, wantActions := range map[string]bool{"shop": false, "b2b": true} {
+		dir := t.TempDir()
+		if r := run(context.Background(), fake, env, append([]string{"--data-dir", dir, "--workspace", ws, "--apply-actions"}, span...)...); r.err != nil {
+			t.Fatal(r.err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "actions.ndjson"))
+		if got := len(b) > 0; got != wantActions {
+			t.Errorf("workspace %s: actions %v, want %v (policy none for shop only)", ws, got, wantActions)
+		}
+	}
+
+	// A checkpoint of one workspace's run (stopped in its second window,
+	// after the first saved it) does not resume another's.
+	cp := filepath.Join(t.TempDir(), "cp.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n atomic.Int64
+	stop := func(point string) error {
+		if point == "row" && n.Add(1) == int64(len(want)*3/4) {
+			cancel()
+		}
+		return nil
+	}
+	dir := t.TempDir()
+	if r := run(ctx, fake, backfill.Env{Fault: stop}, append([]string{"--data-dir", dir, "--checkpoint", cp, "--workspace", "shop"}, span...)...); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", r.err)
+	}
+	if _, err := os.Stat(cp); err != nil {
+		t.Fatalf("no checkpoint after the interruption: %v", err)
+	}
+	r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", dir, "--checkpoint", cp, "--workspace", "b2b"}, span...)...)
+	if !errors.Is(r.err, backfill.ErrCheckpointMismatch) {
+		t.Errorf("b2b run on shop's checkpoint: %v", r.err)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	fake, _ := newFake(t, 1, 15)
 	for _, args := range [][]string{
 		{},
 		{"--since", "yesterday"},
 		{"--since", "2025-05-01", "--until", "2025-04-01"},
+		{"--since", "30d", "--workspace", "Shop"},
+		{"--since", "30d", "--workspace", ""},
+		{"--since", "30d", "--workspace", "shop=key"},
 	} {
 		if r := run(context.Background(), fake, backfill.Env{}, append([]string{"--data-dir", t.TempDir()}, args...)...); r.err == nil {
 			t.Errorf("%v accepted", args)

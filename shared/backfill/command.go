@@ -26,6 +26,7 @@ import (
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Environment variables the command reads besides the processor's own.
@@ -38,8 +39,8 @@ const (
 )
 
 // Usage is the command's line in `cioevents` usage.
-const Usage = `backfill --since DATE [--until DATE] [--type email|push|sms|...] [--dry-run] [--data-dir D]
-          [--app-api-url URL] [--apply-actions] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
+const Usage = `backfill --since DATE [--until DATE] [--type email|push|sms|...] [--workspace NAME] [--dry-run]
+          [--data-dir D] [--app-api-url URL] [--apply-actions] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {
@@ -49,7 +50,9 @@ type Env struct {
 	HTTPClient *http.Client
 	// BigQueryOptions go to the BigQuery clients (tests: the fake).
 	BigQueryOptions []option.ClientOption
-	Now             func() time.Time
+	// TrackURL replaces the Track API host of --apply-actions (tests: the fake).
+	TrackURL string
+	Now      func() time.Time
 	// Fault is passed to the processor (tests interrupt runs with it).
 	Fault func(point string) error
 }
@@ -80,6 +83,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	dry := fl.Bool("dry-run", false, "write nothing; print per day, object_type and metric what Customer.io has, the warehouse has and is missing")
 	dir := fl.String("data-dir", "", "store into this local data dir (what `cioevents dev` writes) instead of BigQuery")
 	apiURL := fl.String("app-api-url", "", "App API base URL instead of the CIO_REGION host (a fake or a proxy)")
+	ws := fl.String("workspace", workspace.Default, "the workspace the App API key belongs to: rows carry it, and --apply-actions acts with its credentials and policy")
 	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
@@ -92,6 +96,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	if *since == "" {
 		return errors.New("backfill: --since is required (YYYY-MM-DD, RFC 3339 or a look-back such as 30d)")
+	}
+	if !workspace.Valid(*ws) {
+		return fmt.Errorf("backfill: --workspace %q: %s", *ws, workspace.Rule)
 	}
 	now := e.Now().UTC()
 	from, err := parseTime(*since, now, false)
@@ -118,7 +125,12 @@ func Command(ctx context.Context, args []string, e Env) error {
 			ActionID: *action},
 		Spec: fmt.Sprintf("since=%s until=%s type=%s metric=%s campaign=%d newsletter=%d action=%d", *since, *until,
 			*typ, *metric, *campaign, *newsletter, *action),
-		Checkpoint: *cpPath,
+		Checkpoint: *cpPath, Workspace: *ws,
+	}
+	if *ws != workspace.Default {
+		// Another workspace's checkpoint is another run; a default run's
+		// spec stays as before, so its checkpoints still resume.
+		o.Spec += " workspace=" + *ws
 	}
 	level := e.Getenv(config.EnvLogLevel)
 	if level == "" {
@@ -137,7 +149,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		}
 		o.Index = FileIndex{Dir: *dir}
 		if !*dry {
-			if o.Processor, closers, err = local(*dir, *apply, e, logger); err != nil {
+			if o.Processor, closers, err = local(*dir, *ws, *apply, e, logger); err != nil {
 				return err
 			}
 		}
@@ -145,7 +157,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		if o.Checkpoint == "" {
 			o.Checkpoint = CheckpointFile
 		}
-		if o.Index, o.Processor, closers, err = cloud(ctx, *dry, *apply, e, logger); err != nil {
+		if o.Index, o.Processor, closers, err = cloud(ctx, *ws, *dry, *apply, e, logger); err != nil {
 			return err
 		}
 	}
@@ -165,7 +177,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected)
 	// One JSON line for the log-based alerting: a failure, or a nightly
 	// reconciliation that found gaps.
-	attrs := []any{"pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
+	attrs := []any{"workspace", *ws, "pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
 		"added", rep.Added, "rejected", rep.Rejected, "dry_run", *dry}
 	switch {
 	case err != nil:
@@ -183,7 +195,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 
 // local stores into dir as `cioevents dev` does: NDJSON rows, an in-memory
 // ledger, and actions (if applied) into actions.ndjson as a dry run.
-func local(dir string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
+func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
 		return nil, nil, err
@@ -197,7 +209,11 @@ func local(dir string, apply bool, e Env, logger *slog.Logger) (*pipeline.Proces
 		Warehouse: Sourced(&privacy.Writer{Next: f, Policy: pii}, warehouse.SourceBackfill), Logger: logger}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
-		if p.Policy, err = actions.ParsePolicy(e.Getenv(config.EnvActions), allow); err != nil {
+		named, err := config.ParseWorkspaceActions(e.Getenv(config.EnvWorkspaceActions))
+		if err != nil {
+			return nil, closers, err
+		}
+		if p.Policy, err = actions.ParsePolicy(policyText(ws, e.Getenv(config.EnvActions), named), allow); err != nil {
 			return nil, closers, err
 		}
 		af, err := os.OpenFile(filepath.Join(dir, actionsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -213,13 +229,17 @@ func local(dir string, apply bool, e Env, logger *slog.Logger) (*pipeline.Proces
 // cloud reads the processor's configuration and stores into BigQuery
 // through the Firestore ledger, exactly as the processor function does.
 // A dry run only queries BigQuery.
-func cloud(ctx context.Context, dry, apply bool, e Env, logger *slog.Logger) (Index, *pipeline.Processor, []func() error, error) {
+func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.Logger) (Index, *pipeline.Processor, []func() error, error) {
 	getenv := e.Getenv
 	if !apply {
-		// Without actions no Track credentials are needed.
+		// Without actions no Track credentials are needed, and no
+		// policy applies, not even a named workspace's.
 		getenv = func(k string) string {
-			if k == config.EnvActions {
+			switch k {
+			case config.EnvActions:
 				return "none"
+			case config.EnvWorkspaceActions:
+				return ""
 			}
 			return e.Getenv(k)
 		}
@@ -228,7 +248,7 @@ func cloud(ctx context.Context, dry, apply bool, e Env, logger *slog.Logger) (In
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("backfill configuration: %w", err)
 	}
-	policy, err := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
+	policy, err := actions.ParsePolicy(policyText(ws, cfg.Actions, cfg.WorkspaceActions), cfg.AllowSuppress)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -260,14 +280,25 @@ func cloud(ctx context.Context, dry, apply bool, e Env, logger *slog.Logger) (In
 		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
 		TTL: cfg.LedgerTTL, Logger: logger}
 	if apply {
-		if cfg.DryRun || !cfg.HasTrackCredentials() {
+		// The run's own workspace's credentials, never another's.
+		creds, ok := cfg.Credentials(ws)
+		if cfg.DryRun || !ok {
 			p.Actions = actions.NewRedactedDryRun(e.Stderr).PersonKey([]byte(e.Getenv(privacy.EnvKey)))
-		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: cfg.SiteID, APIKey: cfg.TrackAPIKey,
-			Region: cfg.Region, RateLimit: cfg.RateLimit}); err != nil {
+		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: creds.SiteID, APIKey: creds.APIKey,
+			Region: creds.Region, BaseURL: e.TrackURL, RateLimit: cfg.RateLimit}); err != nil {
 			return nil, nil, closers, err
 		}
 	}
 	return index, p, closers, nil
+}
+
+// policyText is workspace ws's action policy: its entry in
+// CIO_WORKSPACE_ACTIONS (named), else CIO_ACTIONS (def).
+func policyText(ws, def string, named map[string]string) string {
+	if t, ok := named[ws]; ok {
+		return t
+	}
+	return def
 }
 
 // parseTime reads a date (UTC midnight; with endOfDay, the next midnight so

@@ -512,6 +512,14 @@ func parseWorkspaceCredentials(r *reader, v, defaultRegion string) map[string]Tr
 	return out
 }
 
+// ParseWorkspaceActions reads a CIO_WORKSPACE_ACTIONS value as
+// LoadProcessor does, for a command that needs no other processor setting.
+func ParseWorkspaceActions(v string) (map[string]string, error) {
+	r := &reader{}
+	m := parseWorkspaceActions(r, v)
+	return m, errors.Join(r.errs...)
+}
+
 // parseWorkspaceActions reads a JSON object of workspace name to policy: a
 // string (as CIO_ACTIONS takes it) or the policy object itself, returned as
 // its JSON text. The actions package checks each policy.

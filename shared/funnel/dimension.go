@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Dimension is one grouping column, spelled twice side by side: as a
@@ -106,9 +107,10 @@ var (
 		Of: func(r *warehouse.Row) string { return int64Text(r.BroadcastID) }}
 	NewsletterID = Dimension{Name: "newsletter_id", SQL: "newsletter_id",
 		Of: func(r *warehouse.Row) string { return int64Text(r.NewsletterID) }}
-	// Workspace is NULL for rows from before the column (and backfill rows).
-	Workspace = Dimension{Name: "workspace", SQL: "workspace",
-		Of: func(r *warehouse.Row) string { return text(r.Workspace) }}
+	// Workspace is never NULL: a row from before the column came through a
+	// key that had no name, and an unnamed key's workspace is Default.
+	Workspace = Dimension{Name: "workspace", SQL: "COALESCE(workspace, '" + workspace.Default + "')",
+		Of: func(r *warehouse.Row) string { return workspace.OrDefault(text(r.Workspace)) }}
 	Domain = Dimension{Name: "domain", SQL: `LOWER(REGEXP_EXTRACT(COALESCE(recipient, email), r'@([^@]+)$'))`,
 		Of: domainOf}
 )

@@ -117,12 +117,13 @@ func SortResults(rs []Result) {
 
 // Person is one row of person_engagement.
 type Person struct {
-	CioID, PersonID, Email string
+	Workspace, CioID, PersonID, Email string
 	// Last holds, per Engagement stage, when it last happened (zero: never).
 	Last []time.Time
 }
 
-// EvaluateEngagement computes view person_engagement in Go, sorted by cio_id.
+// EvaluateEngagement computes view person_engagement in Go, sorted by
+// workspace, then cio_id.
 func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
 	type acc struct {
 		p                   Person
@@ -135,10 +136,12 @@ func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
 		if !rg.has(r.EventTime) || r.CioID == nil {
 			continue
 		}
-		a := m[*r.CioID]
+		ws := Workspace.Of(r)
+		key := ws + "\x00" + *r.CioID
+		a := m[key]
 		if a == nil {
-			a = &acc{p: Person{CioID: *r.CioID, Last: make([]time.Time, len(Engagement))}}
-			m[*r.CioID] = a
+			a = &acc{p: Person{Workspace: ws, CioID: *r.CioID, Last: make([]time.Time, len(Engagement))}}
+			m[key] = a
 		}
 		if r.PersonID != nil && (!a.hasPerson || r.EventTime.After(a.personAt)) {
 			a.p.PersonID, a.personAt, a.hasPerson = *r.PersonID, r.EventTime, true
@@ -156,6 +159,11 @@ func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
 	for _, a := range m {
 		out = append(out, a.p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CioID < out[j].CioID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Workspace != out[j].Workspace {
+			return out[i].Workspace < out[j].Workspace
+		}
+		return out[i].CioID < out[j].CioID
+	})
 	return out
 }

@@ -145,10 +145,11 @@ func TestEvaluateEngagement(t *testing.T) {
 	}
 }
 
+func in(ws string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.Workspace = ptr(ws) } }
+
 // Campaign 42 of one workspace is not campaign 42 of another: the daily
-// views keep them apart.
+// views keep them apart. A row from before the column is default's.
 func TestDailyViewsKeepWorkspacesApart(t *testing.T) {
-	in := func(ws string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.Workspace = ptr(ws) } }
 	rows := []warehouse.Row{
 		ev("a1", "email", "delivered", day1, campaign(42), to("a@gmail.com"), in("shop")),
 		ev("b1", "email", "delivered", day1, campaign(42), to("b@gmail.com"), in("b2b")),
@@ -160,8 +161,40 @@ func TestDailyViewsKeepWorkspacesApart(t *testing.T) {
 		for _, r := range Evaluate(rows, q, Range{}) {
 			got[r.Key[1]] = counts(q, r)["delivered"]
 		}
-		if want := map[string]int64{"shop": 1, "b2b": 2, "": 1}; !reflect.DeepEqual(got, want) {
+		if want := map[string]int64{"shop": 1, "b2b": 2, "default": 1}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%v: delivered by workspace %v, want %v", q.Columns()[:2], got, want)
 		}
+	}
+}
+
+// Customer c1 of workspace shop is not customer c1 of b2b; a row from before
+// the column (NULL) is default's, the same person as default's c1.
+func TestEngagementPerWorkspace(t *testing.T) {
+	cio := func(id string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.CioID = ptr(id) } }
+	rows := []warehouse.Row{
+		ev("d1", "email", "opened", day1, cio("c1"), in("shop")),
+		ev("d2", "email", "clicked", day1.Add(time.Hour), cio("c1"), in("b2b")),
+		ev("d3", "email", "delivered", day1.Add(2*time.Hour), cio("c1")),
+		ev("d4", "email", "delivered", day1.Add(3*time.Hour), cio("c1"), in("default")),
+		ev("d5", "email", "opened", day1.Add(4*time.Hour), cio("c1")),
+	}
+	type person struct {
+		ws                      string
+		delivered, opened, clic time.Time
+	}
+	var got []person
+	for _, p := range EvaluateEngagement(rows, Range{}) {
+		if p.CioID != "c1" {
+			t.Fatalf("cio_id %q", p.CioID)
+		}
+		got = append(got, person{p.Workspace, p.Last[0], p.Last[1], p.Last[3]})
+	}
+	want := []person{
+		{ws: "b2b", clic: day1.Add(time.Hour)},
+		{ws: "default", delivered: day1.Add(3 * time.Hour), opened: day1.Add(4 * time.Hour)},
+		{ws: "shop", opened: day1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }

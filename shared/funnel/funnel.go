@@ -152,13 +152,16 @@ func By(name string) (Query, bool) {
 		return Query{Dims: []Dimension{Day}, Stages: Stages, Rates: Rates}, true
 	case "domain":
 		return Query{Dims: []Dimension{Domain}, EmailOnly: true, Stages: Stages, Rates: Rates}, true
+	case "workspace":
+		return Query{Dims: []Dimension{Workspace}, Stages: Stages, Rates: Rates}, true
 	}
 	return Query{}, false
 }
 
 // ByNames lists what By accepts.
-var ByNames = []string{"campaign", "broadcast", "newsletter", "day", "domain"}
+var ByNames = []string{"campaign", "broadcast", "newsletter", "day", "domain", "workspace"}
 
-// Engagement is view person_engagement: per person (cio_id), the last time
-// each of these stages happened.
+// Engagement is view person_engagement: per person, the last time each of
+// these stages happened. A person is a cio_id within one workspace: the same
+// ID in another workspace is someone else.
 var Engagement = stagesNamed("delivered", "opened", "human_opened", "clicked", "human_clicked")

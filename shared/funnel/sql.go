@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
 // Placeholders of the committed view templates; Terraform's templatefile
@@ -33,6 +35,26 @@ func (s Stage) predicate() string {
 	return p
 }
 
+// groupRef is how GROUP BY names d: by its alias, unless the alias is also a
+// column of the table and d computes something else from it (workspace's
+// COALESCE). Such a name is ambiguous in GROUP BY, and SQL dialects that
+// take the column would put NULL and 'default' in two groups.
+func (d Dimension) groupRef() string {
+	if d.SQL != d.Name && isColumn(d.Name) {
+		return d.SQL
+	}
+	return d.Name
+}
+
+func isColumn(name string) bool {
+	for _, f := range warehouse.EventsSchema() {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // SQL renders q over table (a backquoted reference) for the rows that
 // timeFilter (a condition on event_time, reaching the partition filter)
 // selects.
@@ -52,7 +74,7 @@ func SQL(q Query, table, timeFilter string) string {
 	var items, group []string
 	for _, d := range q.Dims {
 		items = append(items, d.SQL+" AS "+d.Name)
-		group = append(group, d.Name)
+		group = append(group, d.groupRef())
 	}
 	for _, s := range q.Stages {
 		items = append(items, "COUNT(DISTINCT IF("+s.predicate()+", delivery_id, NULL)) AS "+s.Name)
@@ -79,6 +101,7 @@ func SQL(q Query, table, timeFilter string) string {
 // EngagementSQL renders view person_engagement.
 func EngagementSQL(table, timeFilter string) string {
 	items := []string{
+		Workspace.SQL + " AS " + Workspace.Name,
 		"cio_id",
 		"ARRAY_AGG(person_id IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS person_id",
 		"ARRAY_AGG(email IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS email",
@@ -87,7 +110,7 @@ func EngagementSQL(table, timeFilter string) string {
 		items = append(items, "MAX(IF("+s.predicate()+", event_time, NULL)) AS last_"+s.Name+"_at")
 	}
 	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM " + table + "\nWHERE " + timeFilter +
-		"\n  AND cio_id IS NOT NULL\nGROUP BY cio_id\n"
+		"\n  AND cio_id IS NOT NULL\nGROUP BY " + Workspace.groupRef() + ", cio_id\n"
 }
 
 // View is one view Terraform creates from a committed template.
@@ -113,7 +136,7 @@ func Views() []View {
 			Desc: "Email deliverability per day and recipient domain: distinct deliveries sent, delivered, bounced, spammed, and the rates.",
 			SQL:  header + SQL(DeliverabilityDaily, table, lookback)},
 		{Name: "person_engagement",
-			Desc: "Per person (cio_id): last delivered, opened and clicked, all and human only.",
+			Desc: "Per person (workspace, cio_id): last delivered, opened and clicked, all and human only.",
 			SQL:  header + EngagementSQL(table, lookback)},
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })

@@ -92,3 +92,23 @@ func TestPredicate(t *testing.T) {
 		}
 	}
 }
+
+// GROUP BY names a computed dimension by its expression when its alias is
+// also a column, so the group is the computed value, not the column's.
+func TestGroupRef(t *testing.T) {
+	tests := []struct {
+		d    Dimension
+		want string
+	}{
+		{Day, "day"},
+		{ObjectType, "object_type"},
+		{MessageType, "message_type"},
+		{Domain, "domain"},
+		{Workspace, "COALESCE(workspace, 'default')"},
+	}
+	for _, tt := range tests {
+		if got := tt.d.groupRef(); got != tt.want {
+			t.Errorf("%s: GROUP BY %q, want %q", tt.d.Name, got, tt.want)
+		}
+	}
+}

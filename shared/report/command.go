@@ -19,7 +19,7 @@ import (
 
 // Usage is the command's line in `cioevents` usage.
 const Usage = `report  [--data-dir D | --project P --dataset DS [--table events_deduped]] [--from DATE] [--to DATE]
-          [--by campaign|broadcast|newsletter|day|domain] [--format table|csv|json] [--html FILE]`
+          [--by campaign|broadcast|newsletter|day|domain|workspace] [--format table|csv|json] [--html FILE]`
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {

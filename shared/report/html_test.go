@@ -41,8 +41,20 @@ func text(n *html.Node) string {
 func TestHTML(t *testing.T) {
 	fxs, bodies := readFixtures(t)
 	dir := writeDataDir(t, bodies)
+	for _, tt := range []struct {
+		by, col string
+		key     func(fixture) (string, bool)
+	}{
+		{"campaign", "campaign_id", func(f fixture) (string, bool) { return f.campaign, f.campaign != "" }},
+		{"workspace", "workspace", byWorkspace},
+	} {
+		t.Run(tt.by, func(t *testing.T) { checkHTML(t, fxs, dir, tt.by, tt.col, tt.key) })
+	}
+}
+
+func checkHTML(t *testing.T, fxs []fixture, dir, by, keyCol string, key func(fixture) (string, bool)) {
 	page := filepath.Join(t.TempDir(), "report.html")
-	run(t, "--data-dir", dir, "--by", "campaign", "--format", "csv", "--html", page)
+	run(t, "--data-dir", dir, "--by", by, "--format", "csv", "--html", page)
 	f, err := os.Open(page)
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +66,8 @@ func TestHTML(t *testing.T) {
 	}
 
 	tot := expected(fxs, func(fixture) (string, bool) { return "total", true })["total"]
-	byCampaign := expected(fxs, func(f fixture) (string, bool) { return f.campaign, f.campaign != "" })
-	byCampaign["total"] = tot
+	groups := expected(fxs, key)
+	groups["total"] = tot
 	emailDays := expected(fxs, func(f fixture) (string, bool) { return f.day, f.objectType == "email" })
 
 	bars, rates, cells := map[string]string{}, map[string]string{}, 0
@@ -92,7 +104,7 @@ func TestHTML(t *testing.T) {
 			vals := map[string]string{}
 			for c := n.FirstChild; c != nil; c = c.NextSibling {
 				if col, ok := attr(c, "data-col"); ok {
-					if col == "campaign_id" || col == "total" {
+					if col == keyCol || col == "total" {
 						key = text(c)
 					} else {
 						vals[col] = text(c)
@@ -102,9 +114,9 @@ func TestHTML(t *testing.T) {
 			if key == "" {
 				return
 			}
-			want, ok := byCampaign[key]
+			want, ok := groups[key]
 			if !ok {
-				t.Errorf("table row %q: no such campaign", key)
+				t.Errorf("table row %q: no such %s", key, by)
 				return
 			}
 			for s, w := range want {
@@ -115,8 +127,8 @@ func TestHTML(t *testing.T) {
 			}
 		}
 	})
-	if cells != len(byCampaign)*len(stageNames) {
-		t.Errorf("checked %d table cells, want %d", cells, len(byCampaign)*len(stageNames))
+	if cells != len(groups)*len(stageNames) {
+		t.Errorf("checked %d table cells, want %d", cells, len(groups)*len(stageNames))
 	}
 	for _, s := range []string{"sent", "delivered", "opened", "human_opened", "clicked", "human_clicked", "converted",
 		"bounced", "spammed", "unsubscribed", "failed", "dropped"} {

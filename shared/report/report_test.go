@@ -121,6 +121,19 @@ func decodeFixture(t *testing.T, b []byte) fixture {
 	return fx
 }
 
+// workspaceOf is the workspace the test data dir gives a fixture's rows, by
+// channel (a delivery has one): email is shop's, sms and push b2b's, the
+// rest have none (NULL, as rows from before the column), so default's.
+func workspaceOf(objectType string) string {
+	switch objectType {
+	case "email":
+		return "shop"
+	case "sms", "push":
+		return "b2b"
+	}
+	return ""
+}
+
 // expected computes the figures by hand: per key, the distinct deliveries
 // of each stage.
 func expected(fxs []fixture, key func(fixture) (string, bool)) map[string]map[string]int64 {
@@ -168,7 +181,7 @@ func expected(fxs []fixture, key func(fixture) (string, bool)) map[string]map[st
 
 // writeDataDir stores every fixture the way `cioevents dev` does, plus a
 // second event (new event_id, same delivery) for each: a delivery must
-// still count once per stage.
+// still count once per stage. Rows carry workspaceOf's workspace.
 func writeDataDir(t *testing.T, bodies [][]byte) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -191,7 +204,11 @@ func writeDataDir(t *testing.T, bodies [][]byte) string {
 			if err != nil {
 				t.Fatalf("fixture %d: %v", i, err)
 			}
-			if err := f.InsertEvent(context.Background(), warehouse.FromEvent(ev, now, nil, "")); err != nil {
+			row := warehouse.FromEvent(ev, now, nil, "")
+			if ws := workspaceOf(decodeFixture(t, body).objectType); ws != "" {
+				row.Workspace = &ws
+			}
+			if err := f.InsertEvent(context.Background(), row); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -219,6 +236,14 @@ func counts(m map[string]any) map[string]int64 {
 	return out
 }
 
+// byWorkspace keys a fixture by its rows' workspace; no workspace is default.
+func byWorkspace(f fixture) (string, bool) {
+	if ws := workspaceOf(f.objectType); ws != "" {
+		return ws, true
+	}
+	return "default", true
+}
+
 func TestReportMatchesFixtures(t *testing.T) {
 	fxs, bodies := readFixtures(t)
 	dir := writeDataDir(t, bodies)
@@ -231,6 +256,7 @@ func TestReportMatchesFixtures(t *testing.T) {
 		{"campaign", func(f fixture) (string, bool) { return f.campaign, f.campaign != "" }},
 		{"day", func(f fixture) (string, bool) { return f.day, true }},
 		{"domain", func(f fixture) (string, bool) { return f.domain, f.objectType == "email" }},
+		{"workspace", byWorkspace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.by, func(t *testing.T) {
@@ -262,24 +288,36 @@ func TestReportMatchesFixtures(t *testing.T) {
 		t.Fatalf("fixtures do not tell human from proxied and prefetched opens and machine clicks, or have no bounce/complaint: %v", tot)
 	}
 
-	t.Run("csv", func(t *testing.T) {
-		recs, err := csv.NewReader(strings.NewReader(run(t, "--data-dir", dir, "--by", "campaign", "--format", "csv"))).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := expected(fxs, tests[0].key)
-		want["total"] = tot
-		if len(recs)-1 != len(want) {
-			t.Fatalf("%d records, want %d", len(recs)-1, len(want))
-		}
-		for _, rec := range recs[1:] {
-			for i, s := range stageNames {
-				if rec[1+i] != strconv.FormatInt(want[rec[0]][s], 10) {
-					t.Errorf("csv %s %s = %s, want %d (header %s)", rec[0], s, rec[1+i], want[rec[0]][s], recs[0][1+i])
+	if ws := expected(fxs, byWorkspace); ws["shop"] == nil || ws["b2b"] == nil || ws["default"] == nil {
+		t.Fatalf("fixtures do not fill two named workspaces and default: %v", ws)
+	}
+
+	for _, tt := range []struct {
+		by  string
+		key func(fixture) (string, bool)
+	}{tests[0], tests[3]} {
+		t.Run("csv "+tt.by, func(t *testing.T) {
+			recs, err := csv.NewReader(strings.NewReader(run(t, "--data-dir", dir, "--by", tt.by, "--format", "csv"))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := expected(fxs, tt.key)
+			want["total"] = tot
+			if len(recs)-1 != len(want) {
+				t.Fatalf("%d records, want %d", len(recs)-1, len(want))
+			}
+			for _, rec := range recs[1:] {
+				if _, ok := want[rec[0]]; !ok {
+					t.Errorf("csv: no such %s %q", tt.by, rec[0])
+				}
+				for i, s := range stageNames {
+					if rec[1+i] != strconv.FormatInt(want[rec[0]][s], 10) {
+						t.Errorf("csv %s %s = %s, want %d (header %s)", rec[0], s, rec[1+i], want[rec[0]][s], recs[0][1+i])
+					}
 				}
 			}
-		}
-	})
+		})
+	}
 
 	t.Run("table", func(t *testing.T) {
 		out := run(t, "--data-dir", dir, "--by", "campaign")

@@ -208,16 +208,25 @@ accept "refused value listed as good" {
 }
 
 // terraform/env/example.tfvars is what a new environment starts from; every variable
-// of variables.tf appears in it, set or commented out with its default, so
+// of the module (variables.tf and the files that declare their own, such as
+// backfill.tf) appears in it, set or commented out with its default, so
 // nobody has to read the HCL to learn a setting exists.
 func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
 	example, err := os.ReadFile(filepath.Join(terraformDir, "env", "example.tfvars"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars, err := os.ReadFile(filepath.Join(terraformDir, "variables.tf"))
+	files, err := filepath.Glob(filepath.Join(terraformDir, "*.tf"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var vars []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars = append(vars, b...)
 	}
 	names := regexp.MustCompile(`(?m)^variable "([a-z0-9_]+)"`).FindAllStringSubmatch(string(vars), -1)
 	if len(names) < 30 {

@@ -69,7 +69,7 @@ type Row struct {
 	Source *string `bigquery:"source" json:"source" desc:"How the event arrived: webhook, or backfill (from the App API by cioevents backfill). NULL: webhook, before the column existed."`
 
 	// Workspace is NULLABLE for the same reason; the processor sets it.
-	Workspace *string `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace: the name of the signing key that verified the webhook (default for an unnamed key). NULL: rows from before the column, and backfill rows."`
+	Workspace *string `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace: the name of the signing key that verified the webhook (default for an unnamed key); for backfill rows, the workspace the backfill named. NULL: rows from before the column, which all came through unnamed keys (the views read them as default)."`
 }
 
 // Values of Row.Source.

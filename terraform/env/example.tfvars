@@ -75,3 +75,29 @@ project_id = "my-project-id"
 # log_level          = "info"
 # log_sample_success = 1  # fraction of success lines stored (by event_id); metrics still count every line
 # labels             = { app = "cioevents" }
+
+# Alerts (monitoring_variables.tf; docs/runbooks)
+# alert_emails                = []  # e.g. ["oncall@example.com"]
+# runbook_base_url            = "https://github.com/cioevents/cioevents/blob/main/docs/runbooks"
+# signature_failure_threshold = 0      # per hour
+# receiver_503_threshold      = 2      # per 10 minutes
+# silence_hours               = 6
+# backlog_max_age_minutes     = 60
+# track_rate_limit_threshold  = 10     # 429s per 10 minutes
+# bigquery_failure_threshold  = 4      # per 10 minutes
+# rejected_per_hour_threshold = 10
+# spam_rate_threshold         = 0.001  # over 24 h
+# bounce_rate_threshold       = 0.02   # over 24 h
+# deliverability_min_volume   = 1000
+
+# Reporting views (README, Funnel and deliverability)
+# views_lookback_days = 400
+
+# Nightly backfill and reconciliation (README, Backfill); needs a value in the
+# <prefix>-app-api-key secret.
+# backfill_schedule_enabled = false
+# backfill_image            = ""           # e.g. "europe-docker.pkg.dev/p/r/cioevents:v1"
+# backfill_schedule         = "30 4 * * *"  # UTC
+# backfill_lookback         = "3d"
+# backfill_workspace        = "default"    # the workspace the App API key belongs to
+# backfill_dry_run          = true         # false also stores the missing events

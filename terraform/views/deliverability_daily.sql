@@ -7,7 +7,7 @@ SELECT
 FROM (
   SELECT
     DATE(event_time) AS day,
-    workspace AS workspace,
+    COALESCE(workspace, 'default') AS workspace,
     LOWER(REGEXP_EXTRACT(COALESCE(recipient, email), r'@([^@]+)$')) AS domain,
     COUNT(DISTINCT IF(metric = 'sent', delivery_id, NULL)) AS sent,
     COUNT(DISTINCT IF(metric = 'delivered', delivery_id, NULL)) AS delivered,
@@ -19,5 +19,5 @@ FROM (
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
     AND delivery_id IS NOT NULL
     AND object_type = 'email'
-  GROUP BY day, workspace, domain
+  GROUP BY day, COALESCE(workspace, 'default'), domain
 )

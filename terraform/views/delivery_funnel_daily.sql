@@ -11,7 +11,7 @@ SELECT
 FROM (
   SELECT
     DATE(event_time) AS day,
-    workspace AS workspace,
+    COALESCE(workspace, 'default') AS workspace,
     object_type AS object_type,
     CASE WHEN campaign_id IS NOT NULL THEN 'campaign' WHEN broadcast_id IS NOT NULL THEN 'broadcast' WHEN newsletter_id IS NOT NULL THEN 'newsletter' WHEN transactional_message_id IS NOT NULL THEN 'transactional' END AS message_type,
     CASE WHEN campaign_id IS NOT NULL THEN CAST(campaign_id AS STRING) WHEN broadcast_id IS NOT NULL THEN CAST(broadcast_id AS STRING) WHEN newsletter_id IS NOT NULL THEN CAST(newsletter_id AS STRING) WHEN transactional_message_id IS NOT NULL THEN CAST(transactional_message_id AS STRING) END AS message_ref,
@@ -31,5 +31,5 @@ FROM (
   FROM `${events_deduped}`
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
     AND delivery_id IS NOT NULL
-  GROUP BY day, workspace, object_type, message_type, message_ref, action_id
+  GROUP BY day, COALESCE(workspace, 'default'), object_type, message_type, message_ref, action_id
 )

@@ -1,5 +1,6 @@
 -- Generated from shared/funnel (go test ./shared/funnel -update); do not edit.
 SELECT
+  COALESCE(workspace, 'default') AS workspace,
   cio_id,
   ARRAY_AGG(person_id IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS person_id,
   ARRAY_AGG(email IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS email,
@@ -11,4 +12,4 @@ SELECT
 FROM `${events_deduped}`
 WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
   AND cio_id IS NOT NULL
-GROUP BY cio_id
+GROUP BY COALESCE(workspace, 'default'), cio_id

@@ -6,6 +6,7 @@ accept "nightly reconciliation switched on" {
     backfill_image            = "europe-docker.pkg.dev/p/r/cioevents:v1"
     backfill_schedule         = "15 3 * * 1"
     backfill_lookback         = "72h"
+    backfill_workspace        = "b2b-eu"
   }
 }
 
@@ -27,4 +28,14 @@ refuse "schedule with six fields" {
 refuse "lookback in weeks" {
   vars  = { backfill_lookback = "2w" }
   error = "backfill_lookback must be a number of days or hours"
+}
+
+refuse "workspace with an uppercase letter" {
+  vars  = { backfill_workspace = "Shop" }
+  error = "backfill_workspace must be a workspace name"
+}
+
+refuse "workspace name of 31 characters" {
+  vars  = { backfill_workspace = "a123456789012345678901234567890" }
+  error = "backfill_workspace must be a workspace name"
 }
