@@ -12,8 +12,9 @@ import (
 const benchParallelism = 8
 
 // warmUps is how many events go through the emulator before timing: its
-// first RPCs pay for JVM start-up and JIT, which is not the steady state.
-const warmUps = 50
+// first thousands of RPCs pay for JVM start-up and JIT, which is not the
+// steady state (with 50, whichever benchmark ran first looked 3× slower).
+const warmUps = 3000
 
 func benchLedgers(b *testing.B) []struct {
 	name string
