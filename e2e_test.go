@@ -1,7 +1,6 @@
 package cioevents_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -127,10 +126,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	all := append(append([][]byte{}, good...), bad...)
 	post := func(key string, b []byte) {
-		ts, sig := signature.Headers([]byte(key), time.Now(), b)
-		req, _ := http.NewRequest(http.MethodPost, base+"/ReceiveWebhook", bytes.NewReader(b))
-		req.Header.Set(signature.HeaderTimestamp, ts)
-		req.Header.Set(signature.HeaderSignature, sig)
+		req, _ := signature.NewRequest(context.Background(), base+"/ReceiveWebhook", []byte(key), time.Now(), b)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

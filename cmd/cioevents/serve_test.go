@@ -256,10 +256,7 @@ func TestDeployedFunctionsLogOnlyJSON(t *testing.T) {
 	env["event_id"] = longID
 	long, _ := json.Marshal(env)
 	send := func(body []byte, k string) int {
-		ts, sig := signature.Headers([]byte(k), time.Now(), body)
-		req, _ := http.NewRequest(http.MethodPost, recv.url, bytes.NewReader(body))
-		req.Header.Set(signature.HeaderTimestamp, ts)
-		req.Header.Set(signature.HeaderSignature, sig)
+		req, _ := signature.NewRequest(context.Background(), recv.url, []byte(k), time.Now(), body)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

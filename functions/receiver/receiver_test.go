@@ -67,10 +67,7 @@ func env(topic string, extra ...string) func(string) string {
 
 func post(t *testing.T, url string, body []byte, key string) *http.Response {
 	t.Helper()
-	ts, sig := signature.Headers([]byte(key), time.Now(), body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set(signature.HeaderTimestamp, ts)
-	req.Header.Set(signature.HeaderSignature, sig)
+	req, _ := signature.NewRequest(context.Background(), url, []byte(key), time.Now(), body)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -131,10 +131,7 @@ func storeWebhooks(t *testing.T, dir string, ds []appapifake.Delivery) map[strin
 			body := fmt.Sprintf(`{"event_id":"01WEBHOOK%017d","object_type":%q,"metric":%q,"timestamp":%d,`+
 				`"data":{"delivery_id":%q,"identifiers":{"id":%q}}}`, len(sent), backfill.ObjectType(d.Type), m, ts,
 				d.ID, *d.CustomerID)
-			req, _ := http.NewRequest(http.MethodPost, s.URL, strings.NewReader(body))
-			tsHeader, sig := signature.Headers(key, time.Now(), []byte(body))
-			req.Header.Set(signature.HeaderTimestamp, tsHeader)
-			req.Header.Set(signature.HeaderSignature, sig)
+			req, _ := signature.NewRequest(context.Background(), s.URL, key, time.Now(), []byte(body))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -1,7 +1,6 @@
 package devstack_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -31,13 +30,10 @@ func TestHealthCountsWhatThePipelineLogs(t *testing.T) {
 	body := []byte(`{"event_id":"ev-health-1","object_type":"email","metric":"bounced","timestamp":1767225600,` +
 		`"data":{"customer_id":"42","identifiers":{"id":"42"},"recipient":"ada@example.com","failure_message":"550"}}`)
 	post := func(k []byte) int {
-		ts, sig := signature.Headers(k, time.Now(), body)
-		req, err := http.NewRequest(http.MethodPost, s.URL, bytes.NewReader(body))
+		req, err := signature.NewRequest(context.Background(), s.URL, k, time.Now(), body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set(signature.HeaderTimestamp, ts)
-		req.Header.Set(signature.HeaderSignature, sig)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,10 +34,7 @@ func TestDevRowsCarryTheWorkspace(t *testing.T) {
 	for i, key := range []string{"k-shop", "k-b2b", "k-default"} {
 		body := []byte(fmt.Sprintf(`{"event_id":"01DEVWS00000000000000000%02d","object_type":"email","metric":"bounced",`+
 			`"timestamp":1767225600,"data":{"identifiers":{"id":"p%d"},"recipient":"x@example.com"}}`, i, i))
-		ts, sig := signature.Headers([]byte(key), time.Now(), body)
-		req, _ := http.NewRequest(http.MethodPost, s.URL, bytes.NewReader(body))
-		req.Header.Set(signature.HeaderTimestamp, ts)
-		req.Header.Set(signature.HeaderSignature, sig)
+		req, _ := signature.NewRequest(context.Background(), s.URL, []byte(key), time.Now(), body)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -298,15 +298,11 @@ func plan(ctx context.Context, bodies []body, n int, rate float64, jobs chan<- j
 }
 
 func send(ctx context.Context, client *http.Client, target string, key []byte, now func() time.Time, j job) result {
-	ts := strconv.FormatInt(now().Unix(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(j.raw))
+	req, err := signature.NewRequest(ctx, target, key, now(), j.raw)
 	if err != nil {
 		return result{err: err, dup: j.dup}
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "cioevents-send")
-	req.Header.Set(signature.HeaderTimestamp, ts)
-	req.Header.Set(signature.HeaderSignature, signature.Sign(key, ts, j.raw))
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

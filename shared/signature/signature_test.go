@@ -2,10 +2,13 @@ package signature
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -152,5 +155,27 @@ func TestDigestStreams(t *testing.T) {
 func TestCategoryOther(t *testing.T) {
 	if c := Category(errors.New("x")); c != "other" {
 		t.Fatalf("Category = %q", c)
+	}
+}
+
+// A request from NewRequest is what Customer.io sends: its headers verify
+// against its body with the key, and not with another key.
+func TestNewRequestVerifies(t *testing.T) {
+	body := []byte(`{"event_id":"01J","object_type":"email","metric":"sent"}`)
+	now := time.Now()
+	req, err := NewRequest(context.Background(), "http://example.test/hook", []byte("k1"), now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(req.Body)
+	if err != nil || !bytes.Equal(got, body) || req.Method != http.MethodPost {
+		t.Fatalf("request: %s %q, %v", req.Method, got, err)
+	}
+	ts, sig := req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature)
+	if _, err := Verify(body, ts, sig, []byte("k2"), []byte("k1")); err != nil {
+		t.Fatalf("does not verify: %v", err)
+	}
+	if _, err := Verify(body, ts, sig, []byte("k2")); err == nil {
+		t.Fatal("verifies with another key")
 	}
 }
