@@ -131,16 +131,12 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 			return nil, fmt.Errorf("ledger: claim %s: create: %w", id, err)
 		}
 
-		snap, err := ref.Get(ctx)
-		if status.Code(err) == codes.NotFound {
-			continue // deleted (TTL) between Create and Get
-		}
+		snap, cur, err := read(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: claim %s: read: %w", id, err)
+			return nil, fmt.Errorf("ledger: claim %s: %w", id, err)
 		}
-		var cur record
-		if err := snap.DataTo(&cur); err != nil {
-			return nil, fmt.Errorf("ledger: claim %s: decode: %w", id, err)
+		if snap == nil {
+			continue // deleted (TTL) between Create and Get
 		}
 
 		now := f.serverNow(snap)
@@ -183,19 +179,12 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 // Peek implements Ledger: one read.
 func (f *Firestore) Peek(ctx context.Context, eventID string) error {
 	ref := f.doc(eventID)
-	snap, err := ref.Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil
-	}
+	snap, cur, err := read(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("ledger: peek %s: %w", ref.ID, err)
 	}
-	var cur record
-	if err := snap.DataTo(&cur); err != nil {
-		return fmt.Errorf("ledger: peek %s: decode: %w", ref.ID, err)
-	}
 	switch {
-	case !cur.ExpireAt.After(f.serverNow(snap)):
+	case snap == nil, !cur.ExpireAt.After(f.serverNow(snap)):
 		return nil
 	case cur.State == StateDone:
 		return fmt.Errorf("ledger: peek %s: %w", ref.ID, ErrDuplicate)
@@ -238,16 +227,12 @@ func (f *Firestore) Put(ctx context.Context, eventID string, expireAt time.Time,
 		if status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("ledger: put %s: create: %w", ref.ID, err)
 		}
-		snap, err := ref.Get(ctx)
-		if status.Code(err) == codes.NotFound {
-			continue
-		}
+		snap, cur, err := read(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("ledger: put %s: read: %w", ref.ID, err)
+			return fmt.Errorf("ledger: put %s: %w", ref.ID, err)
 		}
-		var cur record
-		if err := snap.DataTo(&cur); err != nil {
-			return fmt.Errorf("ledger: put %s: decode: %w", ref.ID, err)
+		if snap == nil {
+			continue // deleted (TTL) between Create and Get
 		}
 		if cur.ExpireAt.After(f.serverNow(snap)) {
 			return fmt.Errorf("ledger: put %s: %w", ref.ID, ErrDuplicate)
@@ -333,16 +318,12 @@ func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, update
 		if !isConflict(err) {
 			return fmt.Errorf("ledger: %s %s: %w", op, ref.ID, err)
 		}
-		snap, err := ref.Get(ctx)
-		if status.Code(err) == codes.NotFound {
-			return fmt.Errorf("ledger: %s %s: record deleted: %w", op, ref.ID, ErrLeaseLost)
-		}
+		snap, cur, err := read(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("ledger: %s %s: read: %w", op, ref.ID, err)
+			return fmt.Errorf("ledger: %s %s: %w", op, ref.ID, err)
 		}
-		var cur record
-		if err := snap.DataTo(&cur); err != nil {
-			return fmt.Errorf("ledger: %s %s: decode: %w", op, ref.ID, err)
+		if snap == nil {
+			return fmt.Errorf("ledger: %s %s: record deleted: %w", op, ref.ID, ErrLeaseLost)
 		}
 		if cur.LeaseToken != c.token {
 			return fmt.Errorf("ledger: %s %s: %w", op, ref.ID, ErrLeaseLost)
@@ -350,6 +331,22 @@ func (f *Firestore) write(ctx context.Context, c *Claim, op, step string, update
 		c.updateTime = snap.UpdateTime
 	}
 	return fmt.Errorf("ledger: %s %s: gave up after %d conflicting writes", op, ref.ID, maxConflicts)
+}
+
+// read returns ref's record and snapshot; a nil snapshot means there is none.
+func read(ctx context.Context, ref *firestore.DocumentRef) (*firestore.DocumentSnapshot, record, error) {
+	var cur record
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, cur, nil
+	}
+	if err != nil {
+		return nil, cur, fmt.Errorf("read: %w", err)
+	}
+	if err := snap.DataTo(&cur); err != nil {
+		return nil, cur, fmt.Errorf("decode: %w", err)
+	}
+	return snap, cur, nil
 }
 
 // isConflict reports a failed precondition: the document changed or vanished

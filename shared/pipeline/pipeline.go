@@ -117,6 +117,19 @@ type Result struct {
 	Outcome string
 	Reason  string // for rejections
 	Attempt int
+
+	// receivedAt and occurred (zero when the body has no timestamp) are
+	// the event's times, for the lags its log line reports.
+	receivedAt, occurred time.Time
+}
+
+// eventResult starts the result of a parsed event.
+func eventResult(ev *event.Event, receivedAt time.Time) Result {
+	res := Result{EventID: ev.EventID, receivedAt: receivedAt}
+	if ev.Timestamp != 0 {
+		res.occurred = ev.Time()
+	}
+	return res
 }
 
 // RetryError is returned for failures a redelivery may fix. Pub/Sub then
@@ -200,7 +213,7 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 // on redelivery; so do two deliveries at the same moment, both finding no
 // record. Both repeats carry the same insert ID.
 func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, receivedAt time.Time) (Result, error) {
-	res := Result{EventID: ev.EventID}
+	res := eventResult(ev, receivedAt)
 	if err := p.peek(ctx, ev.EventID); err != nil {
 		if errors.Is(err, ledger.ErrDuplicate) {
 			res.Outcome = OutcomeDuplicate
@@ -235,7 +248,7 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 
 func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
 	plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
-	res := Result{EventID: ev.EventID}
+	res := eventResult(ev, receivedAt)
 	claim, err := p.claim(ctx, ev.EventID, receivedAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
@@ -636,7 +649,7 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 		attrs = append(attrs, slog.Bool("unknown_pair", true))
 	}
 	if err == nil && strings.HasPrefix(outcome, OutcomeInserted) {
-		attrs = append(attrs, p.lags(m)...)
+		attrs = append(attrs, p.lags(res)...)
 	}
 	p.logger().LogAttrs(ctx, level, "event", attrs...)
 }
@@ -646,11 +659,11 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 // lag_received_ms from the receiver's clock, lag_event_ms from the event's
 // own timestamp (absent when the body has none). The lag metrics in
 // terraform/monitoring.tf are distributions of these.
-func (p *Processor) lags(m Message) []slog.Attr {
+func (p *Processor) lags(res Result) []slog.Attr {
 	now := p.now()
-	out := []slog.Attr{slog.Int64("lag_received_ms", now.Sub(p.receivedAt(m)).Milliseconds())}
-	if ev, _ := event.ParseEnvelope(m.Data); ev != nil && ev.Timestamp != 0 {
-		out = append(out, slog.Int64("lag_event_ms", now.Sub(ev.Time()).Milliseconds()))
+	out := []slog.Attr{slog.Int64("lag_received_ms", now.Sub(res.receivedAt).Milliseconds())}
+	if !res.occurred.IsZero() {
+		out = append(out, slog.Int64("lag_event_ms", now.Sub(res.occurred).Milliseconds()))
 	}
 	return out
 }
