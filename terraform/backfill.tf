@@ -109,7 +109,7 @@ resource "google_secret_manager_secret_iam_member" "backfill_reads_app_api_key" 
   project   = var.project_id
   secret_id = google_secret_manager_secret.app_api_key[0].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.backfill[0].email}"
+  member    = google_service_account.backfill[0].member
 }
 
 # Query jobs are created in the project; there is no narrower resource.
@@ -118,7 +118,7 @@ resource "google_project_iam_member" "backfill_runs_queries" {
 
   project = var.project_id
   role    = "roles/bigquery.jobUser"
-  member  = "serviceAccount:${google_service_account.backfill[0].email}"
+  member  = google_service_account.backfill[0].member
 }
 
 # Reconciliation reads the events table only (one query per run).
@@ -129,7 +129,7 @@ resource "google_bigquery_table_iam_member" "backfill_reads_events" {
   dataset_id = google_bigquery_dataset.events.dataset_id
   table_id   = google_bigquery_table.events.table_id
   role       = "roles/bigquery.dataViewer"
-  member     = "serviceAccount:${google_service_account.backfill[0].email}"
+  member     = google_service_account.backfill[0].member
 }
 
 # Storing missing events streams rows like the processor: the same
@@ -141,7 +141,7 @@ resource "google_bigquery_table_iam_member" "backfill_inserts_events" {
   dataset_id = google_bigquery_dataset.events.dataset_id
   table_id   = google_bigquery_table.events.table_id
   role       = google_project_iam_custom_role.row_inserter.name
-  member     = "serviceAccount:${google_service_account.backfill[0].email}"
+  member     = google_service_account.backfill[0].member
 }
 
 resource "google_bigquery_table_iam_member" "backfill_inserts_rejected" {
@@ -151,7 +151,7 @@ resource "google_bigquery_table_iam_member" "backfill_inserts_rejected" {
   dataset_id = google_bigquery_dataset.events.dataset_id
   table_id   = google_bigquery_table.rejected_events.table_id
   role       = google_project_iam_custom_role.row_inserter.name
-  member     = "serviceAccount:${google_service_account.backfill[0].email}"
+  member     = google_service_account.backfill[0].member
 }
 
 # Firestore grants exist only at project level; the condition narrows it to
@@ -161,7 +161,7 @@ resource "google_project_iam_member" "backfill_uses_ledger" {
 
   project = var.project_id
   role    = "roles/datastore.user"
-  member  = "serviceAccount:${google_service_account.backfill[0].email}"
+  member  = google_service_account.backfill[0].member
 
   condition {
     title       = "cioevents ledger database only"
@@ -234,7 +234,7 @@ resource "google_cloud_run_v2_job_iam_member" "backfill_scheduler_runs_job" {
   location = var.region
   name     = google_cloud_run_v2_job.backfill[0].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.backfill[0].email}"
+  member   = google_service_account.backfill[0].member
 }
 
 resource "google_cloud_scheduler_job" "backfill" {

@@ -21,6 +21,16 @@ locals {
   user_metric = "logging.googleapis.com/user"
   runbooks    = trimsuffix(var.runbook_base_url, "/")
 
+  # The time series each alert and dashboard chart selects, spelled once.
+  webhook_series         = "metric.type=\"${local.user_metric}/${google_logging_metric.webhook_requests.name}\" AND resource.type=\"cloud_run_revision\""
+  processor_series       = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\""
+  action_series          = "metric.type=\"${local.user_metric}/${google_logging_metric.action_calls.name}\" AND resource.type=\"cloud_run_revision\""
+  function_errors_series = "metric.type=\"${local.user_metric}/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\""
+  lag_received_series    = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_received.name}\" AND resource.type=\"cloud_run_revision\""
+  lag_event_series       = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_event.name}\" AND resource.type=\"cloud_run_revision\""
+  backlog_series         = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.processor_push.name}\""
+  dead_letter_series     = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\""
+
   notification_channels = values(google_monitoring_notification_channel.email)[*].name
 }
 
@@ -329,7 +339,7 @@ resource "google_monitoring_alert_policy" "signature_failures" {
   conditions {
     display_name = "401 mismatch / too_old / too_new in the last hour"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.webhook_requests.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.status=\"401\" AND metric.label.outcome=one_of(\"mismatch\", \"too_old\", \"too_new\")"
+      filter          = "${local.webhook_series} AND metric.label.status=\"401\" AND metric.label.outcome=one_of(\"mismatch\", \"too_old\", \"too_new\")"
       comparison      = "COMPARISON_GT"
       threshold_value = var.signature_failure_threshold
       duration        = "0s"
@@ -363,7 +373,7 @@ resource "google_monitoring_alert_policy" "receiver_unavailable" {
   conditions {
     display_name = "503s in the last 10 minutes"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.webhook_requests.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.status=\"503\""
+      filter          = "${local.webhook_series} AND metric.label.status=\"503\""
       comparison      = "COMPARISON_GT"
       threshold_value = var.receiver_503_threshold
       duration        = "0s"
@@ -397,7 +407,7 @@ resource "google_monitoring_alert_policy" "silence" {
   conditions {
     display_name = "no accepted webhook for ${var.silence_hours} h"
     condition_absent {
-      filter   = "metric.type=\"${local.user_metric}/${google_logging_metric.webhook_requests.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.status=\"200\""
+      filter   = "${local.webhook_series} AND metric.label.status=\"200\""
       duration = "${var.silence_hours * 3600}s"
       aggregations {
         alignment_period     = "300s"
@@ -429,7 +439,7 @@ resource "google_monitoring_alert_policy" "backlog" {
   conditions {
     display_name = "oldest unacked message on the processor subscription"
     condition_threshold {
-      filter          = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.processor_push.name}\""
+      filter          = local.backlog_series
       comparison      = "COMPARISON_GT"
       threshold_value = var.backlog_max_age_minutes * 60
       duration        = "300s"
@@ -462,7 +472,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   conditions {
     display_name = "undelivered messages in the dead-letter subscription"
     condition_threshold {
-      filter          = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\""
+      filter          = local.dead_letter_series
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -495,7 +505,7 @@ resource "google_monitoring_alert_policy" "track_credentials" {
   conditions {
     display_name = "Track API 401/403 in the last 10 minutes"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.action_calls.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.status=one_of(\"401\", \"403\")"
+      filter          = "${local.action_series} AND metric.label.status=one_of(\"401\", \"403\")"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -529,7 +539,7 @@ resource "google_monitoring_alert_policy" "track_rate_limited" {
   conditions {
     display_name = "Track API 429 in the last 10 minutes"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.action_calls.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.status=\"429\""
+      filter          = "${local.action_series} AND metric.label.status=\"429\""
       comparison      = "COMPARISON_GT"
       threshold_value = var.track_rate_limit_threshold
       duration        = "0s"
@@ -563,7 +573,7 @@ resource "google_monitoring_alert_policy" "bigquery_insert_failures" {
   conditions {
     display_name = "deliveries retried at a BigQuery insert in the last 10 minutes"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.outcome=\"retry\" AND metric.label.step=one_of(\"row\", \"rejected\")"
+      filter          = "${local.processor_series} AND metric.label.outcome=\"retry\" AND metric.label.step=one_of(\"row\", \"rejected\")"
       comparison      = "COMPARISON_GT"
       threshold_value = var.bigquery_failure_threshold
       duration        = "0s"
@@ -597,7 +607,7 @@ resource "google_monitoring_alert_policy" "rejected_events" {
   conditions {
     display_name = "messages quarantined in rejected_events in the last hour"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.outcome=\"rejected\""
+      filter          = "${local.processor_series} AND metric.label.outcome=\"rejected\""
       comparison      = "COMPARISON_GT"
       threshold_value = var.rejected_per_hour_threshold
       duration        = "0s"
@@ -631,7 +641,7 @@ resource "google_monitoring_alert_policy" "function_errors" {
   conditions {
     display_name = "error lines outside the counted outcomes in the last 10 minutes"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\""
+      filter          = local.function_errors_series
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -674,8 +684,8 @@ resource "google_monitoring_alert_policy" "spam_complaints" {
   conditions {
     display_name = "email spammed / delivered over 24 h"
     condition_threshold {
-      filter             = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"spammed\" AND metric.label.outcome=starts_with(\"inserted\")"
-      denominator_filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"delivered\" AND metric.label.outcome=starts_with(\"inserted\")"
+      filter             = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"spammed\" AND metric.label.outcome=starts_with(\"inserted\")"
+      denominator_filter = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"delivered\" AND metric.label.outcome=starts_with(\"inserted\")"
       comparison         = "COMPARISON_GT"
       threshold_value    = var.spam_rate_threshold
       duration           = "0s"
@@ -695,7 +705,7 @@ resource "google_monitoring_alert_policy" "spam_complaints" {
   conditions {
     display_name = "enough email delivered in 24 h to judge"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"delivered\" AND metric.label.outcome=starts_with(\"inserted\")"
+      filter          = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"delivered\" AND metric.label.outcome=starts_with(\"inserted\")"
       comparison      = "COMPARISON_GT"
       threshold_value = var.deliverability_min_volume - 1
       duration        = "0s"
@@ -729,8 +739,8 @@ resource "google_monitoring_alert_policy" "bounces" {
   conditions {
     display_name = "email bounced / sent over 24 h"
     condition_threshold {
-      filter             = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"bounced\" AND metric.label.outcome=starts_with(\"inserted\")"
-      denominator_filter = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"sent\" AND metric.label.outcome=starts_with(\"inserted\")"
+      filter             = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"bounced\" AND metric.label.outcome=starts_with(\"inserted\")"
+      denominator_filter = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"sent\" AND metric.label.outcome=starts_with(\"inserted\")"
       comparison         = "COMPARISON_GT"
       threshold_value    = var.bounce_rate_threshold
       duration           = "0s"
@@ -750,7 +760,7 @@ resource "google_monitoring_alert_policy" "bounces" {
   conditions {
     display_name = "enough email sent in 24 h to judge"
     condition_threshold {
-      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.object_type=\"email\" AND metric.label.metric=\"sent\" AND metric.label.outcome=starts_with(\"inserted\")"
+      filter          = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.metric=\"sent\" AND metric.label.outcome=starts_with(\"inserted\")"
       comparison      = "COMPARISON_GT"
       threshold_value = var.deliverability_min_volume - 1
       duration        = "0s"
@@ -778,9 +788,6 @@ resource "google_monitoring_alert_policy" "bounces" {
 # --- Dashboard ---------------------------------------------------------------------
 
 locals {
-  webhook_series   = "metric.type=\"${local.user_metric}/${google_logging_metric.webhook_requests.name}\" AND resource.type=\"cloud_run_revision\""
-  processor_series = "metric.type=\"${local.user_metric}/${google_logging_metric.processor_events.name}\" AND resource.type=\"cloud_run_revision\""
-  action_series    = "metric.type=\"${local.user_metric}/${google_logging_metric.action_calls.name}\" AND resource.type=\"cloud_run_revision\""
 
   # One chart per entry, two per row, every count summed per minute.
   dashboard_charts = [
@@ -812,9 +819,9 @@ locals {
       title = "Lag, received → inserted (p50, p99, ms)"
       plot  = "LINE"
       series = [
-        { filter = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_received.name}\" AND resource.type=\"cloud_run_revision\"",
+        { filter = local.lag_received_series,
         aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_50", group = [] },
-        { filter = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_received.name}\" AND resource.type=\"cloud_run_revision\"",
+        { filter = local.lag_received_series,
         aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99", group = [] },
       ]
     },
@@ -822,22 +829,22 @@ locals {
       title = "Lag, event time → inserted (p50, p99, ms)"
       plot  = "LINE"
       series = [
-        { filter = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_event.name}\" AND resource.type=\"cloud_run_revision\"",
+        { filter = local.lag_event_series,
         aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_50", group = [] },
-        { filter = "metric.type=\"${local.user_metric}/${google_logging_metric.lag_event.name}\" AND resource.type=\"cloud_run_revision\"",
+        { filter = local.lag_event_series,
         aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99", group = [] },
       ]
     },
     {
       title = "Backlog: oldest unacked message (s)"
       plot  = "LINE"
-      series = [{ filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.processor_push.name}\"",
+      series = [{ filter = local.backlog_series,
       aligner = "ALIGN_MAX", reducer = "REDUCE_MAX", group = [] }]
     },
     {
       title = "Dead letters waiting"
       plot  = "LINE"
-      series = [{ filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=\"${google_pubsub_subscription.dead_letter.name}\"",
+      series = [{ filter = local.dead_letter_series,
       aligner = "ALIGN_MAX", reducer = "REDUCE_MAX", group = [] }]
     },
     {
@@ -849,7 +856,7 @@ locals {
     {
       title = "Unexpected errors by function"
       plot  = "STACKED_BAR"
-      series = [{ filter = "metric.type=\"${local.user_metric}/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\"",
+      series = [{ filter = local.function_errors_series,
       aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group = ["metric.label.service"] }]
     },
     {
