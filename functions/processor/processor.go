@@ -170,15 +170,17 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		wh.Close()
 		return nil, err
 	}
-	logger := logging.New(logOut, cfg.LogLevel)
-	ws := actions.NewWorkspaces(clients, policies, policy, logger)
-	client, policy := ws.Lookup(workspace.Default)
+	// Log lines carry their severity already: they go straight to the real
+	// stdout, not through the filter RouteProcessOutput put on os.Stdout
+	// for other output (the dry-run lines above need it).
+	logger := logging.New(logging.Stdout(), cfg.LogLevel)
+	if o.LogOutput != nil {
+		logger = logging.New(o.LogOutput, cfg.LogLevel)
+	}
 	return &pipeline.Processor{
 		Ledger:         ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse:      &privacy.Writer{Next: wh, Policy: pii},
-		Actions:        client,
-		Policy:         policy,
-		Workspaces:     ws,
+		Workspaces:     actions.NewWorkspaces(clients, policies, policy, logger),
 		TTL:            cfg.LedgerTTL,
 		StepTimeout:    cfg.StepTimeout,
 		LedgerTimeout:  cfg.LedgerTimeout,

@@ -39,7 +39,18 @@ func NewWorkspaces(clients map[string]Client, policies map[string]Policy, fallba
 			w.clients[name] = Logged(c, logger.With(slog.String("workspace", name)))
 		}
 	}
+	// A workspace known by its policy but without credentials gets its
+	// refusing client once, not per event.
+	for name := range policies {
+		if _, ok := w.clients[name]; !ok {
+			w.clients[name] = w.noCredentials(name)
+		}
+	}
 	return w
+}
+
+func (w *Workspaces) noCredentials(name string) Client {
+	return Logged(noCredentials{}, w.logger.With(slog.String("workspace", name)))
 }
 
 // Lookup returns the client and policy of workspace name. A workspace
@@ -53,7 +64,7 @@ func (w *Workspaces) Lookup(name string) (Client, Policy) {
 	if c, ok := w.clients[name]; ok {
 		return c, policy
 	}
-	return Logged(noCredentials{}, w.logger.With(slog.String("workspace", name))), policy
+	return w.noCredentials(name), policy
 }
 
 // ParseWorkspacePolicies parses each workspace's policy text as

@@ -427,11 +427,8 @@ func warm(h http.Handler, body []byte, now time.Time) error {
 
 // signedRequest is body as Customer.io posts it, signed at now.
 func signedRequest(body []byte, now time.Time) *http.Request {
-	ts, sig := signature.Headers([]byte(signingKey), now, body)
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(signature.HeaderTimestamp, ts)
-	r.Header.Set(signature.HeaderSignature, sig)
+	// The URL is a valid constant, so NewRequest cannot fail.
+	r, _ := signature.NewRequest(context.Background(), "/", []byte(signingKey), now, body)
 	return r
 }
 

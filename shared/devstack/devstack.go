@@ -520,7 +520,6 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		}
 	}
 	p.Workspaces = actions.NewWorkspaces(clients, policies, policy, o.Logger)
-	p.Actions, p.Policy = p.Workspaces.Lookup(workspace.Default)
 	return p, nil
 }
 

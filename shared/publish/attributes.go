@@ -79,7 +79,7 @@ func SafeAttributes(attrs map[string]string) (safe map[string]string, altered []
 // SafeValue returns v if Pub/Sub accepts it as an attribute value, else a
 // readable prefix of it followed by "…sha256:" and the hash of all of v.
 func SafeValue(v string) string {
-	if len(v) <= MaxAttributeValueBytes && utf8.ValidString(v) {
+	if valueOK(v) {
 		return v
 	}
 	sum := sha256.Sum256([]byte(v))
@@ -104,11 +104,17 @@ func validPrefix(v string, n int) string {
 }
 
 func safeKey(k string) string {
-	if k != "" && len(k) <= MaxAttributeKeyBytes && utf8.ValidString(k) && !strings.HasPrefix(strings.ToLower(k), "goog") {
+	if keyOK(k) {
 		return k
 	}
 	sum := sha256.Sum256([]byte(k))
 	return "x_" + hex.EncodeToString(sum[:16])
+}
+
+func valueOK(v string) bool { return len(v) <= MaxAttributeValueBytes && utf8.ValidString(v) }
+
+func keyOK(k string) bool {
+	return k != "" && len(k) <= MaxAttributeKeyBytes && utf8.ValidString(k) && !strings.HasPrefix(strings.ToLower(k), "goog")
 }
 
 // WithinLimits reports whether Pub/Sub would accept attrs as they are.
@@ -117,7 +123,7 @@ func WithinLimits(attrs map[string]string) bool {
 		return false
 	}
 	for k, v := range attrs {
-		if safeKey(k) != k || SafeValue(v) != v {
+		if !keyOK(k) || !valueOK(v) {
 			return false
 		}
 	}
