@@ -278,7 +278,8 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	closers = append(closers, w.Close)
 	p := &pipeline.Processor{Ledger: ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
-		TTL: cfg.LedgerTTL, Logger: logger}
+		TTL: cfg.LedgerTTL, StepTimeout: cfg.StepTimeout, LedgerTimeout: cfg.LedgerTimeout,
+		RecordEachStep: cfg.RecordEachStep, Logger: logger}
 	if apply {
 		// The run's own workspace's credentials, never another's.
 		creds, ok := cfg.Credentials(ws)
