@@ -337,12 +337,8 @@ func (m *Module) evalEach(expr hcl.Expression, depth int, each cty.Value) (cty.V
 		switch root {
 		case "var":
 			v := cty.DynamicVal
-			if b := m.variables[n]; b != nil {
-				if d := b.Body.Attributes["default"]; d != nil {
-					if dv, ok := literal(d.Expr); ok {
-						v = dv
-					}
-				}
+			if dv, ok := m.defaultOf(n); ok {
+				v = dv
 			}
 			vars[n] = v
 		case "local":

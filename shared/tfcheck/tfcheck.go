@@ -473,15 +473,21 @@ func (m *Module) number(expr hcl.Expression) (float64, bool) {
 		return 0, false
 	}
 	n, _ := attrName(vars[0], 1)
-	if b := m.variables[n]; b != nil {
-		if d := b.Body.Attributes["default"]; d != nil {
-			if v, ok := literal(d.Expr); ok && v.Type() == cty.Number {
-				f, _ := v.AsBigFloat().Float64()
-				return f, true
-			}
-		}
+	if v, ok := m.defaultOf(n); ok && v.Type() == cty.Number {
+		f, _ := v.AsBigFloat().Float64()
+		return f, true
 	}
 	return 0, false
+}
+
+// defaultOf is variable name's literal default, if it has one.
+func (m *Module) defaultOf(name string) (cty.Value, bool) {
+	if b := m.variables[name]; b != nil {
+		if d := b.Body.Attributes["default"]; d != nil {
+			return literal(d.Expr)
+		}
+	}
+	return cty.NilVal, false
 }
 
 // --- BigQuery -------------------------------------------------------------------
@@ -540,11 +546,9 @@ func (m *Module) checkSchema(t named, wantPath string) []Problem {
 // variable defaults, and the file/json functions.
 func (m *Module) evalContext() *hcl.EvalContext {
 	vars := map[string]cty.Value{}
-	for name, b := range m.variables {
-		if d := b.Body.Attributes["default"]; d != nil {
-			if v, ok := literal(d.Expr); ok {
-				vars[name] = v
-			}
+	for name := range m.variables {
+		if v, ok := m.defaultOf(name); ok {
+			vars[name] = v
 		}
 	}
 	// Terraform runs in the root module, so relative paths and path.module
