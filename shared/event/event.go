@@ -120,14 +120,6 @@ type envelope struct {
 // ErrNotObject or ErrNoEventID (possibly with a partial Event) otherwise.
 func Parse(raw []byte) (*Event, error) { return parse(raw, true) }
 
-// ParseEnvelope is Parse without decoding data: the event_id, object_type,
-// metric and timestamp, and the same errors. Data is left zero.
-func ParseEnvelope(raw []byte) (*Event, error) {
-	env, err := ReadEnvelope(raw)
-	return &Event{EventID: env.EventID, ObjectType: env.ObjectType, Metric: env.Metric, Timestamp: env.Timestamp,
-		Raw: raw}, err
-}
-
 // Envelope is what ReadEnvelope reads of an event.
 type Envelope struct {
 	EventID    string
@@ -139,9 +131,9 @@ type Envelope struct {
 // Known reports whether the object_type/metric pair is one the contract lists.
 func (e Envelope) Known() bool { return Known(e.ObjectType, e.Metric) }
 
-// ReadEnvelope is ParseEnvelope without an Event: the same fields and the
-// same errors, as a value. It is the receiver's light parse, which must stay
-// cheap for every body, large or small.
+// ReadEnvelope is Parse without decoding data: the event_id, object_type,
+// metric and timestamp, and the same errors. It is the receiver's light
+// parse, which must stay cheap for every body, large or small.
 func ReadEnvelope(raw []byte) (Envelope, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
