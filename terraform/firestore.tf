@@ -23,7 +23,7 @@ resource "google_firestore_database" "ledger" {
 
 locals {
   # Every field a ledger document has (the firestore:"..." tags of the record
-  # struct in shared/ledger/firestore.go; a test in shared/tfcheck fails when
+  # struct in shared/ledger/firestore.go; a test in internal/testsupport/tfcheck fails when
   # one is missing). The processor finds a document by its ID and never
   # queries a field, so none needs an index: Firestore's automatic
   # single-field indexes would only cost write latency and, on fields that

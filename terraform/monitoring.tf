@@ -9,7 +9,7 @@
 # and a custom metric would need the Monitoring client in both functions, a
 # flush on every scale-down and its own write quota. User-defined log-based
 # metrics are billed as ordinary metric samples, cents a month at this volume.
-# The test in shared/tfcheck drives the receiver and the processor through
+# The test in internal/testsupport/tfcheck drives the receiver and the processor through
 # every outcome and checks each filter here against the lines they write.
 
 locals {

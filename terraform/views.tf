@@ -1,5 +1,5 @@
 # Reporting views over events_deduped. The SQL is generated from the metric
-# definitions in shared/funnel (the same ones `cioevents report` evaluates
+# definitions in cmd/cioevents/internal/funnel (the same ones `cioevents report` evaluates
 # locally) and committed under views/; a Go test fails when they drift.
 
 variable "views_lookback_days" {

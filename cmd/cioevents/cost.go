@@ -6,10 +6,10 @@ import (
 
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
 	"github.com/cioevents/cioevents/functions/processor"
 	"github.com/cioevents/cioevents/functions/receiver"
 	"github.com/cioevents/cioevents/shared/config"
-	"github.com/cioevents/cioevents/shared/cost"
 )
 
 // costFunctions are the deployed functions, built as in production with the

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/cioevents/cioevents"
-	"github.com/cioevents/cioevents/shared/cost"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
 )
 
 // TestCostTables: the committed cost tables are what a fresh run through
@@ -130,7 +130,7 @@ func TestCostDefaultsMatchTerraform(t *testing.T) {
 		"processor_memory_mib":  strconv.Itoa(cost.Defaults.ProcessorMemoryMiB),
 	} {
 		if defaults[name] != want {
-			t.Errorf("terraform variable %s defaults to %q; shared/cost.Defaults says %q", name, defaults[name], want)
+			t.Errorf("terraform variable %s defaults to %q; cmd/cioevents/internal/cost.Defaults says %q", name, defaults[name], want)
 		}
 	}
 }

@@ -36,18 +36,18 @@ import (
 
 	"github.com/cioevents/cioevents"
 	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/backfill"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/sender"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/servetarget"
 	"github.com/cioevents/cioevents/functions/processor"
 	"github.com/cioevents/cioevents/functions/receiver"
-	"github.com/cioevents/cioevents/shared/backfill"
 	"github.com/cioevents/cioevents/shared/config"
-	"github.com/cioevents/cioevents/shared/cost"
-	"github.com/cioevents/cioevents/shared/devstack"
-	"github.com/cioevents/cioevents/shared/forget"
 	"github.com/cioevents/cioevents/shared/logging"
-	"github.com/cioevents/cioevents/shared/replay"
-	"github.com/cioevents/cioevents/shared/report"
-	"github.com/cioevents/cioevents/shared/sender"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 

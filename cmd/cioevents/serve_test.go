@@ -25,8 +25,8 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/functions/processor"
+	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 	"github.com/cioevents/cioevents/shared/actions/trackfake"
-	"github.com/cioevents/cioevents/shared/emulator"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/signature"
 	"github.com/cioevents/cioevents/shared/warehouse"

@@ -13,8 +13,8 @@ import (
 
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 	"github.com/cioevents/cioevents/shared/config"
-	"github.com/cioevents/cioevents/shared/emulator"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 

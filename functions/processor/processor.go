@@ -127,7 +127,7 @@ type Overrides struct {
 	BigQueryOptions []option.ClientOption
 	TrackBaseURL    string
 	TrackHTTPClient *http.Client
-	// FirestoreOptions and LogOutput let a measurement (shared/cost) count
+	// FirestoreOptions and LogOutput let a measurement (cmd/cioevents/internal/cost) count
 	// the ledger's RPCs and the bytes logged; LogOutput defaults to stdout.
 	FirestoreOptions []option.ClientOption
 	LogOutput        io.Writer

@@ -77,7 +77,7 @@ func New(ctx context.Context, getenv config.Getenv) (http.Handler, error) {
 	return NewWith(ctx, getenv, Overrides{})
 }
 
-// Overrides let a measurement watch New's clients (shared/cost counts the
+// Overrides let a measurement watch New's clients (cmd/cioevents/internal/cost counts the
 // bytes published and logged) without changing what they do.
 type Overrides struct {
 	PubSubOptions []option.ClientOption

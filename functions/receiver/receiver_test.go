@@ -18,7 +18,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
-	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 	"github.com/cioevents/cioevents/shared/publish"
 	"github.com/cioevents/cioevents/shared/signature"
 	"github.com/cioevents/cioevents/shared/webhook"

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cioevents/cioevents/shared/emulator"
+	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 )
 
 func TestMain(m *testing.M) { emulator.Main(m, emulator.Firestore) }

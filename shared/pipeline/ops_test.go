@@ -9,8 +9,8 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
+	"github.com/cioevents/cioevents/internal/testsupport/opcount"
 	"github.com/cioevents/cioevents/shared/ledger"
-	"github.com/cioevents/cioevents/shared/opcount"
 )
 
 // The ledger's cost per event, counted at the Firestore API: an event

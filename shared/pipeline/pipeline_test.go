@@ -20,9 +20,9 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
+	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/actions/trackfake"
-	"github.com/cioevents/cioevents/shared/emulator"
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/warehouse"

@@ -1,4 +1,4 @@
--- Generated from shared/funnel (go test ./shared/funnel -update); do not edit.
+-- Generated from cmd/cioevents/internal/funnel (go test ./cmd/cioevents/internal/funnel -update); do not edit.
 SELECT
   *,
   SAFE_DIVIDE(delivered, sent) AS delivery_rate,
