@@ -31,7 +31,7 @@ func TestCostTables(t *testing.T) {
 		render           func(cost.Measurement) (string, error)
 	}{
 		{"../../" + cost.DeployDoc, cost.TableBegin, cost.TableEnd, cost.Render},
-		{"../../" + cost.Readme, cost.SummaryBegin, cost.SummaryEnd, cost.Summary},
+		{"../../" + cost.SummaryDoc, cost.SummaryBegin, cost.SummaryEnd, cost.Summary},
 	} {
 		b, err := os.ReadFile(d.file)
 		if err != nil {

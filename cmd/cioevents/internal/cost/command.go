@@ -25,7 +25,7 @@ const Usage = `cost    [-n 2000] [--seed 1] [--write]      (operations per event
 const (
 	MeasurementFile = "cmd/cioevents/internal/cost/testdata/measurement.json"
 	DeployDoc       = "docs/deploy.md"
-	Readme          = "README.md"
+	SummaryDoc      = "docs/performance.md"
 )
 
 // Markers delimit the generated parts of the documents.
@@ -73,7 +73,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	fl.SetOutput(e.Stderr)
 	n := fl.Int("n", 2000, "events to drive through both functions (a multiple of 100)")
 	seed := fl.Uint64("seed", 1, "seed of the order of the mix and of the event IDs")
-	write := fl.Bool("write", false, "regenerate "+MeasurementFile+" and the tables in "+Readme+" and "+DeployDoc)
+	write := fl.Bool("write", false, "regenerate "+MeasurementFile+" and the tables in "+DeployDoc+" and "+SummaryDoc)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -107,10 +107,10 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if err := replaceIn(filepath.Join(e.Root, DeployDoc), TableBegin, TableEnd, doc); err != nil {
 		return err
 	}
-	if err := replaceIn(filepath.Join(e.Root, Readme), SummaryBegin, SummaryEnd, summary); err != nil {
+	if err := replaceIn(filepath.Join(e.Root, SummaryDoc), SummaryBegin, SummaryEnd, summary); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stderr, "wrote %s, %s, %s\n", MeasurementFile, DeployDoc, Readme)
+	fmt.Fprintf(e.Stderr, "wrote %s, %s, %s\n", MeasurementFile, DeployDoc, SummaryDoc)
 	return nil
 }
 
@@ -198,7 +198,7 @@ func estimates(m Measurement) (def, regional []Line, err error) {
 	return def, regional, err
 }
 
-// Summary is the short table for the README.
+// Summary is the short table for docs/performance.md.
 func Summary(m Measurement) (string, error) {
 	def, regional, err := estimates(m)
 	if err != nil {
