@@ -81,7 +81,7 @@ func lifecycle(b *testing.B, l Ledger, id string, exp time.Time) { lifecycles[1]
 
 // BenchmarkLifecycle is the ledger cost of one event, per lifecycle. Run it
 // beside BenchmarkFirestoreCreate (go test -bench 'Lifecycle|Create'): the
-// ratio of their rates is what the README reports.
+// ratio of their rates is what docs/performance.md reports.
 func BenchmarkLifecycle(b *testing.B) {
 	exp := time.Now().Add(9 * 24 * time.Hour)
 	for _, bl := range benchLedgers(b) {

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite golden files and terraform/sche
 // schemaDir is where Terraform reads the table schemas.
 var schemaDir = filepath.Join("..", "..", "terraform", "schema")
 
-// TestSchemaColumns pins the contract of the README (What lands in BigQuery):
+// TestSchemaColumns pins the contract of docs/schema.md:
 // column names, types and modes, in order. It fails when a struct field
 // changes.
 func TestSchemaColumns(t *testing.T) {
