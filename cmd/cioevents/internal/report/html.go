@@ -222,8 +222,8 @@ Apple Mail Privacy Protection) and clicks that a link scanner made. Every chart 
 {{end}}</svg>
 
 <h2>Bounces and complaints per day ({{.Scope}})</h2>
-<p class="note">Per day: <span style="color:{{.BounceColor}}">&#9632; bounce rate</span> (of the deliveries sent that
-day, the share that bounced) and <span style="color:{{.SpamColor}}">&#9632; spam-complaint rate</span> (of those
+<p class="note">Per day: <span style="color:{{.BounceColor}}">&#9632;</span> bounce rate (of the deliveries sent that
+day, the share that bounced) and <span style="color:{{.SpamColor}}">&#9632;</span> spam-complaint rate (of those
 delivered, the share marked as spam); hover a bar for its value. The dashed line is 0.3 %, the complaint rate Gmail
 and Yahoo require bulk email senders to stay under.</p>
 <svg id="daily" xmlns="http://www.w3.org/2000/svg" width="{{printf "%.0f" .RatesW}}" height="200" role="img" aria-label="Daily bounce and spam rates">
