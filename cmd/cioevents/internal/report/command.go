@@ -139,6 +139,8 @@ func Command(ctx context.Context, args []string, e Env) error {
 		}
 		defer client.Close()
 		src = &BigQuery{Client: client, Table: *project + "." + *dataset + "." + *table}
+		// Three queries, each seconds long: say what is being waited for.
+		fmt.Fprintf(e.Stderr, "report: querying %s.%s.%s, %s\n", *project, *dataset, *table, rangeText(rg))
 	default:
 		return cli.Usagef("report", "give --data-dir (what 'cioevents dev' writes, e.g. .cioevents), or --project and --dataset")
 	}
