@@ -1,15 +1,60 @@
 package doccheck
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 )
 
-// TestFindsEachKind runs the check over testdata/bad, which has one of each
-// mistake (and things that look like mistakes but are not).
+// badReadme and badGuide have one of each mistake, and things that look
+// like mistakes but are not. They are written at test time, not kept as
+// *.md files, so that no other check of the repository's Markdown reads them.
+const badReadme = `# Bad
+
+See [the guide](sub/guide.md), [its setup](sub/guide.md#set-up-the-cli), [a gone page](sub/gone.md),
+[a missing part](sub/guide.md#nowhere), [here](#funnel-and-cioevents-report) and [nowhere](#nope).
+An [outside link](https://example.com/x.md) and [an anchor](#an-html-anchor) count as fine.
+
+## Funnel and ` + "`" + `cioevents report` + "`" + `
+
+| flag | meaning |
+|------|---------|
+| ` + "`" + `--by` + "`" + ` | grouping |
+This sentence has no blank line before it.
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+| 3 | 4 |
+
+#### Too deep
+
+<a id="an-html-anchor"></a>
+
+# Second title
+`
+
+const badGuide = `## Guide
+
+### Set up the CLI
+
+[Back](../README.md#bad) and [up and out](../../../x.md).
+`
+
+// TestFindsEachKind runs the check over badReadme and badGuide.
 func TestFindsEachKind(t *testing.T) {
-	got, err := Check(filepath.Join("testdata", "bad"))
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"README.md": badReadme, "sub/guide.md": badGuide} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Check(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,20 +99,17 @@ func TestSlug(t *testing.T) {
 	}
 }
 
-// fixtures holds this package's deliberately broken Markdown.
-const fixtures = "internal/testsupport/doccheck/testdata"
-
 // TestRepositoryDocs is the CI check: every *.md of the repository.
 func TestRepositoryDocs(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
-	files, err := Files(root, fixtures)
+	files, err := Files(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) < 2 {
 		t.Fatalf("found %v: not the repository root?", files)
 	}
-	got, err := Check(root, fixtures)
+	got, err := Check(root)
 	if err != nil {
 		t.Fatal(err)
 	}
