@@ -71,7 +71,7 @@ const (
 	rowH      = 26
 	rateH     = 160.0
 	rateTop   = 10.0
-	slotW     = 48.0
+	slotW     = 80.0  // wide enough for a YYYY-MM-DD label under each day
 	complaint = 0.003 // the complaint rate Gmail and Yahoo hold bulk senders under
 )
 
@@ -139,7 +139,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p.Top = formatRate(&top)
 	for n, d := range r.Daily {
 		x := 60 + float64(n)*slotW
-		p.Days = append(p.Days, dayLabel{Day: d.Key[0], X: x + slotW/2 - 4})
+		p.Days = append(p.Days, dayLabel{Day: d.Key[0], X: x + 23}) // under the day's two bars, x+6 to x+40
 		for k, ri := range []int{bi, si} {
 			name, color := "bounce_rate", BounceColor
 			if k == 1 {
