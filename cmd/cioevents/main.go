@@ -37,6 +37,7 @@ import (
 	"github.com/cioevents/cioevents"
 	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/backfill"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
@@ -111,10 +112,14 @@ func main() {
 // to the exit status.
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
+	var cue *cli.UsageError
 	var le loggedError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &cue):
+		ue = usageError{cmd: cue.Cmd, msg: cue.Msg}
+		fallthrough
 	case errors.As(err, &ue):
 		if ue.msg != "" {
 			fmt.Fprintf(stderr, "cioevents %s: %s\nRun 'cioevents %s -h' for usage.\n", ue.cmd, ue.msg, ue.cmd)

@@ -21,6 +21,7 @@ var (
 	// revoked or lacks the scope. It comes wrapped in a *RetryableError,
 	// because the call itself is fine: once the key is fixed, redelivered
 	// (or replayed) events must still get their update.
+	//lint:ignore ST1005 the message starts with the name Customer.io, which is spelled with a capital
 	ErrCredentials = errors.New("Customer.io refused the Track API credentials (check CIO_SITE_ID and CIO_TRACK_API_KEY)")
 )
 

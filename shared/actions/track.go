@@ -246,6 +246,7 @@ func (t *Track) wait(ctx context.Context) error {
 			break
 		}
 		if beyondDeadline(ctx, t.now(), d) {
+			//lint:ignore ST1005 the message starts with the name Customer.io, which is spelled with a capital
 			return &RetryableError{RetryAfter: d, Err: errors.New("Customer.io asked to slow down")}
 		}
 		if err := t.sleep(ctx, d); err != nil {

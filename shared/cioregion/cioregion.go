@@ -23,6 +23,7 @@ func BaseURL(region, override string, host func(customerio.Region) string) (stri
 	case "eu":
 		r = customerio.RegionEU
 	default:
+		//lint:ignore ST1005 the message starts with the name Customer.io, which is spelled with a capital
 		return "", fmt.Errorf("Customer.io region %q is not \"us\" or \"eu\"", region)
 	}
 	if override == "" {
@@ -30,6 +31,7 @@ func BaseURL(region, override string, host func(customerio.Region) string) (stri
 	}
 	u, err := url.Parse(override)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		//lint:ignore ST1005 the message starts with the name Customer.io, which is spelled with a capital
 		return "", errors.New("Customer.io base URL must be an http(s) URL with a host and no credentials")
 	}
 	return strings.TrimRight(override, "/"), nil

@@ -14,12 +14,24 @@ import (
 	"unicode/utf8"
 )
 
-// Errors returned by Parse. A body that fails with either is still authentic;
-// the pipeline quarantines it instead of dropping it.
+// Errors returned by Parse. A body that fails with any of them is still
+// authentic; the pipeline quarantines it instead of dropping it.
 var (
+	// ErrInvalidJSON: the body is not JSON at all (garbage, truncated, empty).
+	ErrInvalidJSON = errors.New("event: body is not valid JSON")
+	// ErrNotObject: the body is JSON, but an array, string, number or null.
 	ErrNotObject = errors.New("event: body is not a JSON object")
 	ErrNoEventID = errors.New("event: body has no event_id")
 )
+
+// notObject tells a body that is JSON but not an object from one that is not
+// JSON at all.
+func notObject(trimmed []byte) error {
+	if json.Valid(trimmed) {
+		return ErrNotObject
+	}
+	return ErrInvalidJSON
+}
 
 // Event is one reporting-webhook event.
 type Event struct {
@@ -117,7 +129,8 @@ type envelope struct {
 // A body that is a JSON object with an event_id parses even when its data
 // fields have unexpected types: those fields are left zero (the raw body keeps
 // them), because an odd field must not cost the event its row. Parse returns
-// ErrNotObject or ErrNoEventID (possibly with a partial Event) otherwise.
+// ErrInvalidJSON, ErrNotObject or ErrNoEventID (possibly with a partial
+// Event) otherwise.
 func Parse(raw []byte) (*Event, error) { return parse(raw, true) }
 
 // Envelope is what ReadEnvelope reads of an event.
@@ -137,7 +150,7 @@ func (e Envelope) Known() bool { return Known(e.ObjectType, e.Metric) }
 func ReadEnvelope(raw []byte) (Envelope, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Envelope{}, ErrNotObject
+		return Envelope{}, notObject(trimmed)
 	}
 	env, ok := scanEnvelope(trimmed)
 	if !ok {
@@ -154,13 +167,13 @@ func parse(raw []byte, withData bool) (*Event, error) {
 	ev := &Event{Raw: raw}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return ev, ErrNotObject
+		return ev, notObject(trimmed)
 	}
 	var env envelope
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || !json.Valid(trimmed) {
-			return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
+			return ev, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 		}
 		// Valid JSON object, but a field had a type we cannot read (say an
 		// array as event_id): decode the envelope field by field instead.

@@ -94,9 +94,11 @@ func TestParse(t *testing.T) {
 		{name: "event_id that cannot be read", body: `{"event_id":["01A"]}`, wantErr: event.ErrNoEventID},
 		{name: "event_id false is text, not absent", body: `{"event_id":false}`},
 		{name: "JSON number body", body: `42`, wantErr: event.ErrNotObject},
-		{name: "whitespace only", body: " \n ", wantErr: event.ErrNotObject},
-		{name: "trailing garbage", body: `{"event_id":"01A"} x`, wantErr: event.ErrNotObject},
-		{name: "two objects", body: `{"event_id":"01A"}{"event_id":"01B"}`, wantErr: event.ErrNotObject},
+		{name: "JSON string body", body: `"hello"`, wantErr: event.ErrNotObject},
+		{name: "garbage", body: `hello`, wantErr: event.ErrInvalidJSON},
+		{name: "whitespace only", body: " \n ", wantErr: event.ErrInvalidJSON},
+		{name: "trailing garbage", body: `{"event_id":"01A"} x`, wantErr: event.ErrInvalidJSON},
+		{name: "two objects", body: `{"event_id":"01A"}{"event_id":"01B"}`, wantErr: event.ErrInvalidJSON},
 		{name: "invalid UTF-8 is still an object", body: "{\"event_id\":\"01A\",\"data\":{\"subject\":\"\xff\"}}"},
 	}
 	for _, tt := range tests {

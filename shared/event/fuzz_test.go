@@ -46,8 +46,8 @@ func FuzzParse(f *testing.F) {
 			if ev.EventID == "" {
 				t.Fatal("nil error with an empty EventID")
 			}
-		case !errors.Is(err, event.ErrNotObject) && !errors.Is(err, event.ErrNoEventID):
-			t.Fatalf("error %v is neither ErrNotObject nor ErrNoEventID", err)
+		case !errors.Is(err, event.ErrInvalidJSON) && !errors.Is(err, event.ErrNotObject) && !errors.Is(err, event.ErrNoEventID):
+			t.Fatalf("error %v is none of ErrInvalidJSON, ErrNotObject, ErrNoEventID", err)
 		}
 		again, err2 := event.Parse(in)
 		if (err == nil) != (err2 == nil) || !reflect.DeepEqual(ev, again) {
@@ -135,6 +135,8 @@ func class(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(err, event.ErrInvalidJSON):
+		return "invalid_json"
 	case errors.Is(err, event.ErrNotObject):
 		return "not_object"
 	case errors.Is(err, event.ErrNoEventID):

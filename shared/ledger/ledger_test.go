@@ -522,11 +522,11 @@ var contract = []struct {
 		if _, ok := e.raw(t, "ev-peek"); ok {
 			t.Fatal("Peek created a record")
 		}
-		c := mustClaim(t, e.l, "ev-peek", exp)
+		mustClaim(t, e.l, "ev-peek", exp)
 		wantErr(t, "Peek while leased", e.l.Peek(ctx, "ev-peek"), ErrBusy)
 		e.clock.Advance(testLease + time.Second)
 		wantErr(t, "Peek after the lease ran out", e.l.Peek(ctx, "ev-peek"), ErrUnfinished)
-		c = mustClaim(t, e.l, "ev-peek", exp)
+		c := mustClaim(t, e.l, "ev-peek", exp)
 		must(t, "Release", e.l.Release(ctx, c, 0))
 		wantErr(t, "Peek after release", e.l.Peek(ctx, "ev-peek"), ErrUnfinished)
 		c = mustClaim(t, e.l, "ev-peek", exp)

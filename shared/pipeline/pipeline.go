@@ -182,6 +182,8 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 	}
 	ev, err := event.Parse(m.Data)
 	switch {
+	case errors.Is(err, event.ErrInvalidJSON):
+		return p.reject(ctx, m, receivedAt, webhook.InvalidJSON, "")
 	case errors.Is(err, event.ErrNotObject):
 		return p.reject(ctx, m, receivedAt, webhook.InvalidNotObject, "")
 	case errors.Is(err, event.ErrNoEventID):

@@ -177,6 +177,8 @@ func message(id string, b []byte) Message {
 	}
 	ev, err := event.Parse(b)
 	switch {
+	case errors.Is(err, event.ErrInvalidJSON):
+		attrs[webhook.AttrInvalid] = webhook.InvalidJSON
 	case errors.Is(err, event.ErrNotObject):
 		attrs[webhook.AttrInvalid] = webhook.InvalidNotObject
 	case errors.Is(err, event.ErrNoEventID):

@@ -94,7 +94,7 @@ func TestSafeValueKeepsIdentity(t *testing.T) {
 	if SafeValue(a) == SafeValue(b) {
 		t.Fatal("different long values collapsed to one attribute value")
 	}
-	if SafeValue(a) != SafeValue(a) {
+	if again := SafeValue(a); SafeValue(a) != again {
 		t.Fatal("not deterministic")
 	}
 }

@@ -84,8 +84,11 @@ func TestRepoFixtures(t *testing.T) {
 				t.Fatalf("Parse accepted a malformed body")
 			}
 			reason := "not_object"
-			if errors.Is(err, event.ErrNoEventID) {
+			switch {
+			case errors.Is(err, event.ErrNoEventID):
 				reason = "no_event_id"
+			case errors.Is(err, event.ErrInvalidJSON):
+				reason = "invalid_json"
 			}
 			r := warehouse.NewRejected(received, reason, ev.EventID, raw, map[string]string{"fixture": filepath.Base(path)}, "")
 			if err := bq.InsertRejected(ctx, r); err != nil {

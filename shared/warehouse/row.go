@@ -218,7 +218,7 @@ func (r Row) Validate() error {
 // processor could not turn into an events row.
 type Rejected struct {
 	ReceivedAt time.Time         `bigquery:"received_at" json:"received_at" desc:"When the message was rejected, or when the receiver accepted it if known."`
-	Reason     string            `bigquery:"reason" json:"reason" desc:"Why the message has no events row, e.g. not_object, no_event_id, oversized."`
+	Reason     string            `bigquery:"reason" json:"reason" desc:"Why the message has no events row, e.g. invalid_json, not_object, no_event_id, oversized."`
 	EventID    *string           `bigquery:"event_id" json:"event_id" desc:"event_id, if one could be read."`
 	Body       string            `bigquery:"body" json:"body" desc:"The body as received; base64 with a base64: prefix if it is not valid UTF-8."`
 	Attributes map[string]string `bigquery:"attributes" json:"attributes" desc:"Pub/Sub message attributes as a JSON object."`

@@ -36,8 +36,6 @@ func rowFor(t testing.TB, name string) Row {
 	return FromEvent(ev, testReceived, &testSigned, "msg-"+name)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // deref renders a nullable column for comparison: "NULL" or the value.
 func deref[T any](p *T) any {
 	if p == nil {

@@ -54,7 +54,8 @@ const (
 
 // Invalid reasons carried in AttrInvalid.
 const (
-	InvalidNotObject = "not_object"
+	InvalidJSON      = "invalid_json" // not JSON at all: garbage, truncated, empty
+	InvalidNotObject = "not_object"   // JSON, but not an object
 	InvalidNoEventID = "no_event_id"
 )
 
@@ -261,6 +262,8 @@ func (h *Handler) handle(r *http.Request, start time.Time) outcome {
 	} else {
 		ev, err := event.ReadEnvelope(b.data)
 		switch {
+		case errors.Is(err, event.ErrInvalidJSON):
+			attrs[AttrInvalid] = InvalidJSON
 		case errors.Is(err, event.ErrNotObject):
 			attrs[AttrInvalid] = InvalidNotObject
 		case errors.Is(err, event.ErrNoEventID):

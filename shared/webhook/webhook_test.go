@@ -106,7 +106,9 @@ func TestReceiverContract(t *testing.T) {
 		{"not an object", func() *http.Request { return signed([]byte(`[1,2]`), ts, key) }, &recorder{}, 200,
 			`"accepted"`, map[string]string{AttrInvalid: InvalidNotObject}, nil},
 		{"bad JSON", func() *http.Request { return signed([]byte(`{"event_id":`), ts, key) }, &recorder{}, 200,
-			`"accepted"`, map[string]string{AttrInvalid: InvalidNotObject}, nil},
+			`"accepted"`, map[string]string{AttrInvalid: InvalidJSON}, nil},
+		{"garbage", func() *http.Request { return signed([]byte(`hello`), ts, key) }, &recorder{}, 200,
+			`"accepted"`, map[string]string{AttrInvalid: InvalidJSON}, nil},
 		{"no event_id", func() *http.Request { return signed([]byte(`{"metric":"sent"}`), ts, key) }, &recorder{}, 200,
 			`"accepted"`, map[string]string{AttrInvalid: InvalidNoEventID, AttrMetric: "sent"}, nil},
 		{"unknown pair", func() *http.Request {

@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/ledger"
@@ -81,38 +81,35 @@ func Command(ctx context.Context, args []string, e Env) error {
 	newsletter := fl.Int64("newsletter-id", 0, "only this newsletter")
 	action := fl.Int64("action-id", 0, "only this campaign action")
 	dry := fl.Bool("dry-run", false, "write nothing; print per day, object_type and metric what Customer.io has, the warehouse has and is missing")
-	dir := fl.String("data-dir", "", "store into this local data dir (what `cioevents dev` writes) instead of BigQuery")
+	dir := fl.String("data-dir", "", "store into this local data dir (what 'cioevents dev' writes) instead of BigQuery")
 	apiURL := fl.String("app-api-url", "", "App API base URL instead of the CIO_REGION host (a fake or a proxy)")
 	ws := fl.String("workspace", workspace.Default, "the workspace the App API key belongs to: rows carry it, and --apply-actions acts with its credentials and policy")
 	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
 	if *since == "" {
-		return errors.New("backfill: --since is required (YYYY-MM-DD, RFC 3339 or a look-back such as 30d)")
+		return cli.Usagef("backfill", "--since is required (YYYY-MM-DD, RFC 3339 or a look-back such as 30d)")
 	}
 	if !workspace.Valid(*ws) {
-		return fmt.Errorf("backfill: --workspace %q: %s", *ws, workspace.Rule)
+		return cli.Usagef("backfill", "--workspace %q: %s", *ws, workspace.Rule)
 	}
 	now := e.Now().UTC()
 	from, err := parseTime(*since, now, false)
 	if err != nil {
-		return fmt.Errorf("backfill: --since: %w", err)
+		return cli.Usagef("backfill", "--since: %v", err)
 	}
 	to := now.Truncate(time.Second)
 	if *until != "" {
 		if to, err = parseTime(*until, now, true); err != nil {
-			return fmt.Errorf("backfill: --until: %w", err)
+			return cli.Usagef("backfill", "--until: %v", err)
 		}
 	}
 	if !from.Before(to) {
-		return errors.New("backfill: --since must be before --until")
+		return cli.Usagef("backfill", "--since must be before --until")
 	}
 	client, err := appapi.New(appapi.Config{Key: e.Getenv(EnvAppAPIKey), Region: e.Getenv(config.EnvRegion),
 		BaseURL: *apiURL, HTTPClient: e.HTTPClient, RateLimit: *apiRate})

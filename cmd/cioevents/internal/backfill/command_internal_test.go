@@ -46,7 +46,7 @@ func TestObjectTypeAndAPIType(t *testing.T) {
 			t.Errorf("APIType(%q) = %q, want %q", in, got, api)
 		}
 	}
-	if EventID("d", "sent") != EventID("d", "sent") || EventID("d", "sent") == EventID("d", "opened") ||
+	if again := EventID("d", "sent"); EventID("d", "sent") != again || again == EventID("d", "opened") ||
 		EventID("d1", "sent") == EventID("d", "1sent") {
 		t.Error("event IDs are not a function of (delivery, metric)")
 	}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 )
 
@@ -74,11 +75,8 @@ func Command(ctx context.Context, args []string, e Env) error {
 	n := fl.Int("n", 2000, "events to drive through both functions (a multiple of 100)")
 	seed := fl.Uint64("seed", 1, "seed of the order of the mix and of the event IDs")
 	write := fl.Bool("write", false, "regenerate "+MeasurementFile+" and the tables in "+DeployDoc+" and "+SummaryDoc)
-	if err := fl.Parse(args); err != nil {
+	if err := cli.Parse(fl, args); err != nil {
 		return err
-	}
-	if fl.NArg() > 0 {
-		return fmt.Errorf("cost: unexpected argument %q", fl.Arg(0))
 	}
 	defer emulator.StopAll()
 	m, err := Measure(ctx, e.Functions, Options{Events: *n, Seed: *seed, Fixtures: e.Fixtures, Progress: e.Stderr})

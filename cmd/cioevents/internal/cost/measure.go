@@ -127,6 +127,8 @@ func Measure(ctx context.Context, fns Functions, o Options) (Measurement, error)
 	if err != nil {
 		return Measurement{}, err
 	}
+	// Starting the emulators' JVMs takes a while on a busy machine.
+	progress("emulators: Pub/Sub and Firestore (started here unless PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST are set)")
 	if err := emulator.Ensure(ctx, emulator.PubSub, emulator.Firestore); err != nil {
 		return Measurement{}, err
 	}

@@ -31,6 +31,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -300,7 +301,7 @@ func (s *Stack) openBolt(o Options, name string) (*bolt.DB, error) {
 		// files, which are never fsynced either. An fsync per commit made
 		// dev a third slower (1,050 → 1,540 events/s measured without).
 		NoSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("devstack: %w: %s is locked by another process (is another `cioevents dev` using this --data-dir?)", ErrDataDir, path)
 	}
 	if err != nil {

@@ -2,19 +2,21 @@ package forget
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
 // Usage is the command's line in `cioevents` usage.
@@ -57,17 +59,21 @@ func Command(ctx context.Context, args []string, e Env) error {
 	rejected := fl.String("rejected-table", or(config.EnvRejectedTable, config.DefaultRejected), "rejected_events table")
 	coll := fl.String("ledger-collection", or(config.EnvLedgerColl, config.DefaultCollection), "Firestore ledger collection")
 	db := fl.String("firestore-database", or(config.EnvFirestoreDB, config.DefaultFirestoreDB), "Firestore database")
-	if err := fl.Parse(args); err != nil {
+	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
 	if p.empty() {
-		return ErrNoPerson
+		return cli.Usagef("forget", "give --email, --id or --cio-id")
 	}
 	pol, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
 		return err
 	}
 	if *dir != "" {
+		// A mistyped --data-dir must not read as "removed 0 rows".
+		if _, err := os.Stat(filepath.Join(*dir, warehouse.EventsFile)); err != nil {
+			return fmt.Errorf("forget: --data-dir: %w", err)
+		}
 		res, err := Local(*dir, p, pol)
 		if err != nil {
 			return err
@@ -78,7 +84,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		return nil
 	}
 	if *project == "" || *dataset == "" {
-		return errors.New("forget: give --data-dir, or --project and --dataset")
+		return cli.Usagef("forget", "give --data-dir, or --project and --dataset")
 	}
 	bq, err := bigquery.NewClient(ctx, *project, e.BigQueryOptions...)
 	if err != nil {

@@ -16,6 +16,11 @@ type Dimension struct {
 	Name string
 	SQL  string
 	Of   func(r *warehouse.Row) string
+	// PerEvent: the value belongs to each event (its day), so one delivery
+	// can fall in several groups. Otherwise it is a property of the
+	// delivery, taken from its earliest event (then lowest event_id) that
+	// has one.
+	PerEvent bool
 }
 
 func int64Text(p *int64) string {
@@ -91,9 +96,12 @@ func domainOf(r *warehouse.Row) string {
 
 // The dimensions.
 var (
-	Day = Dimension{Name: "day", SQL: "DATE(event_time)",
+	Day = Dimension{Name: "day", SQL: "DATE(event_time)", PerEvent: true,
 		Of: func(r *warehouse.Row) string { return r.EventTime.UTC().Format(time.DateOnly) }}
 	ObjectType = Dimension{Name: "object_type", SQL: "object_type",
+		Of: func(r *warehouse.Row) string { return r.ObjectType }}
+	// Channel is object_type under the name the report shows.
+	Channel = Dimension{Name: "channel", SQL: "object_type",
 		Of: func(r *warehouse.Row) string { return r.ObjectType }}
 	MessageType = Dimension{Name: "message_type", SQL: messageSQL(false),
 		Of: func(r *warehouse.Row) string { k, _ := messageOf(r); return k }}

@@ -25,21 +25,73 @@ type Result struct {
 }
 
 // Evaluate computes q over rows (one per event, as events_deduped holds
-// them) in Go, exactly as SQL(q) does in BigQuery. Results are sorted by key.
+// them) in Go, exactly as SQL(q) does in BigQuery: first one record per
+// delivery (and per-event dimension value), then the groups over those
+// records. Results are sorted by key.
 func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
+	if len(q.Stages) > 64 {
+		panic("funnel: more stages than a mask holds")
+	}
+	// delivery is what the inner query of SQL(q) returns per row: which
+	// stages the delivery reached and its dimension values.
+	type delivery struct {
+		key []string
+		// from is, per dimension, the event its value came from.
+		fromTime []time.Time
+		fromID   []string
+		reached  uint64
+	}
+	deliveries := map[string]*delivery{}
+	var order []string
+	for i := range rows {
+		r := &rows[i]
+		if !rg.has(r.EventTime) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
+			continue
+		}
+		id := *r.DeliveryID
+		for _, d := range q.Dims {
+			if d.PerEvent {
+				id += "\x00" + d.Of(r)
+			}
+		}
+		dv := deliveries[id]
+		if dv == nil {
+			dv = &delivery{key: make([]string, len(q.Dims)), fromTime: make([]time.Time, len(q.Dims)), fromID: make([]string, len(q.Dims))}
+			deliveries[id] = dv
+			order = append(order, id)
+		}
+		for j, d := range q.Dims {
+			v := d.Of(r)
+			if v == "" {
+				continue
+			}
+			earlier := dv.key[j] == "" || r.EventTime.Before(dv.fromTime[j]) ||
+				(r.EventTime.Equal(dv.fromTime[j]) && r.EventID < dv.fromID[j])
+			if d.PerEvent || earlier {
+				dv.key[j], dv.fromTime[j], dv.fromID[j] = v, r.EventTime, r.EventID
+			}
+		}
+		for j, s := range q.Stages {
+			if s.Counts(r) {
+				dv.reached |= 1 << j
+			}
+		}
+	}
+
+	idx := map[string]int{}
+	for j, s := range q.Stages {
+		idx[s.Name] = j
+	}
 	type group struct {
-		key  []string
-		sets []map[string]struct{}
+		key         []string
+		counts, num []int64
 	}
 	groups := map[string]*group{}
 	get := func(key []string) *group {
 		k := strings.Join(key, "\x00")
 		g := groups[k]
 		if g == nil {
-			g = &group{key: key, sets: make([]map[string]struct{}, len(q.Stages))}
-			for i := range g.sets {
-				g.sets[i] = map[string]struct{}{}
-			}
+			g = &group{key: key, counts: make([]int64, len(q.Stages)), num: make([]int64, len(q.Rates))}
 			groups[k] = g
 		}
 		return g
@@ -47,52 +99,33 @@ func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
 	if len(q.Dims) == 0 {
 		get(nil) // an ungrouped aggregate has one row, even over nothing
 	}
-	for i := range rows {
-		r := &rows[i]
-		if !rg.has(r.EventTime) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
-			continue
+	for _, id := range order {
+		dv := deliveries[id]
+		g := get(dv.key)
+		for j := range q.Stages {
+			if dv.reached&(1<<j) != 0 {
+				g.counts[j]++
+			}
 		}
-		key := make([]string, len(q.Dims))
-		for j, d := range q.Dims {
-			key[j] = d.Of(r)
-		}
-		if q.SkipNull && len(key) > 0 && key[0] == "" {
-			continue
-		}
-		g := get(key)
-		for j, s := range q.Stages {
-			if s.Counts(r) {
-				g.sets[j][*r.DeliveryID] = struct{}{}
+		for j, x := range q.Rates {
+			both := uint64(1)<<idx[x.Num] | uint64(1)<<idx[x.Den]
+			if dv.reached&both == both {
+				g.num[j]++
 			}
 		}
 	}
 	out := make([]Result, 0, len(groups))
 	for _, g := range groups {
-		res := Result{Key: g.key, Counts: make([]int64, len(q.Stages))}
-		for j := range q.Stages {
-			res.Counts[j] = int64(len(g.sets[j]))
+		res := Result{Key: g.key, Counts: g.counts, Rates: make([]*float64, len(q.Rates))}
+		for j, x := range q.Rates {
+			if den := g.counts[idx[x.Den]]; den != 0 {
+				v := float64(g.num[j]) / float64(den)
+				res.Rates[j] = &v
+			}
 		}
-		res.Rates = RatesOf(q, res.Counts)
 		out = append(out, res)
 	}
 	SortResults(out)
-	return out
-}
-
-// RatesOf computes q's rates from its stage counts.
-func RatesOf(q Query, counts []int64) []*float64 {
-	idx := map[string]int{}
-	for j, s := range q.Stages {
-		idx[s.Name] = j
-	}
-	out := make([]*float64, len(q.Rates))
-	for j, r := range q.Rates {
-		num, den := counts[idx[r.Num]], counts[idx[r.Den]]
-		if den != 0 {
-			v := float64(num) / float64(den)
-			out[j] = &v
-		}
-	}
 	return out
 }
 

@@ -75,9 +75,14 @@ func TestEvaluate(t *testing.T) {
 
 	byCampaign, _ := By("campaign")
 	got := Evaluate(rows, byCampaign, rg)
-	if len(got) != 2 || !reflect.DeepEqual(got[0].Key, []string{"7"}) || !reflect.DeepEqual(got[1].Key, []string{"42"}) {
-		t.Fatalf("campaign keys: %+v", got)
+	if len(got) != 3 || !reflect.DeepEqual(got[0].Key, []string{""}) || !reflect.DeepEqual(got[1].Key, []string{"7"}) ||
+		!reflect.DeepEqual(got[2].Key, []string{"42"}) {
+		t.Fatalf("campaign keys: %+v, want (none), 7, 42", got)
 	}
+	if c, want := counts(byCampaign, got[0]), map[string]int64{"failed": 1}; !reflect.DeepEqual(c, want) {
+		t.Errorf("no campaign: %v, want %v", c, want)
+	}
+	got = got[1:]
 	if c, want := counts(byCampaign, got[1]), map[string]int64{"sent": 2, "delivered": 1, "opened": 1, "human_opened": 1,
 		"clicked": 1, "bounced": 1}; !reflect.DeepEqual(c, want) {
 		t.Errorf("campaign 42: %v, want %v", c, want)

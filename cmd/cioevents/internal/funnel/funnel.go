@@ -4,6 +4,14 @@
 // per day and recipient domain. The BigQuery view SQL (SQL, ViewFiles) and the
 // local evaluation (Evaluate) are both generated from the tables below, so a
 // figure means the same in the warehouse and in `cioevents report`.
+//
+// Two rules keep the figures adding up. A rate counts one set of deliveries:
+// those that reached its denominator stage, and of them the ones that also
+// reached its numerator stage, so no rate exceeds 100 % however partial the
+// events in range are. A grouping by a property of the delivery (campaign,
+// channel, workspace, domain) gives each delivery one value, the one on its
+// earliest event that has one, so its groups (with NULL, "(none)") add up to
+// the total; only a grouping by day counts a delivery in several groups.
 package funnel
 
 // Stage is one figure of the funnel: the number of distinct deliveries
@@ -37,7 +45,8 @@ var Stages = []Stage{
 	{Name: "dropped", Metrics: []string{"dropped"}, Desc: "Deliveries not sent because the address is suppressed."},
 }
 
-// Rate is Num / Den of two stages, NULL (nil) when Den is 0.
+// Rate is, of the deliveries that reached stage Den, the share that also
+// reached stage Num; NULL (nil) when none reached Den.
 type Rate struct {
 	Name, Num, Den string
 	Desc           string
@@ -47,13 +56,13 @@ type Rate struct {
 // complaints against what was delivered: that is the complaint rate mailbox
 // providers hold senders to (Gmail and Yahoo: under 0.3 %).
 var Rates = []Rate{
-	{Name: "delivery_rate", Num: "delivered", Den: "sent", Desc: "delivered / sent"},
-	{Name: "human_open_rate", Num: "human_opened", Den: "delivered", Desc: "human_opened / delivered"},
-	{Name: "human_click_rate", Num: "human_clicked", Den: "delivered", Desc: "human_clicked / delivered"},
-	{Name: "conversion_rate", Num: "converted", Den: "delivered", Desc: "converted / delivered"},
-	{Name: "bounce_rate", Num: "bounced", Den: "sent", Desc: "bounced / sent"},
-	{Name: "spam_rate", Num: "spammed", Den: "delivered", Desc: "spammed / delivered"},
-	{Name: "unsubscribe_rate", Num: "unsubscribed", Den: "delivered", Desc: "unsubscribed / delivered"},
+	{Name: "delivery_rate", Num: "delivered", Den: "sent", Desc: "Of the deliveries sent, the share also delivered."},
+	{Name: "human_open_rate", Num: "human_opened", Den: "delivered", Desc: "Of the deliveries delivered, the share also opened by a human."},
+	{Name: "human_click_rate", Num: "human_clicked", Den: "delivered", Desc: "Of the deliveries delivered, the share also clicked by a human."},
+	{Name: "conversion_rate", Num: "converted", Den: "delivered", Desc: "Of the deliveries delivered, the share also converted."},
+	{Name: "bounce_rate", Num: "bounced", Den: "sent", Desc: "Of the deliveries sent, the share that also bounced."},
+	{Name: "spam_rate", Num: "spammed", Den: "delivered", Desc: "Of the deliveries delivered, the share also marked as spam."},
+	{Name: "unsubscribe_rate", Num: "unsubscribed", Den: "delivered", Desc: "Of the deliveries delivered, the share whose recipient also unsubscribed through them."},
 }
 
 // messageKinds says which message a delivery belongs to, first match wins.
@@ -69,11 +78,24 @@ type Query struct {
 	Dims []Dimension
 	// EmailOnly keeps email events only (deliverability by domain).
 	EmailOnly bool
-	// SkipNull leaves out rows whose first dimension is NULL (--by campaign
-	// shows campaigns, not "no campaign").
-	SkipNull bool
-	Stages   []Stage
-	Rates    []Rate
+	Stages    []Stage
+	Rates     []Rate
+}
+
+// Partitions reports whether q's groups hold each delivery once, so that
+// they add up to the total of the same scope: no dimension is per event.
+func (q Query) Partitions() bool {
+	for _, d := range q.Dims {
+		if d.PerEvent {
+			return false
+		}
+	}
+	return true
+}
+
+// Scope is q's ungrouped total: the whole funnel over the same events.
+func (q Query) Scope() Query {
+	return Query{EmailOnly: q.EmailOnly, Stages: Stages, Rates: Rates}
 }
 
 // Columns names the result columns: dimensions, stages, rates.
@@ -132,22 +154,28 @@ var (
 	DeliverabilityDaily = Query{Dims: []Dimension{Day, Workspace, Domain}, EmailOnly: true,
 		Stages: stagesNamed("sent", "delivered", "bounced", "spammed", "dropped", "failed"),
 		Rates:  ratesNamed("delivery_rate", "bounce_rate", "spam_rate")}
-	// DailyRates is deliverability per day over all domains (the report's chart).
-	DailyRates = Query{Dims: []Dimension{Day}, EmailOnly: true,
-		Stages: DeliverabilityDaily.Stages, Rates: DeliverabilityDaily.Rates}
 	// Total is the whole funnel without grouping.
 	Total = Query{Stages: Stages, Rates: Rates}
 )
+
+// DailyRates is deliverability per day over all domains (the report's
+// chart), of email alone or of every channel, to match the table beside it.
+func DailyRates(emailOnly bool) Query {
+	return Query{Dims: []Dimension{Day}, EmailOnly: emailOnly,
+		Stages: DeliverabilityDaily.Stages, Rates: DeliverabilityDaily.Rates}
+}
 
 // By returns the report grouping named by --by.
 func By(name string) (Query, bool) {
 	switch name {
 	case "campaign":
-		return Query{Dims: []Dimension{CampaignID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+		return Query{Dims: []Dimension{CampaignID}, Stages: Stages, Rates: Rates}, true
 	case "broadcast":
-		return Query{Dims: []Dimension{BroadcastID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+		return Query{Dims: []Dimension{BroadcastID}, Stages: Stages, Rates: Rates}, true
 	case "newsletter":
-		return Query{Dims: []Dimension{NewsletterID}, SkipNull: true, Stages: Stages, Rates: Rates}, true
+		return Query{Dims: []Dimension{NewsletterID}, Stages: Stages, Rates: Rates}, true
+	case "channel":
+		return Query{Dims: []Dimension{Channel}, Stages: Stages, Rates: Rates}, true
 	case "day":
 		return Query{Dims: []Dimension{Day}, Stages: Stages, Rates: Rates}, true
 	case "domain":
@@ -159,7 +187,7 @@ func By(name string) (Query, bool) {
 }
 
 // ByNames lists what By accepts.
-var ByNames = []string{"campaign", "broadcast", "newsletter", "day", "domain", "workspace"}
+var ByNames = []string{"campaign", "broadcast", "newsletter", "channel", "day", "domain", "workspace"}
 
 // Engagement is view person_engagement: per person, the last time each of
 // these stages happened. A person is a cio_id within one workspace: the same

@@ -57,43 +57,42 @@ func isColumn(name string) bool {
 
 // SQL renders q over table (a backquoted reference) for the rows that
 // timeFilter (a condition on event_time, reaching the partition filter)
-// selects.
+// selects. The inner query is one row per delivery (and per-event
+// dimension value): which stages it reached and its dimension values; the
+// outer one counts those rows per group, and each rate among the rows of
+// its denominator stage.
 func SQL(q Query, table, timeFilter string) string {
 	var b strings.Builder
-	inner := "  "
-	if len(q.Rates) > 0 {
-		b.WriteString("SELECT\n  *")
-		for _, r := range q.Rates {
-			fmt.Fprintf(&b, ",\n  SAFE_DIVIDE(%s, %s) AS %s", r.Num, r.Den, r.Name)
-		}
-		b.WriteString("\nFROM (\n")
-		inner = "    "
-	}
-	ind := func(s string) { b.WriteString(strings.TrimSuffix(inner, "  ") + s + "\n") }
-	ind("SELECT")
-	var items, group []string
+	var outer, inner, innerGroup, outerGroup []string
+	innerGroup = append(innerGroup, "delivery_id")
 	for _, d := range q.Dims {
-		items = append(items, d.SQL+" AS "+d.Name)
-		group = append(group, d.groupRef())
+		outer = append(outer, d.Name)
+		outerGroup = append(outerGroup, d.Name)
+		if d.PerEvent {
+			inner = append(inner, d.SQL+" AS "+d.Name)
+			innerGroup = append(innerGroup, d.groupRef())
+			continue
+		}
+		inner = append(inner, "ARRAY_AGG("+d.SQL+" IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS "+d.Name)
 	}
 	for _, s := range q.Stages {
-		items = append(items, "COUNT(DISTINCT IF("+s.predicate()+", delivery_id, NULL)) AS "+s.Name)
+		inner = append(inner, "LOGICAL_OR("+s.predicate()+") AS "+s.Name)
+		outer = append(outer, "COUNTIF("+s.Name+") AS "+s.Name)
 	}
-	b.WriteString(inner + strings.Join(items, ",\n"+inner) + "\n")
-	ind("FROM " + table)
-	ind("WHERE " + timeFilter)
-	b.WriteString(inner + "AND delivery_id IS NOT NULL\n")
+	for _, r := range q.Rates {
+		outer = append(outer, fmt.Sprintf("SAFE_DIVIDE(COUNTIF(%s AND %s), COUNTIF(%s)) AS %s", r.Num, r.Den, r.Den, r.Name))
+	}
+	b.WriteString("SELECT\n  " + strings.Join(outer, ",\n  ") + "\n")
+	b.WriteString("FROM (\n  SELECT\n    " + strings.Join(inner, ",\n    ") + "\n")
+	b.WriteString("  FROM " + table + "\n")
+	b.WriteString("  WHERE " + timeFilter + "\n")
+	b.WriteString("    AND delivery_id IS NOT NULL\n")
 	if q.EmailOnly {
-		b.WriteString(inner + "AND object_type = 'email'\n")
+		b.WriteString("    AND object_type = 'email'\n")
 	}
-	if q.SkipNull && len(q.Dims) > 0 {
-		b.WriteString(inner + "AND " + q.Dims[0].SQL + " IS NOT NULL\n")
-	}
-	if len(group) > 0 {
-		ind("GROUP BY " + strings.Join(group, ", "))
-	}
-	if len(q.Rates) > 0 {
-		b.WriteString(")\n")
+	b.WriteString("  GROUP BY " + strings.Join(innerGroup, ", ") + "\n)\n")
+	if len(outerGroup) > 0 {
+		b.WriteString("GROUP BY " + strings.Join(outerGroup, ", ") + "\n")
 	}
 	return b.String()
 }

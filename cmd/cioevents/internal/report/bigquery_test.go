@@ -74,7 +74,7 @@ func (d *bigQueryDouble) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	by, _ := funnel.By("campaign")
 	var q *funnel.Query
-	for _, c := range []funnel.Query{by, funnel.Total, funnel.DailyRates} {
+	for _, c := range []funnel.Query{by, by.Scope(), funnel.DailyRates(by.EmailOnly)} {
 		if req.Query == funnel.SQL(c, "`"+d.table+"`", "event_time >= @from AND event_time < @until") {
 			q = &c
 		}

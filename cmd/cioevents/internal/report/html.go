@@ -34,6 +34,8 @@ type cell struct {
 
 type page struct {
 	Title, Range, By string
+	Scope            string
+	Notes            []string
 	Funnel, Problems []bar
 	FunnelH, ProbH   int
 	Rates            []rateBar
@@ -45,6 +47,8 @@ type page struct {
 	Rows             [][]cell
 	Stages           []funnel.Stage
 	Rates_           []funnel.Rate
+
+	FunnelColor, ProblemColor, BounceColor, SpamColor string
 }
 
 type dayLabel struct {
@@ -52,13 +56,22 @@ type dayLabel struct {
 	X   float64
 }
 
+// The bar colours, one per chart, distinct so that a rendering can be
+// measured by colour (see the browser test).
+const (
+	FunnelColor  = "#2e86c1"
+	ProblemColor = "#e67e22"
+	BounceColor  = "#c0392b"
+	SpamColor    = "#8e44ad"
+)
+
 const (
 	chartW    = 640.0
 	labelW    = 130.0
 	rowH      = 26
 	rateH     = 160.0
 	rateTop   = 10.0
-	slotW     = 48.0
+	slotW     = 80.0  // wide enough for a YYYY-MM-DD label under each day
 	complaint = 0.003 // the complaint rate Gmail and Yahoo hold bulk senders under
 )
 
@@ -101,15 +114,18 @@ func rateIndex(q funnel.Query, name string) int {
 	panic("report: no rate " + name)
 }
 
-// WriteHTML writes the page.
+// WriteHTML writes the page. Every chart and table on it counts the same
+// events (r.Scope): all channels, or email only for --by domain.
 func (r *Report) WriteHTML(w io.Writer) error {
-	p := page{Title: "Customer.io deliveries", Range: rangeText(r.Range), By: r.By,
-		Columns: r.Query.Columns(), Stages: funnel.Stages, Rates_: funnel.Rates}
-	p.Funnel, p.FunnelH = bars(funnel.Total, r.Total, []string{"sent", "delivered", "opened", "human_opened", "clicked", "human_clicked", "converted"})
-	p.Problems, p.ProbH = bars(funnel.Total, r.Total, []string{"bounced", "spammed", "unsubscribed", "failed", "dropped"})
+	p := page{Title: "Customer.io deliveries", Range: rangeText(r.Range), By: r.By, Scope: r.ScopeText(),
+		Notes: r.Notes(), Columns: r.Query.Columns(), Stages: r.Query.Stages, Rates_: r.Query.Rates,
+		FunnelColor: FunnelColor, ProblemColor: ProblemColor, BounceColor: BounceColor, SpamColor: SpamColor}
+	p.Funnel, p.FunnelH = bars(r.Scope, r.Total, []string{"sent", "delivered", "opened", "human_opened", "clicked", "human_clicked", "converted"})
+	p.Problems, p.ProbH = bars(r.Scope, r.Total, []string{"bounced", "spammed", "unsubscribed", "failed", "dropped"})
 
 	// Daily bounce and spam rates, scaled to the largest (at least 1 %).
-	bi, si := rateIndex(funnel.DailyRates, "bounce_rate"), rateIndex(funnel.DailyRates, "spam_rate")
+	daily := funnel.DailyRates(r.Scope.EmailOnly)
+	bi, si := rateIndex(daily, "bounce_rate"), rateIndex(daily, "spam_rate")
 	top := 0.01
 	for _, d := range r.Daily {
 		for _, i := range []int{bi, si} {
@@ -123,11 +139,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p.Top = formatRate(&top)
 	for n, d := range r.Daily {
 		x := 60 + float64(n)*slotW
-		p.Days = append(p.Days, dayLabel{Day: d.Key[0], X: x + slotW/2 - 4})
+		p.Days = append(p.Days, dayLabel{Day: d.Key[0], X: x + 23}) // under the day's two bars, x+6 to x+40
 		for k, ri := range []int{bi, si} {
-			name, color := "bounce_rate", "#c0392b"
+			name, color := "bounce_rate", BounceColor
 			if k == 1 {
-				name, color = "spam_rate", "#8e44ad"
+				name, color = "spam_rate", SpamColor
 			}
 			rb := rateBar{Day: d.Key[0], Name: name, X: x + 6 + float64(k)*18, Color: color, Text: "no data"}
 			if v := d.Rates[ri]; v != nil {
@@ -154,10 +170,10 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			cs = append(cs, cell{Col: col, Text: keyText(k)})
 		}
 		for i, c := range res.Counts {
-			cs = append(cs, cell{Col: funnel.Total.Stages[i].Name, Text: strconv.FormatInt(c, 10), Num: true})
+			cs = append(cs, cell{Col: r.Query.Stages[i].Name, Text: strconv.FormatInt(c, 10), Num: true})
 		}
 		for i, x := range res.Rates {
-			cs = append(cs, cell{Col: funnel.Total.Rates[i].Name, Text: formatRate(x), Num: true})
+			cs = append(cs, cell{Col: r.Query.Rates[i].Name, Text: formatRate(x), Num: true})
 		}
 		return cs
 	}
@@ -185,29 +201,31 @@ svg text{font-size:12px;fill:#222}.note{color:#555;font-size:.9em}dt{font-weight
 </style>
 </head>
 <body>
-<h1>{{.Title}}: {{.Range}}</h1>
+<h1>{{.Title}}: {{.Range}}, {{.Scope}}</h1>
 <p class="note">Every figure counts <em>deliveries</em> (one message sent to one person): a delivery opened five
 times counts once as opened. "By a human" leaves out opens that a mail proxy or a privacy prefetch made (such as
-Apple Mail Privacy Protection) and clicks that a link scanner made.</p>
+Apple Mail Privacy Protection) and clicks that a link scanner made. Every chart and table here counts
+<strong id="scope">{{.Scope}}</strong>.</p>
 
-<h2>Funnel</h2>
+<h2>Funnel ({{.Scope}})</h2>
 <svg id="funnel" xmlns="http://www.w3.org/2000/svg" width="640" height="{{.FunnelH}}" role="img" aria-label="Funnel">
 {{range .Funnel}}<g data-stage="{{.Name}}" data-value="{{.Value}}" transform="translate(0,{{.Y}})"><title>{{.Label}}: {{.Value}}</title>
-<text x="0" y="17">{{.Label}}</text><rect x="130" y="4" width="{{printf "%.1f" .Width}}" height="18" fill="#2e86c1"></rect>
+<text x="0" y="17">{{.Label}}</text><rect x="130" y="4" width="{{printf "%.1f" .Width}}" height="18" fill="{{$.FunnelColor}}"></rect>
 <text x="{{printf "%.1f" .Width}}" dx="136" y="17">{{.Value}}</text></g>
 {{end}}</svg>
 
-<h2>What went wrong</h2>
+<h2>What went wrong ({{.Scope}})</h2>
 <svg id="problems" xmlns="http://www.w3.org/2000/svg" width="640" height="{{.ProbH}}" role="img" aria-label="Bounces, complaints, unsubscribes, failures and drops">
 {{range .Problems}}<g data-stage="{{.Name}}" data-value="{{.Value}}" transform="translate(0,{{.Y}})"><title>{{.Label}}: {{.Value}}</title>
-<text x="0" y="17">{{.Label}}</text><rect x="130" y="4" width="{{printf "%.1f" .Width}}" height="18" fill="#c0392b"></rect>
+<text x="0" y="17">{{.Label}}</text><rect x="130" y="4" width="{{printf "%.1f" .Width}}" height="18" fill="{{$.ProblemColor}}"></rect>
 <text x="{{printf "%.1f" .Width}}" dx="136" y="17">{{.Value}}</text></g>
 {{end}}</svg>
 
-<h2>Email deliverability per day</h2>
-<p class="note">Per day: <span style="color:#c0392b">&#9632; bounce rate</span> (bounced / sent) and
-<span style="color:#8e44ad">&#9632; spam-complaint rate</span> (spammed / delivered); hover a bar for its value.
-The dashed line is 0.3 %, the complaint rate Gmail and Yahoo require bulk senders to stay under.</p>
+<h2>Bounces and complaints per day ({{.Scope}})</h2>
+<p class="note">Per day: <span style="color:{{.BounceColor}}">&#9632;</span> bounce rate (of the deliveries sent that
+day, the share that bounced) and <span style="color:{{.SpamColor}}">&#9632;</span> spam-complaint rate (of those
+delivered, the share marked as spam); hover a bar for its value. The dashed line is 0.3 %, the complaint rate Gmail
+and Yahoo require bulk email senders to stay under.</p>
 <svg id="daily" xmlns="http://www.w3.org/2000/svg" width="{{printf "%.0f" .RatesW}}" height="200" role="img" aria-label="Daily bounce and spam rates">
 <line x1="60" x2="{{printf "%.0f" .RatesW}}" y1="{{printf "%.1f" .Threshold}}" y2="{{printf "%.1f" .Threshold}}" stroke="#888" stroke-dasharray="4 3"></line>
 <text x="{{printf "%.0f" .RatesW}}" y="{{printf "%.1f" .Threshold}}" dy="-3" text-anchor="end">0.3 %</text>
@@ -217,7 +235,8 @@ The dashed line is 0.3 %, the complaint rate Gmail and Yahoo require bulk sender
 {{end}}{{range .Days}}<text x="{{printf "%.1f" .X}}" y="190" text-anchor="middle">{{.Day}}</text>
 {{end}}</svg>
 
-<h2>By {{.By}}</h2>
+<h2>By {{.By}} ({{.Scope}})</h2>
+<p class="note">{{range .Notes}}{{.}} {{end}}</p>
 <table id="groups">
 <thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>

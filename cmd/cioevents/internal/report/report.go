@@ -19,11 +19,16 @@ type Report struct {
 	Range funnel.Range
 	By    string
 	Query funnel.Query
-	// Groups are the figures per --by value; Total over the whole range
-	// (distinct deliveries, so not the sum of the groups).
+	// Scope is the ungrouped query over the same events as Query: all
+	// channels, or email only for --by domain.
+	Scope funnel.Query
+	// Groups are the figures per --by value; Total over the whole range and
+	// scope (distinct deliveries: the groups add up to it when
+	// Query.Partitions()).
 	Groups []funnel.Result
 	Total  funnel.Result
-	// Daily is email deliverability per day, for the HTML chart.
+	// Daily is bounce and complaint rates per day in the same scope, for
+	// the HTML chart.
 	Daily []funnel.Result
 }
 
@@ -33,12 +38,12 @@ func Build(ctx context.Context, src Source, by string, rg funnel.Range) (*Report
 	if !ok {
 		return nil, fmt.Errorf("report: --by %q: want one of %s", by, strings.Join(funnel.ByNames, ", "))
 	}
-	r := &Report{Range: rg, By: by, Query: q}
+	r := &Report{Range: rg, By: by, Query: q, Scope: q.Scope()}
 	var err error
 	if r.Groups, err = src.Figures(ctx, q, rg); err != nil {
 		return nil, err
 	}
-	total, err := src.Figures(ctx, funnel.Total, rg)
+	total, err := src.Figures(ctx, r.Scope, rg)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +51,7 @@ func Build(ctx context.Context, src Source, by string, rg funnel.Range) (*Report
 		return nil, fmt.Errorf("report: total has %d rows, want 1", len(total))
 	}
 	r.Total = total[0]
-	if r.Daily, err = src.Figures(ctx, funnel.DailyRates, rg); err != nil {
+	if r.Daily, err = src.Figures(ctx, funnel.DailyRates(q.EmailOnly), rg); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -59,9 +64,12 @@ func formatRate(p *float64) string {
 	return strconv.FormatFloat(*p*100, 'f', 1, 64) + "%"
 }
 
+// none is how a NULL group shows: deliveries without the property.
+const none = "(none)"
+
 func keyText(k string) string {
 	if k == "" {
-		return "(none)"
+		return none
 	}
 	return k
 }
@@ -78,29 +86,146 @@ func rangeText(rg funnel.Range) string {
 	return from + " to " + to
 }
 
-// WriteTable prints an aligned table, a total line last.
-func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "Deliveries by %s, %s (each delivery counted once per stage; rates in %%)\n\n", r.By, rangeText(r.Range))
+// ScopeText names the events a report counts.
+func (r *Report) ScopeText() string {
+	if r.Scope.EmailOnly {
+		return "email only"
+	}
+	return "all channels"
+}
+
+// Notes says, in lines of at most 100 characters, what a row counts and
+// whether the rows add up to the total.
+func (r *Report) Notes() []string {
+	dim := r.Query.Columns()[0]
+	out := []string{"Each figure counts deliveries (one message to one person), each once per stage."}
+	switch {
+	case r.By == "domain":
+		out = append(out, "Email deliveries only: the domain is the recipient's, a property of email alone.",
+			"Each delivery is in one domain (its first event's; "+none+": no address), so the rows",
+			"add up to the email total.")
+	case r.Query.Partitions():
+		out = append(out, "Each delivery is in one "+dim+" (its first event's; "+none+": it has none), so the rows",
+			"add up to the total.")
+	default:
+		out = append(out, "A delivery counts on each day something happened to it, so the days can add up to more",
+			"than the total, which counts it once.")
+	}
+	return append(out, "A rate counts, of the deliveries that reached its second stage, those that also reached",
+		"its first, so it never exceeds 100 %.")
+}
+
+// Columns chooses the table's columns (stage and rate names) and headings.
+type Columns struct {
+	Names []string
+	// Short uses the compact headings and shortens long keys, to fit 100
+	// columns.
+	Short bool
+}
+
+// DefaultColumns fit a 100-column terminal; --wide shows all of them.
+var DefaultColumns = []string{"sent", "delivered", "human_opened", "human_clicked", "bounced", "failed",
+	"delivery_rate", "human_open_rate", "human_click_rate", "bounce_rate"}
+
+var shortHead = map[string]string{
+	"delivered": "deliv", "human_opened": "h_open", "human_clicked": "h_click", "bounced": "bounce", "failed": "fail",
+	"delivery_rate": "deliv%", "human_open_rate": "h_open%", "human_click_rate": "h_click%", "bounce_rate": "bounce%",
+}
+
+// maxKey is the widest key the short table shows whole.
+const maxKey = 18
+
+// ParseColumns checks a --columns list against q's stages and rates.
+func ParseColumns(q funnel.Query, list string) ([]string, error) {
+	known := map[string]bool{}
+	for _, c := range q.Columns()[len(q.Dims):] {
+		known[c] = true
+	}
+	var out []string
+	for _, c := range strings.Split(list, ",") {
+		c = strings.TrimSpace(c)
+		if !known[c] {
+			return nil, fmt.Errorf("unknown column %q; want some of %s", c, strings.Join(q.Columns()[len(q.Dims):], ","))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// cellOf returns the text of column name in res.
+func cellOf(q funnel.Query, res funnel.Result, name string) string {
+	for i, s := range q.Stages {
+		if s.Name == name {
+			return strconv.FormatInt(res.Counts[i], 10)
+		}
+	}
+	for i, x := range q.Rates {
+		if x.Name == name {
+			return formatRate(res.Rates[i])
+		}
+	}
+	panic("report: no column " + name)
+}
+
+// WriteTable prints notes, an aligned table with a total line last, and
+// what each rate counts.
+func (r *Report) WriteTable(w io.Writer, cols Columns) error {
+	if cols.Names == nil {
+		cols.Names = r.Query.Columns()[len(r.Query.Dims):]
+	}
+	fmt.Fprintf(w, "Deliveries by %s, %s, %s.\n", r.By, rangeText(r.Range), r.ScopeText())
+	for _, n := range r.Notes() {
+		fmt.Fprintln(w, n)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, strings.Join(r.Query.Columns(), "\t")+"\t")
-	line := func(key []string, res funnel.Result) {
-		var cells []string
-		for _, k := range key {
-			cells = append(cells, keyText(k))
+	head := []string{r.Query.Columns()[0]}
+	for _, c := range cols.Names {
+		if h, ok := shortHead[c]; ok && cols.Short {
+			c = h
 		}
-		for _, c := range res.Counts {
-			cells = append(cells, strconv.FormatInt(c, 10))
+		head = append(head, c)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	line := func(key string, res funnel.Result) {
+		if n := []rune(key); cols.Short && len(n) > maxKey {
+			key = string(n[:maxKey-1]) + "…"
 		}
-		for _, p := range res.Rates {
-			cells = append(cells, formatRate(p))
+		cells := []string{key}
+		for _, c := range cols.Names {
+			cells = append(cells, cellOf(r.Query, res, c))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	for _, g := range r.Groups {
-		line(g.Key, g)
+		line(keyText(g.Key[0]), g)
 	}
-	line([]string{"total"}, r.Total)
-	return tw.Flush()
+	line("total", r.Total)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	var abbrev []string
+	for _, c := range cols.Names {
+		for _, x := range r.Query.Rates {
+			if x.Name == c {
+				h := c
+				if cols.Short {
+					h = shortHead[c]
+				}
+				fmt.Fprintf(w, "%-9s %s\n", h, x.Desc)
+			}
+		}
+		if h, ok := shortHead[c]; ok && cols.Short && !strings.HasSuffix(h, "%") {
+			abbrev = append(abbrev, h+" = "+c)
+		}
+	}
+	if len(abbrev) > 0 {
+		fmt.Fprintln(w, strings.Join(abbrev, ", ")+";")
+		fmt.Fprintln(w, "h_ = by a human (not a mail proxy, privacy prefetch or link scanner).")
+		fmt.Fprintln(w, "Every column: --wide; some: --columns sent,converted,...")
+	}
+	return nil
 }
 
 // WriteCSV prints a header and one record per group; rates are fractions,
@@ -155,16 +280,27 @@ func object(q funnel.Query, res funnel.Result, withKey bool) map[string]any {
 
 // JSON is the shape --format json prints.
 type JSON struct {
-	From   *string          `json:"from"`
-	To     *string          `json:"to"`
-	By     string           `json:"by"`
-	Groups []map[string]any `json:"groups"`
-	Total  map[string]any   `json:"total"`
+	From *string `json:"from"`
+	To   *string `json:"to"`
+	By   string  `json:"by"`
+	// Scope is "all channels" or "email only" (--by domain).
+	Scope string `json:"scope"`
+	// GroupsAddUp: each delivery is in one group, so the groups' counts
+	// add up to the total's (false for --by day).
+	GroupsAddUp bool              `json:"groups_add_up"`
+	Notes       []string          `json:"notes"`
+	Rates       map[string]string `json:"rates"`
+	Groups      []map[string]any  `json:"groups"`
+	Total       map[string]any    `json:"total"`
 }
 
 // WriteJSON prints the report as one JSON document.
 func (r *Report) WriteJSON(w io.Writer) error {
-	out := JSON{By: r.By, Groups: []map[string]any{}, Total: object(funnel.Total, r.Total, false)}
+	out := JSON{By: r.By, Scope: r.ScopeText(), GroupsAddUp: r.Query.Partitions(), Notes: r.Notes(),
+		Rates: map[string]string{}, Groups: []map[string]any{}, Total: object(r.Scope, r.Total, false)}
+	for _, x := range r.Query.Rates {
+		out.Rates[x.Name] = x.Desc
+	}
 	if !r.Range.From.IsZero() {
 		s := r.Range.From.Format(time.DateOnly)
 		out.From = &s

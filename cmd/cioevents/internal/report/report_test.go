@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -179,6 +180,34 @@ func expected(fxs []fixture, key func(fixture) (string, bool)) map[string]map[st
 	return out
 }
 
+// expectedBoth counts by hand, per key, the deliveries that had both a num
+// and a den event (stages that are one metric each): a rate's numerator.
+func expectedBoth(fxs []fixture, key func(fixture) (string, bool), num, den string) map[string]int64 {
+	has := map[string]map[string]map[string]bool{} // key, delivery, metric
+	for _, f := range fxs {
+		k, ok := key(f)
+		if !ok || f.delivery == "" {
+			continue
+		}
+		if has[k] == nil {
+			has[k] = map[string]map[string]bool{}
+		}
+		if has[k][f.delivery] == nil {
+			has[k][f.delivery] = map[string]bool{}
+		}
+		has[k][f.delivery][f.metric] = true
+	}
+	out := map[string]int64{}
+	for k, ds := range has {
+		for _, m := range ds {
+			if m[num] && m[den] {
+				out[k]++
+			}
+		}
+	}
+	return out
+}
+
 // writeDataDir stores every fixture the way `cioevents dev` does, plus a
 // second event (new event_id, same delivery) for each: a delivery must
 // still count once per stage. Rows carry workspaceOf's workspace.
@@ -219,7 +248,7 @@ func writeDataDir(t *testing.T, bodies [][]byte) string {
 func run(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	if err := report.Command(context.Background(), args, report.Env{Stdout: &out, Getenv: func(string) string { return "" }}); err != nil {
+	if err := report.Command(context.Background(), args, report.Env{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}); err != nil {
 		t.Fatalf("report %v: %v", args, err)
 	}
 	return out.String()
@@ -249,14 +278,20 @@ func TestReportMatchesFixtures(t *testing.T) {
 	dir := writeDataDir(t, bodies)
 	all := func(fixture) (string, bool) { return "total", true }
 
+	email := func(f fixture) (string, bool) { return "total", f.objectType == "email" }
+
+	// Every delivery of the fixtures has one campaign, channel, domain and
+	// workspace on all its events, so grouping by them partitions it.
 	tests := []struct {
-		by  string
-		key func(fixture) (string, bool)
+		by, col string
+		key     func(fixture) (string, bool)
+		scope   func(fixture) (string, bool)
 	}{
-		{"campaign", func(f fixture) (string, bool) { return f.campaign, f.campaign != "" }},
-		{"day", func(f fixture) (string, bool) { return f.day, true }},
-		{"domain", func(f fixture) (string, bool) { return f.domain, f.objectType == "email" }},
-		{"workspace", byWorkspace},
+		{"campaign", "campaign_id", func(f fixture) (string, bool) { return f.campaign, true }, all},
+		{"channel", "channel", func(f fixture) (string, bool) { return f.objectType, true }, all},
+		{"day", "day", func(f fixture) (string, bool) { return f.day, true }, all},
+		{"domain", "domain", func(f fixture) (string, bool) { return f.domain, f.objectType == "email" }, email},
+		{"workspace", "workspace", byWorkspace, all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.by, func(t *testing.T) {
@@ -266,18 +301,34 @@ func TestReportMatchesFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			gotGroups := map[string]map[string]int64{}
+			sum := map[string]int64{}
 			for _, g := range got.Groups {
-				k, _ := g[tt.by].(string)
-				if tt.by == "campaign" {
-					k, _ = g["campaign_id"].(string)
-				}
+				k, _ := g[tt.col].(string) // null: the "(none)" group
 				gotGroups[k] = counts(g)
+				for s, n := range counts(g) {
+					sum[s] += n
+				}
+				checkRates(t, tt.by, g)
 			}
 			if !reflect.DeepEqual(gotGroups, want) {
 				t.Errorf("groups\n got %v\nwant %v", gotGroups, want)
 			}
-			if tot := counts(got.Total); !reflect.DeepEqual(tot, expected(fxs, all)["total"]) {
-				t.Errorf("total %v, want %v", tot, expected(fxs, all)["total"])
+			wantTotal := expected(fxs, tt.scope)["total"]
+			if tot := counts(got.Total); !reflect.DeepEqual(tot, wantTotal) {
+				t.Errorf("total %v, want %v", tot, wantTotal)
+			}
+			checkRates(t, tt.by, got.Total)
+			if got.GroupsAddUp != (tt.by != "day") {
+				t.Errorf("groups_add_up %v for --by %s", got.GroupsAddUp, tt.by)
+			}
+			if got.GroupsAddUp && !reflect.DeepEqual(sum, wantTotal) {
+				t.Errorf("groups add up to %v, total %v", sum, wantTotal)
+			}
+			if wantScope := map[bool]string{true: "email only", false: "all channels"}[tt.by == "domain"]; got.Scope != wantScope {
+				t.Errorf("scope %q, want %q", got.Scope, wantScope)
+			}
+			if len(got.Rates) == 0 {
+				t.Errorf("json says nothing about what each rate counts")
 			}
 		})
 	}
@@ -295,7 +346,7 @@ func TestReportMatchesFixtures(t *testing.T) {
 	for _, tt := range []struct {
 		by  string
 		key func(fixture) (string, bool)
-	}{tests[0], tests[3]} {
+	}{{tests[0].by, tests[0].key}, {tests[4].by, tests[4].key}} {
 		t.Run("csv "+tt.by, func(t *testing.T) {
 			recs, err := csv.NewReader(strings.NewReader(run(t, "--data-dir", dir, "--by", tt.by, "--format", "csv"))).ReadAll()
 			if err != nil {
@@ -307,6 +358,9 @@ func TestReportMatchesFixtures(t *testing.T) {
 				t.Fatalf("%d records, want %d", len(recs)-1, len(want))
 			}
 			for _, rec := range recs[1:] {
+				if rec[0] == "" {
+					rec[0] = "" // the "(none)" group, NULL in CSV
+				}
 				if _, ok := want[rec[0]]; !ok {
 					t.Errorf("csv: no such %s %q", tt.by, rec[0])
 				}
@@ -319,23 +373,49 @@ func TestReportMatchesFixtures(t *testing.T) {
 		})
 	}
 
-	t.Run("table", func(t *testing.T) {
-		out := run(t, "--data-dir", dir, "--by", "campaign")
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		head, last := strings.Fields(lines[2]), strings.Fields(lines[len(lines)-1])
-		if !reflect.DeepEqual(head[1:1+len(stageNames)], stageNames) || last[0] != "total" {
-			t.Fatalf("table:\n%s", out)
+	t.Run("table --wide", func(t *testing.T) {
+		head, rows := table(t, run(t, "--data-dir", dir, "--by", "campaign", "--wide"))
+		last := strings.Fields(rows[len(rows)-1])
+		if !reflect.DeepEqual(strings.Fields(head)[1:1+len(stageNames)], stageNames) || last[0] != "total" {
+			t.Fatalf("table:\n%s\n%s", head, strings.Join(rows, "\n"))
 		}
 		for i, s := range stageNames {
 			if last[1+i] != strconv.FormatInt(tot[s], 10) {
 				t.Errorf("total %s = %s, want %d", s, last[1+i], tot[s])
 			}
 		}
-		// aligned: every line of the table is as wide as the header.
-		for _, l := range lines[2:] {
-			if len(l) != len(lines[2]) {
-				t.Errorf("line %q not aligned with the header", l)
+	})
+
+	for _, by := range []string{"campaign", "channel", "day", "domain", "workspace"} {
+		t.Run("table "+by, func(t *testing.T) {
+			out := run(t, "--data-dir", dir, "--by", by)
+			for i, l := range strings.Split(out, "\n") {
+				if n := len([]rune(l)); n > 100 {
+					t.Errorf("line %d is %d characters, over 100: %q", i+1, n, l)
+				}
 			}
+			for _, want := range map[string][]string{
+				"campaign": {"(none)", "add up to the total"},
+				"day":      {"counts on each day something happened to it"},
+				"domain":   {"email only", "Email deliveries only"},
+			}[by] {
+				if !strings.Contains(out, want) {
+					t.Errorf("--by %s: output lacks %q:\n%s", by, want, out)
+				}
+			}
+			if !strings.Contains(out, "Of the deliveries sent, the share also delivered") {
+				t.Errorf("--by %s: the table does not say what delivery_rate counts:\n%s", by, out)
+			}
+		})
+	}
+
+	t.Run("table --columns", func(t *testing.T) {
+		head, rows := table(t, run(t, "--data-dir", dir, "--by", "workspace", "--columns", "converted,conversion_rate"))
+		if got := strings.Fields(head); !reflect.DeepEqual(got, []string{"workspace", "converted", "conversion_rate"}) {
+			t.Errorf("head %q", got)
+		}
+		if last := strings.Fields(rows[len(rows)-1]); last[1] != strconv.FormatInt(tot["converted"], 10) {
+			t.Errorf("total %q, converted %d", last, tot["converted"])
 		}
 	})
 
@@ -357,6 +437,46 @@ func TestReportMatchesFixtures(t *testing.T) {
 			t.Errorf("%s only: %v, want %v", last, tot, want)
 		}
 	})
+}
+
+// table returns the header and the rows of a printed table (the lines from
+// the header to the total), checking they are aligned.
+func table(t *testing.T, out string) (string, []string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	start := -1
+	for i, l := range lines {
+		if start < 0 && i > 0 && lines[i-1] == "" && l != "" {
+			start = i
+		}
+		if start >= 0 && strings.HasPrefix(strings.TrimSpace(l), "total ") {
+			rows := lines[start+1 : i+1]
+			for _, r := range rows {
+				if len([]rune(r)) != len([]rune(lines[start])) {
+					t.Errorf("line %q not aligned with the header %q", r, lines[start])
+				}
+			}
+			return lines[start], rows
+		}
+	}
+	t.Fatalf("no table in:\n%s", out)
+	return "", nil
+}
+
+// checkRates: every rate is a share, 0..1 or null.
+func checkRates(t *testing.T, by string, m map[string]any) {
+	t.Helper()
+	for _, r := range []string{"delivery_rate", "human_open_rate", "human_click_rate", "conversion_rate", "bounce_rate",
+		"spam_rate", "unsubscribe_rate"} {
+		v, ok := m[r]
+		if !ok {
+			t.Errorf("--by %s: no %s in %v", by, r, m)
+			continue
+		}
+		if f, isNum := v.(float64); v != nil && (!isNum || f < 0 || f > 1) {
+			t.Errorf("--by %s: %s = %v, not a share of 0..1 (%v)", by, r, v, m)
+		}
+	}
 }
 
 func TestCommandErrors(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // Report is what a run did.
 type Report struct {
 	Requests   int            // requests attempted
-	Duplicates int            // of those, re-sends of a body already sent
+	Duplicates int            // of those, repeating an event_id already sent in the run
 	Status     map[int]int    // answered requests by HTTP status
 	Errors     map[string]int // unanswered requests by transport error
 	Duration   time.Duration  // wall time of the whole run
@@ -44,7 +44,7 @@ func (r *Report) OK() bool {
 // business (a closed stdout leaves nothing useful to do).
 func (r *Report) Print(w io.Writer) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "requests  %d in %v (%.1f req/s), %d duplicates\n",
+	fmt.Fprintf(&b, "requests  %d in %v (%.1f req/s), %d duplicates (event_id sent before in this run)\n",
 		r.Requests, r.Duration.Round(time.Millisecond), r.RequestsPerSecond(), r.Duplicates)
 	b.WriteString("status   ")
 	if len(r.Status) == 0 {

@@ -76,6 +76,9 @@ type body struct {
 	name           string
 	raw            []byte
 	idStart, idEnd int
+	// hasID: the body has an event_id, so sending it again unchanged is a
+	// duplicate to the pipeline.
+	hasID bool
 }
 
 type job struct {
@@ -239,6 +242,7 @@ func newBody(name string, raw []byte) body {
 	if err != nil {
 		return b
 	}
+	b.hasID = ev.EventID != ""
 	quoted, err := json.Marshal(ev.EventID)
 	if err != nil {
 		return b
@@ -281,7 +285,10 @@ func plan(ctx context.Context, bodies []body, n int, rate float64, jobs chan<- j
 		if isDup := int(float64(i+1)*rate) > int(float64(i)*rate); isDup && len(recent) > 0 {
 			j = job{raw: recent[rng.IntN(len(recent))], dup: true}
 		} else {
-			j = job{raw: bodies[fresh%len(bodies)].pass(fresh / len(bodies))}
+			b, n := bodies[fresh%len(bodies)], fresh/len(bodies)
+			// A later pass of a body whose event_id could not be rewritten
+			// repeats it: a duplicate, counted as the pipeline counts it.
+			j = job{raw: b.pass(n), dup: n > 0 && b.hasID && b.idStart < 0}
 			fresh++
 			if len(recent) < dupWindow {
 				recent = append(recent, j.raw)

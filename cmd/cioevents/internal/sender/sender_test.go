@@ -361,6 +361,26 @@ func TestDupRateSendsDuplicates(t *testing.T) {
 	}
 }
 
+// A body whose event_id is not spelled compactly cannot be given a fresh one
+// on a later pass: each repeat is a duplicate to the pipeline, and to send.
+func TestUnrewritableRepeatIsDuplicate(t *testing.T) {
+	rc := &receiver{}
+	o := opts(start(t, rc))
+	f := filepath.Join(t.TempDir(), "spaced.json")
+	if err := os.WriteFile(f, []byte(`{"event_id" : "01SPACED", "object_type":"email","metric":"sent","timestamp":1767225600,"data":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.Files = []string{f}
+	o.N = 3
+	rep, err := sender.Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests != 3 || rep.Duplicates != 2 {
+		t.Fatalf("report %+v, want 3 requests of which 2 duplicates (one event_id sent three times)", rep)
+	}
+}
+
 func TestDupRateOne(t *testing.T) {
 	rc := &receiver{}
 	o := opts(start(t, rc))

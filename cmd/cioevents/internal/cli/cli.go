@@ -1,0 +1,38 @@
+// Package cli holds what every cioevents command shares about its command
+// line: a usage mistake is an error main maps to exit status 2 (1 is for a
+// command that ran and failed), and flags are parsed one way.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+)
+
+// UsageError is a mistake in the command line. Msg names the flag to fix;
+// it is empty when the flag package already printed the mistake and the
+// flags.
+type UsageError struct{ Cmd, Msg string }
+
+func (e *UsageError) Error() string { return e.Cmd + ": " + e.Msg }
+
+// Usagef returns a UsageError of command cmd.
+func Usagef(cmd, format string, args ...any) error {
+	return &UsageError{Cmd: cmd, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Parse parses fl (ContinueOnError, output already set) and refuses
+// positional arguments, which no command takes: a stray word is a typo, not
+// something to ignore. -h returns flag.ErrHelp, which exits 0.
+func Parse(fl *flag.FlagSet, args []string) error {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Cmd: fl.Name()}
+	}
+	if fl.NArg() > 0 {
+		return Usagef(fl.Name(), "unexpected argument %q (every option is a --flag)", fl.Arg(0))
+	}
+	return nil
+}
