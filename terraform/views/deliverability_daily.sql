@@ -17,6 +17,7 @@ FROM (
     COUNT(DISTINCT IF(metric IN ('failed', 'undeliverable'), delivery_id, NULL)) AS failed
   FROM `${events_deduped}`
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
+    AND (source IS NULL OR source != 'probe')
     AND delivery_id IS NOT NULL
     AND object_type = 'email'
   GROUP BY day, COALESCE(workspace, 'default'), domain

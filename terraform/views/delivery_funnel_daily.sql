@@ -30,6 +30,7 @@ FROM (
     COUNT(DISTINCT IF(metric = 'dropped', delivery_id, NULL)) AS dropped
   FROM `${events_deduped}`
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
+    AND (source IS NULL OR source != 'probe')
     AND delivery_id IS NOT NULL
   GROUP BY day, COALESCE(workspace, 'default'), object_type, message_type, message_ref, action_id
 )
