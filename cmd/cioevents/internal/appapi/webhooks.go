@@ -12,6 +12,10 @@ import (
 	"time"
 )
 
+// EnvKey holds the App API key (a bearer token), for the commands that
+// manage the webhook.
+const EnvKey = "CIO_APP_API_KEY"
+
 // WebhookEvents are the event types a reporting webhook can subscribe to:
 // the `events` enum of the App API's /v1/reporting_webhooks (contract §3.6).
 // Their names are <object_type>_<metric>, except
