@@ -97,7 +97,7 @@ func usage(format string, args ...any) error {
 
 type options struct {
 	url, name, events, keyFile, ws, project, secret, tfvars string
-	dryRun, skipKey                                        bool
+	dryRun, skipKey                                         bool
 }
 
 // Command runs `cioevents connect`.
