@@ -194,7 +194,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var rows []map[string]any
+	// An empty result is [], not null: the client fetches the results again
+	// (jobs.getQueryResults) when a response carries none.
+	rows := []map[string]any{}
 	seen := map[string]bool{}
 	for _, st := range t.rows {
 		if !matches(st.row, fields, conds) {

@@ -157,3 +157,10 @@ func (s *Server) updateWebhook(r *http.Request) (int, any) {
 	s.webhooks[i] = w
 	return http.StatusOK, w
 }
+
+// SetWebhooks replaces the stored webhooks (AddWebhook then numbers new ones).
+func (s *Server) SetWebhooks(ws []Webhook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhooks = ws
+}
