@@ -120,7 +120,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usage("%v", err)
+		return ErrUsage // the flag package said why
 	}
 	if fl.NArg() > 0 {
 		return usage("unexpected argument %q (every option is a --flag)", fl.Arg(0))

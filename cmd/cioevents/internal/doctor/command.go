@@ -96,7 +96,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+		return ErrUsage // the flag package said why
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (every option is a --flag)", ErrUsage, fl.Arg(0))
