@@ -32,15 +32,15 @@ const (
 
 // Runbooks the failures link.
 const (
-	runbookFailsOpen    = "docs/runbooks/fails-open.md"
-	runbookReceiverDown = "docs/runbooks/probe.md#the-receiver-does-not-answer"
-	runbookProbeLost    = "docs/runbooks/probe.md#the-probe-does-not-land"
+	runbookFailsOpen    = "docs/runbooks/doctor/fails-open.md"
+	runbookReceiverDown = "docs/runbooks/doctor/probe.md#the-receiver-does-not-answer"
+	runbookProbeLost    = "docs/runbooks/doctor/probe.md#the-probe-does-not-land"
 	runbookKey          = "docs/runbooks/signature-failures.md"
 	runbookInsert       = "docs/runbooks/bigquery-insert-failures.md"
-	runbookViews        = "docs/runbooks/views.md"
+	runbookViews        = "docs/runbooks/doctor/views.md"
 	runbookBacklog      = "docs/runbooks/backlog.md"
 	runbookDeadLetters  = "docs/runbooks/dead-letters.md"
-	runbookCustomer     = "docs/runbooks/customerio-webhook.md"
+	runbookCustomer     = "docs/runbooks/doctor/customerio-webhook.md"
 	runbookTrack        = "docs/runbooks/track-credentials.md"
 	runbookFunctions    = "docs/runbooks/function-errors.md"
 )

@@ -128,7 +128,7 @@ func TestFailOpenReceiver(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	hasLine(t, out, `^\[CRITICAL\] fails closed: fails open: an unsigned POST got 200$`)
-	hasLine(t, out, `runbook: docs/runbooks/fails-open.md$`)
+	hasLine(t, out, `runbook: docs/runbooks/doctor/fails-open.md$`)
 }
 
 func TestWrongKey(t *testing.T) {
@@ -155,7 +155,7 @@ func TestReceiverDown(t *testing.T) {
 	}
 	hasLine(t, out, `^\[FAIL\]\s+fails closed: no answer from `+regexp.QuoteMeta(url)+`: .*connection refused`)
 	hasLine(t, out, `^\[skip\]\s+signed probe: receiver down; no probe sent$`)
-	hasLine(t, out, `runbook: docs/runbooks/probe.md#the-receiver-does-not-answer$`)
+	hasLine(t, out, `runbook: docs/runbooks/doctor/probe.md#the-receiver-does-not-answer$`)
 }
 
 // discard accepts every publish and nothing ever consumes it: a receiver
@@ -359,7 +359,7 @@ func TestWebhookDisabledOrMissingTypes(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	hasLine(t, out, `^\[FAIL\]\s+Customer.io webhook: webhook \d+ "cioevents" → \S+ is disabled; missing 2 event types: webhook_failed, webhook_undeliverable$`)
-	hasLine(t, out, `runbook: docs/runbooks/customerio-webhook.md$`)
+	hasLine(t, out, `runbook: docs/runbooks/doctor/customerio-webhook.md$`)
 }
 
 // BigQuery does not document that a filter on event_time reaches the table
@@ -379,7 +379,7 @@ func TestViewWithoutPartitionFilter(t *testing.T) {
 		hasLine(t, out, `^\[FAIL\]\s+view `+v+`: dry run failed: .*without a filter over column\(s\) 'event_time' that can be used for partition elimination`)
 	}
 	hasLine(t, out, `likely cause: the view's filter on event_time does not reach the table's partition filter`)
-	hasLine(t, out, `runbook: docs/runbooks/views.md$`)
+	hasLine(t, out, `runbook: docs/runbooks/doctor/views.md$`)
 }
 
 // Every insert is refused with 403, as when the processor's service account

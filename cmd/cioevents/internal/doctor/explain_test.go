@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,31 @@ func TestExplain(t *testing.T) {
 		cause, runbook, ok := Explain(c.e)
 		if ok != (c.want != "") || !strings.Contains(cause, c.want) || runbook != c.runbook {
 			t.Errorf("%s: Explain = %q, %q, %v; want a cause with %q and runbook %q", c.name, cause, runbook, ok, c.want, c.runbook)
+		}
+	}
+}
+
+// Every runbook a failure links exists, and so does the section it names.
+func TestRunbooksExist(t *testing.T) {
+	for _, rb := range []string{runbookFailsOpen, runbookReceiverDown, runbookProbeLost, runbookKey, runbookInsert,
+		runbookViews, runbookBacklog, runbookDeadLetters, runbookCustomer, runbookTrack, runbookFunctions} {
+		path, anchor, _ := strings.Cut(rb, "#")
+		b, err := os.ReadFile(filepath.Join("../../../..", path))
+		if err != nil {
+			t.Errorf("runbook %s: %v", rb, err)
+			continue
+		}
+		if anchor == "" {
+			continue
+		}
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if h, ok := strings.CutPrefix(line, "## "); ok && strings.ReplaceAll(strings.ToLower(h), " ", "-") == anchor {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("runbook %s: no section %q", path, anchor)
 		}
 	}
 }
