@@ -9,6 +9,8 @@
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
 //	cioevents forget   remove one person's rows from the warehouse and their ledger documents
 //	cioevents cost     count operations per event through both functions; $ per million events
+//	cioevents connect  point Customer.io's reporting webhook here and store its signing key
+//	cioevents doctor   prove the loop end to end: a checklist of dev or the deployment
 //
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
@@ -38,8 +40,10 @@ import (
 	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/backfill"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/connect"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/doctor"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
@@ -64,6 +68,8 @@ commands:
   ` + report.Usage + `
   ` + forget.Usage + `
   ` + cost.Usage + `
+  ` + connect.Usage + `
+  ` + doctor.Usage + `
 
 Run 'cioevents <command> -h' for a command's flags.
 `
@@ -99,6 +105,10 @@ func main() {
 		err = forget.Command(ctx, args, forget.Env{})
 	case "cost":
 		err = cost.Command(ctx, args, cost.Env{Functions: costFunctions(), Fixtures: cioevents.Fixtures})
+	case "connect":
+		err = usageOf("connect", connect.ErrUsage, connect.Command(ctx, args, connect.Env{}))
+	case "doctor":
+		err = usageOf("doctor", doctor.ErrUsage, doctor.Command(ctx, args, doctor.Env{}))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

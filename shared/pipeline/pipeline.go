@@ -199,6 +199,11 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		client, policy = p.Workspaces.Lookup(*workspaceOf(m))
 	}
 	plan := policy.Plan(ev)
+	if ev.IsProbe() {
+		// A doctor probe proves the path to the warehouse; it must never
+		// reach a person in Customer.io, whatever a policy says.
+		plan = nil
+	}
 	if len(plan) == 0 && !p.RecordEachStep {
 		res, err := p.processUnclaimed(ctx, m, ev, receivedAt)
 		if !errors.Is(err, ledger.ErrUnfinished) {

@@ -76,6 +76,9 @@ type Row struct {
 const (
 	SourceWebhook  = "webhook"
 	SourceBackfill = "backfill"
+	// SourceProbe marks a `cioevents doctor` probe (event.IsProbe); the
+	// views, `cioevents report` and the funnel leave such rows out.
+	SourceProbe = "probe"
 )
 
 // FromEvent builds the row for ev. receivedAt is when the receiver accepted
@@ -120,6 +123,9 @@ func FromEvent(ev *event.Event, receivedAt time.Time, signedAt *time.Time, messa
 		Raw:       json.RawMessage(ev.Raw),
 		MessageID: optString(messageID),
 		Source:    optString(SourceWebhook),
+	}
+	if ev.IsProbe() {
+		r.Source = optString(SourceProbe)
 	}
 	// event_time partitions the table and keys events_deduped together with
 	// event_id, so it must be the same for every delivery of an event: the

@@ -25,6 +25,7 @@ FROM (
     LOGICAL_OR(metric IN ('failed', 'undeliverable')) AS failed
   FROM `${events_deduped}`
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
+    AND (source IS NULL OR source != 'probe')
     AND delivery_id IS NOT NULL
     AND object_type = 'email'
   GROUP BY delivery_id, day

@@ -47,6 +47,7 @@ FROM (
     LOGICAL_OR(metric = 'dropped') AS dropped
   FROM `${events_deduped}`
   WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
+    AND (source IS NULL OR source != 'probe')
     AND delivery_id IS NOT NULL
   GROUP BY delivery_id, day
 )

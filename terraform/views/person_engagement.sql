@@ -11,5 +11,6 @@ SELECT
   MAX(IF(metric = 'clicked' AND machine IS NOT TRUE, event_time, NULL)) AS last_human_clicked_at
 FROM `${events_deduped}`
 WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
+  AND (source IS NULL OR source != 'probe')
   AND cio_id IS NOT NULL
 GROUP BY COALESCE(workspace, 'default'), cio_id

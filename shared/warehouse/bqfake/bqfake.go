@@ -67,6 +67,8 @@ type Server struct {
 	insertErrRs  string
 	insertErrMsg string
 	queries      int
+	views        map[string]View
+	dryRuns      int
 }
 
 type table struct {
@@ -93,6 +95,7 @@ func New(tables map[string]bigquery.Schema) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}/insertAll", s.insertAll)
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/queries", s.query)
+	mux.HandleFunc("POST /bigquery/v2/projects/{project}/jobs", s.insertJob)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "notFound", "Not found: URL "+r.URL.Path)
 	})

@@ -16,16 +16,20 @@ import (
 // small, honest subset of GoogleSQL, evaluated over the stored rows:
 //
 //	SELECT [DISTINCT] col, ... FROM `project.dataset.table`
-//	WHERE cond AND cond ...     -- cond: col >= @param | col IS NOT NULL
+//	WHERE cond AND cond ...     -- cond: col >= @ts | col = @string | col IS NOT NULL
 //
 // Columns are checked against the schema, @params must be given, and a table
 // with a partition filter requirement (RequirePartitionFilter) refuses a query
 // without a condition on that column, as BigQuery does. Anything else is a 400
 // saying the fake does not support it, never a wrong answer.
+//
+// Dry runs (jobs.insert with dryRun, see view.go) also accept SELECT * and
+// views, and check the partition filter through the views.
 var (
 	selectRE = regexp.MustCompile(`(?is)^\s*SELECT\s+(DISTINCT\s+)?(.+?)\s+FROM\s+` + "`([^`]+)`" + `\s+WHERE\s+(.+?)\s*;?\s*$`)
 	identRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,299}$`)
 	geRE     = regexp.MustCompile(`(?i)^([A-Za-z_][A-Za-z0-9_]{0,299})\s*>=\s*@([A-Za-z_][A-Za-z0-9_]{0,127})$`)
+	eqRE     = regexp.MustCompile(`(?i)^([A-Za-z_][A-Za-z0-9_]{0,299})\s*=\s*@([A-Za-z_][A-Za-z0-9_]{0,127})$`)
 	notNull  = regexp.MustCompile(`(?i)^([A-Za-z_][A-Za-z0-9_]{0,299})\s+IS\s+NOT\s+NULL$`)
 	andRE    = regexp.MustCompile(`(?i)\s+AND\s+`)
 )
@@ -63,7 +67,8 @@ type queryRequest struct {
 
 type cond struct {
 	col   string
-	ge    *time.Time // col >= this; nil means IS NOT NULL
+	ge    *time.Time // col >= this
+	eq    *string    // col = this (STRING); both nil means IS NOT NULL
 	geRaw string
 }
 
@@ -100,18 +105,25 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		}
 		cols = append(cols, c)
 	}
-	params := map[string]string{}
+	params, types := map[string]string{}, map[string]string{}
 	for _, p := range req.QueryParameters {
-		if p.ParameterType.Type != "TIMESTAMP" {
-			writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: only TIMESTAMP parameters are supported")
+		if p.ParameterType.Type != "TIMESTAMP" && p.ParameterType.Type != "STRING" {
+			writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: only TIMESTAMP and STRING parameters are supported")
 			return
 		}
-		params[p.Name] = p.ParameterValue.Value
+		params[p.Name], types[p.Name] = p.ParameterValue.Value, p.ParameterType.Type
 	}
 	var conds []cond
 	for _, c := range andRE.Split(m[4], -1) {
 		c = strings.TrimSpace(c)
-		if g := geRE.FindStringSubmatch(c); g != nil {
+		if e := eqRE.FindStringSubmatch(c); e != nil {
+			v, ok := params[e[2]]
+			if !ok || types[e[2]] != "STRING" {
+				writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: = needs a STRING parameter '"+e[2]+"'")
+				return
+			}
+			conds = append(conds, cond{col: e[1], eq: &v})
+		} else if g := geRE.FindStringSubmatch(c); g != nil {
 			v, ok := params[g[2]]
 			if !ok {
 				writeError(w, http.StatusBadRequest, "invalidQuery", "Query parameter '"+g[2]+"' not found")
@@ -163,6 +175,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "invalidQuery", "Unrecognized name: "+c.col)
 			return
 		}
+		if c.eq != nil && f.Type != bigquery.StringFieldType {
+			writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: = is supported on STRING columns only")
+			return
+		}
 		if c.ge != nil && f.Type != bigquery.TimestampFieldType {
 			writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: >= is supported on TIMESTAMP columns only")
 			return
@@ -178,7 +194,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var rows []map[string]any
+	// An empty result is [], not null: the client fetches the results again
+	// (jobs.getQueryResults) when a response carries none.
+	rows := []map[string]any{}
 	seen := map[string]bool{}
 	for _, st := range t.rows {
 		if !matches(st.row, fields, conds) {
@@ -211,6 +229,9 @@ func matches(row map[string]any, fields map[string]*bigquery.FieldSchema, conds 
 	for _, c := range conds {
 		v, ok := row[fields[strings.ToLower(c.col)].Name]
 		if !ok || v == nil {
+			return false
+		}
+		if c.eq != nil && v != *c.eq {
 			return false
 		}
 		if c.ge != nil {

@@ -1,5 +1,6 @@
-// Package appapi is a client of the one Customer.io App API endpoint the
-// backfill needs: GET /v1/messages, the list of deliveries with the time each
+// Package appapi is a client of the Customer.io App API endpoints cioevents
+// uses: /v1/reporting_webhooks for `connect` and `doctor` (webhooks.go), and
+// for the backfill GET /v1/messages, the list of deliveries with the time each
 // reached each metric. It pages with the start/next cursor, keeps every
 // request within the API's 6-month window, stays under its 10 requests/s
 // limit and honours 429 with Retry-After.

@@ -45,7 +45,7 @@ func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
 	var order []string
 	for i := range rows {
 		r := &rows[i]
-		if !rg.has(r.EventTime) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
+		if !rg.has(r.EventTime) || IsProbe(r) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
 			continue
 		}
 		id := *r.DeliveryID
@@ -166,7 +166,7 @@ func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
 	m := map[string]*acc{}
 	for i := range rows {
 		r := &rows[i]
-		if !rg.has(r.EventTime) || r.CioID == nil {
+		if !rg.has(r.EventTime) || IsProbe(r) || r.CioID == nil {
 			continue
 		}
 		ws := Workspace.Of(r)

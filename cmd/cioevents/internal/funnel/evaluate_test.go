@@ -2,6 +2,7 @@ package funnel
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,30 @@ func TestEngagementPerWorkspace(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// A doctor probe never counts, even one shaped like a delivery of a person;
+// webhook rows, including those from before the source column, do.
+func TestProbesLeftOut(t *testing.T) {
+	probe := func(r *warehouse.Row) { r.Source = ptr(warehouse.SourceProbe) }
+	person := func(r *warehouse.Row) { r.CioID = ptr("c1") }
+	rows := []warehouse.Row{
+		ev("d1", "email", "sent", day1, person, probe),
+		ev("d1", "email", "delivered", day1, person, probe),
+		ev("d2", "email", "sent", day1),
+		ev("d3", "email", "sent", day1, func(r *warehouse.Row) { r.Source = ptr(warehouse.SourceWebhook) }),
+	}
+	res := Evaluate(rows, Total, Range{})
+	if got := counts(Total, res[0]); !reflect.DeepEqual(got, map[string]int64{"sent": 2}) {
+		t.Errorf("Total = %v, want only the two webhook deliveries sent", got)
+	}
+	if got := EvaluateEngagement(rows, Range{}); len(got) != 0 {
+		t.Errorf("person_engagement has %v; the only person is a probe's", got)
+	}
+	for _, v := range Views() {
+		if !strings.Contains(v.SQL, notProbe) {
+			t.Errorf("view %s does not leave probes out (%s)", v.Name, notProbe)
+		}
 	}
 }

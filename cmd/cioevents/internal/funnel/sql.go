@@ -23,6 +23,14 @@ func quoteList(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
+// notProbe leaves out `cioevents doctor` probes (Row.Source, IsProbe). A
+// NULL source is an older webhook row, so it must pass.
+var notProbe = "(source IS NULL OR source != '" + warehouse.SourceProbe + "')"
+
+// IsProbe reports whether r is a `cioevents doctor` probe, which no figure
+// counts: the Go reading of notProbe.
+func IsProbe(r *warehouse.Row) bool { return r.Source != nil && *r.Source == warehouse.SourceProbe }
+
 // predicate is the SQL condition under which an event counts for s.
 func (s Stage) predicate() string {
 	p := "metric IN (" + quoteList(s.Metrics) + ")"
@@ -86,6 +94,7 @@ func SQL(q Query, table, timeFilter string) string {
 	b.WriteString("FROM (\n  SELECT\n    " + strings.Join(inner, ",\n    ") + "\n")
 	b.WriteString("  FROM " + table + "\n")
 	b.WriteString("  WHERE " + timeFilter + "\n")
+	b.WriteString("    AND " + notProbe + "\n")
 	b.WriteString("    AND delivery_id IS NOT NULL\n")
 	if q.EmailOnly {
 		b.WriteString("    AND object_type = 'email'\n")
@@ -109,7 +118,7 @@ func EngagementSQL(table, timeFilter string) string {
 		items = append(items, "MAX(IF("+s.predicate()+", event_time, NULL)) AS last_"+s.Name+"_at")
 	}
 	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM " + table + "\nWHERE " + timeFilter +
-		"\n  AND cio_id IS NOT NULL\nGROUP BY " + Workspace.groupRef() + ", cio_id\n"
+		"\n  AND " + notProbe + "\n  AND cio_id IS NOT NULL\nGROUP BY " + Workspace.groupRef() + ", cio_id\n"
 }
 
 // View is one view Terraform creates from a committed template.

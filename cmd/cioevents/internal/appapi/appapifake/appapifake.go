@@ -3,7 +3,9 @@
 // bearer auth, the type/metric/campaign_id/newsletter_id/action_id filters,
 // start_ts/end_ts with the 6-month rule (a longer span silently loses its
 // older part, as the API documents), cursor paging with start/next and a
-// limit of at most 1000, newest deliveries first. It can refuse requests to
+// limit of at most 1000, newest deliveries first; and of
+// /v1/reporting_webhooks (list, create, get, update), validating event types
+// against the API's enum. It can refuse requests to
 // the host of the other region, throttle above a rate with 429, fail on
 // demand, and it records every call.
 package appapifake
@@ -61,6 +63,8 @@ type Identifiers struct {
 
 // Call is one request the fake received.
 type Call struct {
+	Method string
+	Path   string
 	Host   string
 	Query  url.Values
 	Status int
@@ -82,6 +86,8 @@ type Server struct {
 	failLeft   int
 	failStatus int
 	failAfter  string
+	webhooks   []Webhook
+	nextID     int64
 	rate       float64
 	tokens     float64
 	last       time.Time
@@ -92,6 +98,10 @@ func New(key string) *Server {
 	s := &Server{key: key, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/messages", s.list)
+	mux.HandleFunc("GET /v1/reporting_webhooks", s.serve(s.listWebhooks))
+	mux.HandleFunc("POST /v1/reporting_webhooks", s.serve(s.createWebhook))
+	mux.HandleFunc("GET /v1/reporting_webhooks/{id}", s.serve(s.getWebhook))
+	mux.HandleFunc("PUT /v1/reporting_webhooks/{id}", s.serve(s.updateWebhook))
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -189,7 +199,7 @@ func (s *Server) Calls() []Call {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	call := Call{Host: r.Host, Query: r.URL.Query()}
+	call := Call{Method: r.Method, Path: r.URL.Path, Host: r.Host, Query: r.URL.Query()}
 	status, body, header := s.answer(r, &call)
 	s.mu.Lock()
 	call.Status = status
@@ -208,25 +218,26 @@ func errBody(msg string) []byte {
 	return b
 }
 
-func (s *Server) answer(r *http.Request, call *Call) (int, []byte, map[string]string) {
+// gate applies what every endpoint shares: bearer auth, the region of the
+// host, programmed failures and the rate limit. ok is false when it answered.
+func (s *Server) gate(r *http.Request, call *Call) (status int, body []byte, header map[string]string, now time.Time, ok bool) {
 	if r.Header.Get("Authorization") != "Bearer "+s.key {
-		return http.StatusUnauthorized, errBody("Unauthorized request"), nil
+		return http.StatusUnauthorized, errBody("Unauthorized request"), nil, now, false
 	}
 	s.mu.Lock()
-	region, now := s.region, s.now()
+	defer s.mu.Unlock()
+	region := s.region
+	now = s.now()
 	if (region == "eu" && call.Host == HostUS) || (region == "us" && call.Host == HostEU) {
-		s.mu.Unlock()
-		return http.StatusUnauthorized, errBody("Unauthorized request"), nil
+		return http.StatusUnauthorized, errBody("Unauthorized request"), nil, now, false
 	}
 	if s.failLeft > 0 {
 		s.failLeft--
-		status, after := s.failStatus, s.failAfter
-		s.mu.Unlock()
 		h := map[string]string{}
-		if after != "" {
-			h["Retry-After"] = after
+		if s.failAfter != "" {
+			h["Retry-After"] = s.failAfter
 		}
-		return status, errBody("appapifake: programmed failure"), h
+		return s.failStatus, errBody("appapifake: programmed failure"), h, now, false
 	}
 	if s.rate > 0 {
 		t := time.Now()
@@ -235,13 +246,18 @@ func (s *Server) answer(r *http.Request, call *Call) (int, []byte, map[string]st
 		}
 		s.last = t
 		if s.tokens < 1 {
-			s.mu.Unlock()
-			return http.StatusTooManyRequests, errBody("over the rate limit"), map[string]string{"Retry-After": "1"}
+			return http.StatusTooManyRequests, errBody("over the rate limit"), map[string]string{"Retry-After": "1"}, now, false
 		}
 		s.tokens--
 	}
-	s.mu.Unlock()
+	return 0, nil, nil, now, true
+}
 
+func (s *Server) answer(r *http.Request, call *Call) (int, []byte, map[string]string) {
+	status, body, header, now, ok := s.gate(r, call)
+	if !ok {
+		return status, body, header
+	}
 	q := r.URL.Query()
 	f, err := parseFilter(q, now)
 	if err != nil {

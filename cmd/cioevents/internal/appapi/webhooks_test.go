@@ -1,0 +1,108 @@
+package appapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
+)
+
+// The client's list of event types is the API's enum, which the fake
+// enforces: a name the API does not know would be refused with 400.
+func TestWebhookEventsAreTheAPIEnum(t *testing.T) {
+	if !slices.Equal(slices.Sorted(slices.Values(WebhookEvents)), slices.Sorted(slices.Values(appapifake.EventTypes))) {
+		t.Fatalf("WebhookEvents differs from the API enum:\n%v\n%v", WebhookEvents, appapifake.EventTypes)
+	}
+}
+
+func TestWebhooksRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+	c := newClient(t, fake, Config{})
+
+	created, err := c.CreateWebhook(ctx, Webhook{Name: "cioevents", Endpoint: "https://a.example/", Events: WebhookEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.ID == 0 || created.Type != "webhook" {
+		t.Fatalf("created %+v: want an ID and type webhook", created)
+	}
+	created.Disabled = true
+	created.Events = []string{"email_sent"}
+	if _, err := c.UpdateWebhook(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.Webhooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || !list[0].Disabled || !slices.Equal(list[0].Events, []string{"email_sent"}) {
+		t.Fatalf("list = %+v, want the one webhook, updated in place", list)
+	}
+
+	_, err = c.UpdateWebhook(ctx, Webhook{ID: 999, Name: "x", Endpoint: "https://a.example/", Events: []string{"email_sent"}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("update of a deleted webhook: %v, want ErrNotFound", err)
+	}
+	_, err = c.CreateWebhook(ctx, Webhook{Name: "x", Endpoint: "https://a.example/", Events: []string{"email_deferrred"}})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("unknown event type: %v, want HTTP 400", err)
+	}
+}
+
+func TestWebhooksErrors(t *testing.T) {
+	ctx := context.Background()
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+
+	bad := newClient(t, fake, Config{Key: "wrong"})
+	if _, err := bad.Webhooks(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("wrong key: %v, want ErrUnauthorized", err)
+	}
+
+	c := newClient(t, fake, Config{})
+	var waits []time.Duration
+	c.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	fake.FailNext(2, http.StatusTooManyRequests, "7")
+	if _, err := c.Webhooks(ctx); err != nil {
+		t.Fatalf("after two 429s: %v", err)
+	}
+	if !slices.Equal(waits, []time.Duration{7 * time.Second, 7 * time.Second}) {
+		t.Errorf("waited %v, want Retry-After (7 s) twice", waits)
+	}
+	var n int
+	for _, call := range fake.Calls() {
+		if call.Path == "/v1/reporting_webhooks" && call.Status != http.StatusUnauthorized {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d list calls, want 3 (two throttled, one answered)", n)
+	}
+}
+
+// The region picks the host, and a key is valid in its own region only.
+func TestWebhooksRegionHost(t *testing.T) {
+	ctx := context.Background()
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+	fake.SetRegion("eu")
+	us := newClient(t, fake, Config{HTTPClient: fake.Client()})
+	if _, err := us.Webhooks(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("US host for an EU workspace: %v, want ErrUnauthorized", err)
+	}
+	eu := newClient(t, fake, Config{Region: "eu", HTTPClient: fake.Client()})
+	if _, err := eu.Webhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := fake.Calls()
+	if got := calls[len(calls)-1].Host; got != appapifake.HostEU {
+		t.Errorf("EU client called %s, want %s", got, appapifake.HostEU)
+	}
+}

@@ -1,0 +1,427 @@
+// Package connect is `cioevents connect`: it points Customer.io's reporting
+// webhook at the deployed receiver through the App API (created, or updated in
+// place, matched by endpoint), then stores the webhook's signing key as a new
+// version of the signing-keys secret, keeping other workspaces' keys, and says
+// how the receiver picks it up. It never prints or logs the key.
+package connect
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/secretstore"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/tfoutput"
+	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/workspace"
+)
+
+// Usage is the command line, for the CLI's usage text.
+const Usage = `connect [--url URL] [--events e1,e2] [--name N] [--dry-run] [--skip-key]
+          [--signing-key-file F|-] [--workspace W] [--project P] [--secret S] [--tfvars F]   (CIO_APP_API_KEY, CIO_REGION)`
+
+// DefaultSecret is the signing-keys secret of the default name_prefix.
+const DefaultSecret = "cioevents-webhook-signing-keys"
+
+// Env is what the command reads and writes besides its flags; zero values
+// are the real ones.
+type Env struct {
+	Getenv config.Getenv
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Terraform runs `terraform output -json` (tfoutput.Exec when nil).
+	Terraform tfoutput.Runner
+	// TerraformDir is where terraform/ is (default "terraform").
+	TerraformDir string
+	// AppAPIURL and HTTPClient override the App API host and transport.
+	AppAPIURL  string
+	HTTPClient *http.Client
+	// Secrets opens Secret Manager for a project (secretstore.New when nil).
+	Secrets func(ctx context.Context, project string) (secretstore.Store, error)
+	// ReadKey reads the key from a terminal without echo; nil uses
+	// golang.org/x/term when Stdin is a terminal.
+	ReadKey func() ([]byte, error)
+}
+
+func (e *Env) defaults() {
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
+	if e.Stdin == nil {
+		e.Stdin = os.Stdin
+	}
+	if e.Stdout == nil {
+		e.Stdout = os.Stdout
+	}
+	if e.Stderr == nil {
+		e.Stderr = os.Stderr
+	}
+	if e.TerraformDir == "" {
+		e.TerraformDir = "terraform"
+	}
+	if e.Secrets == nil {
+		e.Secrets = func(ctx context.Context, project string) (secretstore.Store, error) {
+			return secretstore.New(ctx, project)
+		}
+	}
+	if e.ReadKey == nil {
+		if f, ok := e.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			e.ReadKey = func() ([]byte, error) {
+				fmt.Fprint(e.Stderr, "Signing key (Customer.io → Integrations → Reporting webhooks → the webhook; not echoed): ")
+				defer fmt.Fprintln(e.Stderr)
+				return term.ReadPassword(int(f.Fd()))
+			}
+		}
+	}
+}
+
+// ErrUsage marks a mistake in the command line or the environment.
+var ErrUsage = errors.New("usage")
+
+func usage(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+type options struct {
+	url, name, events, keyFile, ws, project, secret, tfvars string
+	dryRun, skipKey                                         bool
+}
+
+// Command runs `cioevents connect`.
+func Command(ctx context.Context, args []string, e Env) error {
+	e.defaults()
+	var o options
+	fl := flag.NewFlagSet("connect", flag.ContinueOnError)
+	fl.SetOutput(e.Stderr)
+	fl.StringVar(&o.url, "url", "", "receiver URL (default: terraform output webhook_url)")
+	fl.StringVar(&o.name, "name", "cioevents", "webhook name, for a webhook this creates")
+	fl.StringVar(&o.events, "events", "", "comma-separated event types to subscribe (default: every type the App API offers)")
+	fl.BoolVar(&o.dryRun, "dry-run", false, "print what would change, change nothing")
+	fl.BoolVar(&o.skipKey, "skip-key", false, "only set up the webhook; store no signing key")
+	fl.StringVar(&o.keyFile, "signing-key-file", "", "read the signing key from this file (- for stdin) instead of a prompt")
+	fl.StringVar(&o.ws, "workspace", workspace.Default, "workspace the key belongs to (its name=key entry; default: the unnamed key)")
+	fl.StringVar(&o.project, "project", "", "Google Cloud project (default: from terraform output events_table, then "+config.EnvProject+")")
+	fl.StringVar(&o.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, then "+DefaultSecret+")")
+	fl.StringVar(&o.tfvars, "tfvars", "", "environment file with signing_keys_version (default: terraform/env/$ENV.tfvars)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return ErrUsage // the flag package said why
+	}
+	if fl.NArg() > 0 {
+		return usage("unexpected argument %q (every option is a --flag)", fl.Arg(0))
+	}
+	if !workspace.Valid(o.ws) {
+		return usage("--workspace %q: %s", o.ws, workspace.Rule)
+	}
+	events, err := chooseEvents(o.events)
+	if err != nil {
+		return err
+	}
+	key := strings.TrimSpace(e.Getenv(appapi.EnvKey))
+	if key == "" {
+		return usage("%s is not set: create an App API key in Customer.io (Settings → API Credentials → App API keys) and export it", appapi.EnvKey)
+	}
+	var tf tfoutput.Outputs
+	if o.url == "" || (!o.skipKey && (o.project == "" || o.secret == "")) {
+		tf, err = tfoutput.Read(ctx, e.Terraform, e.TerraformDir)
+		if err != nil && o.url == "" {
+			return usage("no --url, and the deployed URL could not be read: %v", err)
+		}
+	}
+	if o.url == "" {
+		o.url = tf.WebhookURL
+	}
+	if o.url == "" {
+		return usage("terraform output has no webhook_url: pass --url")
+	}
+	client, err := appapi.New(appapi.Config{Key: key, Region: e.Getenv(config.EnvRegion), BaseURL: e.AppAPIURL, HTTPClient: e.HTTPClient})
+	if err != nil {
+		return err
+	}
+	if err := ensureWebhook(ctx, client, o, events, e.Stdout); err != nil {
+		return err
+	}
+	if o.skipKey {
+		return nil
+	}
+	return storeKey(ctx, o, tf, e)
+}
+
+func chooseEvents(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return slices.Clone(appapi.WebhookEvents), nil
+	}
+	var out []string
+	for _, ev := range strings.Split(list, ",") {
+		ev = strings.TrimSpace(ev)
+		if !slices.Contains(appapi.WebhookEvents, ev) {
+			return nil, usage("--events: %q is not an event type of the App API (e.g. email_bounced; see docs/doctor.md)", ev)
+		}
+		if !slices.Contains(out, ev) {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+// sameEndpoint compares URLs as Customer.io would post to them: a trailing
+// slash is the same receiver.
+func sameEndpoint(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
+
+// FindWebhook returns the webhook posting to url, if any.
+func FindWebhook(hooks []appapi.Webhook, url string) (appapi.Webhook, bool) {
+	for _, h := range hooks {
+		if sameEndpoint(h.Endpoint, url) {
+			return h, true
+		}
+	}
+	return appapi.Webhook{}, false
+}
+
+// Diff lists what differs between a webhook and the wanted one: a disabled
+// webhook, missing and extra event types.
+func Diff(have appapi.Webhook, want []string) (missing, extra []string, disabled bool) {
+	for _, ev := range want {
+		if !slices.Contains(have.Events, ev) {
+			missing = append(missing, ev)
+		}
+	}
+	for _, ev := range have.Events {
+		if !slices.Contains(want, ev) {
+			extra = append(extra, ev)
+		}
+	}
+	return missing, extra, have.Disabled
+}
+
+func ensureWebhook(ctx context.Context, c *appapi.Client, o options, events []string, out io.Writer) error {
+	hooks, err := c.Webhooks(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: list reporting webhooks: %w", err)
+	}
+	verb := "would "
+	if !o.dryRun {
+		verb = ""
+	}
+	have, found := FindWebhook(hooks, o.url)
+	if !found {
+		fmt.Fprintf(out, "webhook: %screate %q → %s, enabled, %d event types\n", verb, o.name, o.url, len(events))
+		if o.dryRun {
+			return nil
+		}
+		w, err := c.CreateWebhook(ctx, appapi.Webhook{Name: o.name, Endpoint: o.url, Events: events})
+		if err != nil {
+			return fmt.Errorf("connect: create the reporting webhook: %w", err)
+		}
+		fmt.Fprintf(out, "webhook: created id %d\n", w.ID)
+		return nil
+	}
+	missing, extra, disabled := Diff(have, events)
+	if len(missing) == 0 && len(extra) == 0 && !disabled && have.Endpoint == o.url {
+		fmt.Fprintf(out, "webhook: id %d %q → %s already enabled with the %d event types; unchanged\n", have.ID, have.Name, o.url, len(events))
+		return nil
+	}
+	fmt.Fprintf(out, "webhook: %supdate id %d %q → %s:\n", verb, have.ID, have.Name, o.url)
+	if disabled {
+		fmt.Fprintln(out, "  enable it (it is disabled)")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(out, "  + %d event types: %s\n", len(missing), strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		fmt.Fprintf(out, "  - %d event types: %s\n", len(extra), strings.Join(extra, ", "))
+	}
+	if have.Endpoint != o.url {
+		fmt.Fprintf(out, "  endpoint %s → %s\n", have.Endpoint, o.url)
+	}
+	if o.dryRun {
+		return nil
+	}
+	have.Endpoint, have.Events, have.Disabled = o.url, events, false
+	if _, err := c.UpdateWebhook(ctx, have); err != nil {
+		return fmt.Errorf("connect: update reporting webhook %d: %w", have.ID, err)
+	}
+	fmt.Fprintf(out, "webhook: updated id %d\n", have.ID)
+	return nil
+}
+
+func storeKey(ctx context.Context, o options, tf tfoutput.Outputs, e Env) error {
+	project := firstOf(o.project, tf.Project, e.Getenv(config.EnvProject))
+	secret := firstOf(o.secret, tf.SigningKeysSecret, DefaultSecret)
+	if project == "" {
+		return usage("no Google Cloud project: pass --project, set %s, or run from the repository after terraform apply", config.EnvProject)
+	}
+	if o.dryRun {
+		fmt.Fprintf(e.Stdout, "signing key: would add a new version of secret %s in project %s (workspace %s)\n", secret, project, o.ws)
+		return nil
+	}
+	key, err := readKey(o.keyFile, e)
+	if err != nil {
+		return err
+	}
+	store, err := e.Secrets(ctx, project)
+	if err != nil {
+		return fmt.Errorf("connect: Secret Manager: %w", err)
+	}
+	if c, ok := store.(io.Closer); ok {
+		defer c.Close()
+	}
+	current, _, err := store.Access(ctx, secret, "latest")
+	if err != nil && !errors.Is(err, secretstore.ErrNotFound) {
+		return fmt.Errorf("connect: %w", err)
+	}
+	if errors.Is(err, secretstore.ErrNotFound) {
+		// A secret without versions is what terraform leaves; a missing
+		// secret fails the add below, naming it.
+		current = nil
+	}
+	next, kept, same := Merge(string(current), o.ws, key)
+	if same {
+		fmt.Fprintf(e.Stdout, "signing key: secret %s already holds this key for workspace %s; no new version\n", secret, o.ws)
+		return nil
+	}
+	if _, err := config.ParseSigningKeys(next); err != nil {
+		return fmt.Errorf("connect: the secret would not be a valid key list: %w", err)
+	}
+	version, err := store.Add(ctx, secret, []byte(next))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	fmt.Fprintf(e.Stdout, "signing key: stored as version %s of secret %s (workspace %s", version, secret, o.ws)
+	if len(kept) > 0 {
+		fmt.Fprintf(e.Stdout, "; kept the keys of %s", strings.Join(kept, ", "))
+	}
+	fmt.Fprintln(e.Stdout, ")")
+	pickup(e, o.tfvars, version)
+	return nil
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// readKey reads the signing key from --signing-key-file, else a no-echo
+// terminal prompt, else stdin.
+func readKey(file string, e Env) (string, error) {
+	var b []byte
+	var err error
+	switch {
+	case file == "-":
+		b, err = io.ReadAll(io.LimitReader(e.Stdin, 64<<10))
+	case file != "":
+		b, err = os.ReadFile(file)
+	case e.ReadKey != nil:
+		b, err = e.ReadKey()
+	default:
+		b, err = bufio.NewReader(io.LimitReader(e.Stdin, 64<<10)).ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("connect: read the signing key: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	switch {
+	case k == "":
+		return "", usage("no signing key given: copy it from Customer.io (Integrations → Reporting webhooks → the webhook) and paste it at the prompt, or pass --signing-key-file")
+	case strings.ContainsAny(k, ", \t\n"):
+		return "", usage("the signing key contains a comma or a space; a Customer.io signing key has neither (copied more than the key?)")
+	}
+	return k, nil
+}
+
+// Merge puts key first in the workspace's place in the comma-separated list
+// current and keeps every other workspace's entries as they are. The
+// workspace's own older keys are dropped: the webhook now signs with key.
+// same is true when current already is exactly that. kept names the other
+// workspaces.
+func Merge(current, ws, key string) (next string, kept []string, same bool) {
+	entry := key
+	if ws != workspace.Default || strings.Contains(key, "=") {
+		entry = ws + "=" + key
+	}
+	out := []string{entry}
+	for _, e := range strings.Split(current, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		name := workspace.Default
+		if n, _, named := strings.Cut(e, "="); named && workspace.Valid(strings.TrimSpace(n)) {
+			name = strings.TrimSpace(n)
+		}
+		if name == ws {
+			continue
+		}
+		out = append(out, e)
+		if !slices.Contains(kept, name) {
+			kept = append(kept, name)
+		}
+	}
+	next = strings.Join(out, ",")
+	return next, kept, next == strings.TrimSpace(current)
+}
+
+var versionLine = regexp.MustCompile(`(?m)^\s*signing_keys_version\s*=\s*"([^"]*)".*$`)
+
+// pickup says how the receiver loads the new version: a pinned
+// signing_keys_version must change (the exact line), "latest" reaches
+// instances as they start.
+func pickup(e Env, tfvars, version string) {
+	out := e.Stdout
+	if tfvars == "" && e.Getenv("ENV") != "" {
+		tfvars = filepath.Join(e.TerraformDir, "env", e.Getenv("ENV")+".tfvars")
+	}
+	pinned := ""
+	if tfvars != "" {
+		if b, err := os.ReadFile(tfvars); err == nil {
+			if m := versionLine.FindStringSubmatch(string(b)); m != nil {
+				pinned = m[1]
+			}
+		} else {
+			fmt.Fprintf(out, "(could not read %s: %v)\n", tfvars, err)
+		}
+	}
+	switch {
+	case pinned != "" && pinned != "latest":
+		fmt.Fprintf(out, `The receiver is pinned to version %s. To load version %s, change this line in %s:
+  signing_keys_version = "%s"
+to
+  signing_keys_version = "%s"
+then commit and apply (terraform apply -var-file=%s); every receiver instance restarts with the new key.
+`, pinned, version, tfvars, pinned, version, tfvars)
+	case tfvars != "":
+		fmt.Fprintf(out, `%s uses signing_keys_version = "latest": receiver instances that start from now on load version %s;
+running ones keep the old key until they are replaced. To switch every instance now, add
+  signing_keys_version = "%s"
+to %s, commit and apply.
+`, tfvars, version, version, tfvars)
+	default:
+		fmt.Fprintf(out, `If signing_keys_version is "latest" (the default), receiver instances that start from now on load version %s
+and running ones keep the old key until replaced. If your environment file pins it, set
+  signing_keys_version = "%s"
+there, commit and apply. (Pass --tfvars terraform/env/<env>.tfvars, or set ENV, to be told which.)
+`, version, version)
+	}
+}
