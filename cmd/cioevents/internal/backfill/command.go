@@ -221,7 +221,7 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 			return nil, closers, err
 		}
 		closers = append(closers, af.Close)
-		p.Actions = actions.NewDryRun(af)
+		p.Actions = actions.NewDryRun(af).Policy(pii)
 	}
 	return p, closers, nil
 }

@@ -86,7 +86,8 @@ type Options struct {
 	// Live makes real Track API calls when credentials are set; without it
 	// actions are a dry run whatever the environment holds.
 	Live bool
-	// Warehouse replaces the NDJSON files (tests use the BigQuery fake).
+	// Warehouse replaces the NDJSON files (tests use the BigQuery fake);
+	// rows reach it through the CIO_PII policy, as they would the files.
 	Warehouse warehouse.Writer
 	// Actions replaces the dry-run file or Track client.
 	Actions actions.Client
@@ -417,6 +418,12 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		Logger:         o.Logger,
 		Fault:          o.Fault,
 	}
+	// The same CIO_PII policy as the deployed processor, so what dev
+	// writes (rows and the actions file) is what production would.
+	pii, err := privacy.FromEnv(o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
 	if o.LedgerLease > 0 {
 		lease = o.LedgerLease
@@ -457,22 +464,16 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		p.Ledger = b
 		s.Ledger = "durable, " + filepath.Join(o.DataDir, LedgerFile)
 	}
-	if o.Warehouse != nil {
-		p.Warehouse = o.Warehouse
-	} else {
+	next := o.Warehouse
+	if next == nil {
 		f, err := warehouse.NewFile(o.DataDir)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, f.Close)
-		// The same CIO_PII policy as the deployed processor, so what dev
-		// writes is what production would.
-		pii, err := privacy.FromEnv(o.Getenv)
-		if err != nil {
-			return nil, fmt.Errorf("devstack: %w", err)
-		}
-		p.Warehouse = &privacy.Writer{Next: f, Policy: pii}
+		next = f
 	}
+	p.Warehouse = &privacy.Writer{Next: next, Policy: pii}
 	switch {
 	case o.Actions != nil:
 		p.Actions, s.Actions = o.Actions, "supplied client"
@@ -500,7 +501,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 			return nil, fmt.Errorf("devstack: %w: %w", ErrDataDir, err)
 		}
 		s.closers = append(s.closers, f.Close)
-		p.Actions = actions.NewDryRun(f)
+		p.Actions = actions.NewDryRun(f).Policy(pii)
 		s.Actions = "dry run, nothing is sent: the calls the policy would make go to " + path + " (--live sends them)"
 	}
 	// Named workspaces act as the default one does (the same dry-run file,
