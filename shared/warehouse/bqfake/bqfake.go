@@ -56,6 +56,10 @@ type Server struct {
 	// before it is handled: a test blocks in it to model a slow BigQuery.
 	// A request whose context ends while held stores nothing.
 	Hold func(ctx context.Context)
+	// StreamingBuffer, when positive, is how long a streamed row stays
+	// where DML cannot reach it (on the Now clock): a DELETE that would
+	// affect it fails, as BigQuery's does. Set it before the first request.
+	StreamingBuffer time.Duration
 
 	srv *httptest.Server
 
@@ -67,6 +71,8 @@ type Server struct {
 	insertErrRs  string
 	insertErrMsg string
 	queries      int
+	dml          int
+	jobs         jobs
 }
 
 type table struct {
@@ -81,6 +87,7 @@ type table struct {
 type stored struct {
 	insertID string
 	row      map[string]any
+	at       time.Time // when stored, on the Now clock
 }
 
 // New starts a fake serving the given tables, keyed "dataset.table" (any
@@ -93,6 +100,9 @@ func New(tables map[string]bigquery.Schema) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}/insertAll", s.insertAll)
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/queries", s.query)
+	mux.HandleFunc("POST /bigquery/v2/projects/{project}/jobs", s.insertJob)
+	mux.HandleFunc("GET /bigquery/v2/projects/{project}/jobs/{job}", s.getJob)
+	mux.HandleFunc("GET /bigquery/v2/projects/{project}/queries/{job}", s.getQueryResults)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "notFound", "Not found: URL "+r.URL.Path)
 	})
@@ -303,7 +313,7 @@ func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 			}
 			t.ids[row.InsertID] = now
 		}
-		t.rows = append(t.rows, stored{insertID: row.InsertID, row: rows[i]})
+		t.rows = append(t.rows, stored{insertID: row.InsertID, row: rows[i], at: s.now()})
 	}
 	resp := map[string]any{"kind": "bigquery#tableDataInsertAllResponse"}
 	if len(ierrs) > 0 {

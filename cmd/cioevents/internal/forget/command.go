@@ -98,9 +98,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	res.Ledger, err = Ledger(ctx, fs.Collection(*coll), res.EventIDs)
 	fmt.Fprintf(e.Stdout, "removed %d events rows, %d rejected rows, %d ledger documents\n", len(res.EventIDs), res.Rejected, res.Ledger)
 	printIDs(e.Stdout, res.EventIDs)
-	if res.Pending > 0 {
-		fmt.Fprintf(e.Stdout, "%d rows arrived in the last %v and may still be in BigQuery's streaming buffer, which DML cannot reach: run forget again after %s\n",
-			res.Pending, StreamingBuffer, e.Now().Add(StreamingBuffer).UTC().Format("15:04 MST"))
+	if res.Pending+res.RejectedPending > 0 {
+		fmt.Fprintf(e.Stdout, "%d events rows and %d rejected rows were inserted in the last %v and may still be in BigQuery's streaming buffer, which DML cannot reach: run forget again after %s\n",
+			res.Pending, res.RejectedPending, StreamingBuffer, e.Now().Add(StreamingBuffer).UTC().Format("2006-01-02 15:04 MST"))
 	}
 	return err
 }

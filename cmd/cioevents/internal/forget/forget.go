@@ -45,13 +45,19 @@ func newMatcher(p Person, pol *privacy.Policy) matcher {
 			m.emails = append(m.emails, strings.ToLower(s))
 		}
 	}
-	quote := func(v string) []byte { q, _ := json.Marshal(v); return q }
+	// A value is looked for as a JSON string, and as one inside a JSON
+	// string (escaped quotes): the prefix of an oversized body's stub.
+	quote := func(v string) [][]byte {
+		q, _ := json.Marshal(v)
+		qq, _ := json.Marshal(string(q))
+		return [][]byte{q, qq[1 : len(qq)-1]}
+	}
 	for _, e := range m.emails {
-		m.emailNeedles = append(m.emailNeedles, quote(e))
+		m.emailNeedles = append(m.emailNeedles, quote(e)...)
 	}
 	for _, v := range []string{p.ID, p.CioID} {
 		if v != "" {
-			m.idNeedles = append(m.idNeedles, quote(v))
+			m.idNeedles = append(m.idNeedles, quote(v)...)
 		}
 	}
 	return m
@@ -94,10 +100,11 @@ type Result struct {
 	// EventIDs are the removed events rows (their ledger documents go too).
 	EventIDs []string
 	Rejected int
-	// Pending counts rows still in BigQuery's streaming buffer, which DML
-	// cannot touch yet: run forget again later.
-	Pending int
-	Ledger  int
+	// Pending and RejectedPending count rows that may still be in
+	// BigQuery's streaming buffer, which DML cannot touch yet: run forget
+	// again later.
+	Pending, RejectedPending int
+	Ledger                   int
 }
 
 // Local rewrites dir's events.ndjson and rejected.ndjson without the

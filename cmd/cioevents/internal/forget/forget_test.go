@@ -119,29 +119,6 @@ func TestLocal(t *testing.T) {
 	}
 }
 
-func TestStatementsUseOnlyGivenIdentifiers(t *testing.T) {
-	pol, _ := privacy.Parse("email=hash", key)
-	b := &BigQuery{Project: "p", Dataset: "d", EventsTable: "events", RejectedTable: "rejected_events"}
-	st := b.Statements(newMatcher(Person{Email: "jane@example.com"}, pol))
-	for _, s := range st {
-		if strings.Contains(s, "customer_id") || strings.Contains(s, "cio_id") {
-			t.Errorf("an identifier not given is matched (empty values would match others): %s", s)
-		}
-		if !strings.Contains(s, "received_at < @cutoff") {
-			t.Errorf("statement reaches the streaming buffer: %s", s)
-		}
-	}
-	for _, s := range st[:3] {
-		if !strings.Contains(s, minTime) {
-			t.Errorf("no partition filter: %s", s)
-		}
-	}
-	m := newMatcher(Person{Email: "jane@example.com"}, pol)
-	if len(m.emails) != 2 || !strings.HasPrefix(m.emails[1], "hmac:") {
-		t.Errorf("hashed address not looked for: %v", m.emails)
-	}
-}
-
 // TestLedger deletes the ledger documents of the forgotten events, on the
 // Firestore emulator, and leaves the others.
 func TestLedger(t *testing.T) {
