@@ -10,7 +10,8 @@
 //	cioevents forget   remove one person's rows from the warehouse and their ledger documents
 //	cioevents cost     count operations per event through both functions; $ per million events
 //
-// Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
+// Exit status: 0 on success, 1 when the command failed, 2 for a usage error or a
+// data directory another process (a running dev) holds.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
 // stderr, its banner on stdout; serve: stdout, as Cloud Functions does),
 // including their own failure; the other commands print plain text.
@@ -39,6 +40,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/backfill"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
@@ -122,6 +124,10 @@ func exitCode(err error, stderr io.Writer) int {
 		return 2
 	case errors.As(err, &le):
 		return 1
+	case errors.Is(err, datadir.ErrHeld):
+		// Not a failure of the command: it refused to write under dev.
+		fmt.Fprintln(stderr, "cioevents:", err)
+		return 2
 	}
 	fmt.Fprintln(stderr, "cioevents:", err)
 	return 1

@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/queue"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/config"
@@ -42,6 +43,7 @@ import (
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/publish"
 	"github.com/cioevents/cioevents/shared/signature"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
 	"github.com/cioevents/cioevents/shared/workspace"
@@ -100,6 +102,9 @@ type Options struct {
 	// LedgerLease overrides LEDGER_LEASE (how long a delivery holds an event).
 	LedgerLease time.Duration
 	Logger      *slog.Logger
+	// TombstoneRefresh is how often the tombstones are re-read (default
+	// tombstone.DefaultRefresh).
+	TombstoneRefresh time.Duration
 }
 
 // Stack is a running pipeline.
@@ -134,6 +139,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := makeDataDir(o.DataDir); err != nil {
 		return nil, err
 	}
+	// Held for the stack's life: forget and backfill --data-dir refuse to
+	// write under a running dev, which would lose what it accepts after.
+	held, err := datadir.Acquire(o.DataDir, "cioevents dev at "+o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w %s: %w", ErrDataDir, o.DataDir, err)
+	}
+	s.closers = append(s.closers, held.Release)
 	keys, src, err := signingKeys(o)
 	if err != nil {
 		return nil, err
@@ -463,6 +475,17 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		}
 		p.Ledger = b
 		s.Ledger = "durable, " + filepath.Join(o.DataDir, LedgerFile)
+	}
+	if store, ok := p.Ledger.(ledger.Tombstones); ok {
+		// As deployed: whom forget erased stays erased.
+		set := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey))), Logger: o.Logger}
+		if err := set.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.closers = append(s.closers, func() error { cancel(); return nil })
+		go set.Run(rctx, o.TombstoneRefresh)
+		p.Forgotten = set
 	}
 	next := o.Warehouse
 	if next == nil {
