@@ -39,8 +39,8 @@ import (
 	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/backfill"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
-	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
