@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
@@ -182,5 +184,59 @@ func TestStatementsUseOnlyGivenIdentifiers(t *testing.T) {
 	m := newMatcher(Person{Email: "jane@example.com"}, pol)
 	if len(m.emails) != 2 || !strings.HasPrefix(m.emails[1], "hmac:") {
 		t.Errorf("hashed address not looked for: %v", m.emails)
+	}
+}
+
+// TestCommandCloud runs forget against BigQuery (the fake) and Firestore
+// (the emulator): the tombstone is written with no clear identifier, the
+// removed events' ledger documents go, and the pending rows are reported
+// with when to run again.
+func TestCommandCloud(t *testing.T) {
+	ctx := context.Background()
+	pol, _ := privacy.Parse("email=hash", key)
+	bq, b, clk := cloudFixture(t, pol, 30*time.Minute)
+	fs, err := firestore.NewClient(ctx, "forget-cloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	coll := "ledger_cmd_" + strings.ReplaceAll(t.Name(), "/", "_")
+	for _, id := range []string{"old", "pre-column", "replayed", "other"} {
+		if _, err := fs.Collection(coll).Doc(ledger.DocID(id)).Set(ctx, map[string]any{"event_id": id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{privacy.EnvPolicy: "email=hash", privacy.EnvKey: string(key), "GOOGLE_CLOUD_PROJECT": "forget-cloud",
+		"BIGQUERY_DATASET": b.Dataset, "LEDGER_COLLECTION": coll}
+	var out strings.Builder
+	err = Command(ctx, []string{"--email", "jane@example.com", "--project", "forget-cloud", "--dataset", "d"}, Env{
+		Stdout: &out, Getenv: func(k string) string { return env[k] }, Now: clk.now,
+		BigQueryOptions: []option.ClientOption{option.WithEndpoint(bq.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "removed 2 events rows, 1 rejected rows, 2 ledger documents") ||
+		!strings.Contains(out.String(), "1 events rows and 1 rejected rows were inserted in the last") ||
+		!strings.Contains(out.String(), "run forget again after 2026-03-01 15:15") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	docs, err := fs.Collection(coll).Documents(ctx).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stones, kept []string
+	for _, d := range docs {
+		if strings.HasPrefix(d.Ref.ID, "_forgotten_") {
+			stones = append(stones, d.Ref.ID)
+			b, _ := json.Marshal(d.Data())
+			if strings.Contains(d.Ref.ID+string(b), "jane") || strings.Contains(d.Ref.ID+string(b), "example") {
+				t.Errorf("tombstone %s %s holds the address", d.Ref.ID, b)
+			}
+			continue
+		}
+		kept = append(kept, d.Data()["event_id"].(string))
+	}
+	if len(stones) != 1 || strings.Join(kept, ",") != "other,replayed" && strings.Join(kept, ",") != "replayed,other" {
+		t.Errorf("tombstones %v, ledger documents left %v (want one tombstone; other and the pending replayed)", stones, kept)
 	}
 }
