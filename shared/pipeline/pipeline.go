@@ -77,7 +77,7 @@ type Processor struct {
 		Lookup(workspace string) (actions.Client, actions.Policy)
 	}
 	// Forgotten, when set, reports an event naming an erased person
-	// (shared/tombstone.Set, held in memory: no store call per event).
+	// (a tombstone.Set, held in memory: no store call per event).
 	Forgotten interface {
 		Forgotten(ev *event.Event) bool
 	}

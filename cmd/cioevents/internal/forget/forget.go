@@ -1,5 +1,7 @@
 // Package forget removes one person's rows from the warehouse (the dev data
-// dir or BigQuery) and the ledger documents of their events.
+// dir or BigQuery) and the ledger documents of their events, and leaves a
+// tombstone in the ledger's store that keeps the person out of later
+// events, replays and backfills (shared/tombstone; docs/privacy.md).
 package forget
 
 import (
