@@ -12,7 +12,8 @@
 //	cioevents connect  point Customer.io's reporting webhook here and store its signing key
 //	cioevents doctor   prove the loop end to end: a checklist of dev or the deployment
 //
-// Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
+// Exit status: 0 on success, 1 when the command failed, 2 for a usage error or a
+// data directory another process (a running dev) holds.
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
 // stderr, its banner on stdout; serve: stdout, as Cloud Functions does),
 // including their own failure; the other commands print plain text.
@@ -42,6 +43,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/connect"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cost"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/doctor"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
@@ -137,6 +139,10 @@ func exitCode(err error, stderr io.Writer) int {
 		return 2
 	case errors.As(err, &le):
 		return 1
+	case errors.Is(err, datadir.ErrHeld):
+		// Not a failure of the command: it refused to write under dev.
+		fmt.Fprintln(stderr, "cioevents:", err)
+		return 2
 	}
 	fmt.Fprintln(stderr, "cioevents:", err)
 	return 1

@@ -11,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/cioevents/cioevents/internal/testsupport/emulator"
 	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/pipeline"
+	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -75,5 +80,66 @@ func TestLocalWarehouseDir(t *testing.T) {
 	}
 	if n := bytes.Count(rows, []byte("\n")); n != 1 || !strings.Contains(string(rows), id.EventID) {
 		t.Fatalf("%d rows, want the one for %s:\n%.300s", n, id.EventID, rows)
+	}
+}
+
+// TestColdStartReadsTombstones: an instance reads the tombstones `forget`
+// left before it processes anything, and picks up a new one at its next
+// refresh: neither person's event becomes a row.
+func TestColdStartReadsTombstones(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	coll := fmt.Sprintf("tomb_%d", time.Now().UnixNano())
+	env := map[string]string{config.EnvProject: "cioevents-local-test", config.EnvWarehouseDir: dir, config.EnvDryRun: "true",
+		config.EnvLedgerColl: coll, config.EnvLogLevel: "error", privacy.EnvKey: "0123456789abcdef0123456789abcdef"}
+	fs, err := firestore.NewClient(ctx, "cioevents-local-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	store := ledger.NewFirestore(fs, coll, time.Minute)
+	h := tombstone.NewHasher([]byte(env[privacy.EnvKey]))
+	if err := store.PutTombstones(ctx, tombstone.New(h, tombstone.Person{Email: "jane@example.com"}, time.Now(), 0)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(ctx, func(k string) string { return env[k] }, Overrides{TombstoneRefresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(body string) string {
+		t.Helper()
+		var res pipeline.Result
+		for range 10 { // a cold emulator connection on a busy machine
+			if res, err = p.Process(ctx, pipeline.Message{ID: "m", Data: []byte(body), Attributes: map[string]string{}}); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Outcome
+	}
+	ev := func(id, email string) string {
+		return `{"event_id":"` + id + `","object_type":"email","metric":"delivered","timestamp":1767225600,` +
+			`"data":{"identifiers":{"email":"` + email + `"}}}`
+	}
+	if got := deliver(ev("01JCOLD000000000000000000A", "jane@example.com")); got != pipeline.OutcomeForgotten {
+		t.Errorf("jane, forgotten before the start: %s", got)
+	}
+	if err := store.PutTombstones(ctx, tombstone.New(h, tombstone.Person{Email: "sam@example.net"}, time.Now(), 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Forgotten.(*tombstone.Set).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := deliver(ev("01JCOLD000000000000000000B", "sam@example.net")); got != pipeline.OutcomeForgotten {
+		t.Errorf("sam, forgotten after the start: %s", got)
+	}
+	if got := deliver(ev("01JCOLD000000000000000000C", "ann@example.org")); got != pipeline.OutcomeInserted {
+		t.Errorf("ann: %s", got)
+	}
+	rows, _ := os.ReadFile(filepath.Join(dir, warehouse.EventsFile))
+	if n := bytes.Count(rows, []byte("\n")); n != 1 || !strings.Contains(string(rows), "01JCOLD000000000000000000C") {
+		t.Errorf("%d rows, want ann's only:\n%.300s", n, rows)
 	}
 }

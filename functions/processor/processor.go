@@ -27,6 +27,7 @@ import (
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/workspace"
 )
@@ -131,6 +132,9 @@ type Overrides struct {
 	// the ledger's RPCs and the bytes logged; LogOutput defaults to stdout.
 	FirestoreOptions []option.ClientOption
 	LogOutput        io.Writer
+	// TombstoneRefresh is how often the tombstones are re-read (default
+	// tombstone.DefaultRefresh).
+	TombstoneRefresh time.Duration
 }
 
 // New builds the processor from the environment.
@@ -177,8 +181,20 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	if o.LogOutput != nil {
 		logger = logging.New(o.LogOutput, cfg.LogLevel)
 	}
+	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
+	// The tombstones `cioevents forget` left: read whole once here (a cold
+	// start fails closed rather than process a forgotten person), then
+	// only the new ones, once a minute, for the instance's life.
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(getenv(privacy.EnvKey))), Logger: logger}
+	if err := forgotten.Refresh(ctx); err != nil {
+		fs.Close()
+		wh.Close()
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	go forgotten.Run(context.WithoutCancel(ctx), o.TombstoneRefresh)
 	return &pipeline.Processor{
-		Ledger:         ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+		Ledger:         led,
+		Forgotten:      forgotten,
 		Warehouse:      &privacy.Writer{Next: wh, Policy: pii},
 		Workspaces:     actions.NewWorkspaces(clients, policies, policy, logger),
 		TTL:            cfg.LedgerTTL,

@@ -25,6 +25,25 @@ type DryRun struct {
 	w      io.Writer
 	redact bool
 	key    []byte // keys the redacted person hash
+	policy Redactor
+}
+
+// Redactor is the CIO_PII policy (*privacy.Policy) as a dry run applies
+// it to the lines it writes.
+type Redactor interface {
+	// Person is what is written for a person identifier.
+	Person(v string) string
+	// Value is what is written for a value of a named field; false: drop it.
+	Value(field, v string) (string, bool)
+	// Text is what is written for free text of no named field.
+	Text(v string) string
+}
+
+// Policy makes the lines follow r (the person, and each attribute by the
+// field it was filled from): the file is one more copy the policy covers.
+func (d *DryRun) Policy(r Redactor) *DryRun {
+	d.policy = r
+	return d
 }
 
 // NewDryRun returns a DryRun writing to w.
@@ -79,6 +98,26 @@ func (d *DryRun) Do(_ context.Context, c Call) error {
 		line.Method, line.Path = http.MethodPost, path+"/suppress"
 	default:
 		return fmt.Errorf("actions: %w: unknown action kind %q", ErrPermanent, c.Kind)
+	}
+	if d.policy != nil && !d.redact {
+		person := d.policy.Person(c.Person)
+		line.Path = strings.Replace(line.Path, url.PathEscape(c.Person), url.PathEscape(person), 1)
+		line.Person = person
+		for k, v := range line.Attributes {
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			if f := c.Fields[k]; f != "" {
+				if out, keep := d.policy.Value(f, s); keep {
+					line.Attributes[k] = out
+				} else {
+					delete(line.Attributes, k)
+				}
+			} else {
+				line.Attributes[k] = d.policy.Text(s)
+			}
+		}
 	}
 	if d.redact {
 		m := hmac.New(sha256.New, d.key)

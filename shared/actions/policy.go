@@ -320,7 +320,14 @@ type Call struct {
 	Attributes map[string]any
 	// EventID is the event that caused the call, for dry-run output.
 	EventID string
+	// Fields names the CIO_PII field each templated attribute was filled
+	// from ("failure_message" for "{{failure_message}}"), so a copy of the
+	// call that is written down follows that field's CIO_PII rule.
+	Fields map[string]string
 }
+
+// personal are the templates whose values are fields CIO_PII names.
+var personal = map[string]bool{"failure_message": true, "recipient": true, "href": true, "subject": true}
 
 // Plan returns the calls p asks for ev, in rule order; nil if none.
 func (p Policy) Plan(ev *event.Event) []Call {
@@ -344,6 +351,12 @@ func (p Policy) Plan(ev *event.Event) []Call {
 					if fill, ok := templates[s]; ok {
 						if v, ok = fill(ev); !ok {
 							continue
+						}
+						if f := strings.Trim(s, "{}"); personal[f] {
+							if c.Fields == nil {
+								c.Fields = map[string]string{}
+							}
+							c.Fields[k] = f
 						}
 					}
 				}

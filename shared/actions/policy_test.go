@@ -38,6 +38,7 @@ func TestDefaultPolicyPlan(t *testing.T) {
 				"_update": true, "email_bounced": true, "email_bounced_at": int64(1700000000),
 				"email_bounce_reason": "550 5.1.1 mailbox does not exist",
 			},
+			Fields: map[string]string{"email_bounce_reason": "failure_message"},
 		}}},
 		// No timestamp and an empty failure_message: those attributes are
 		// left out rather than overwritten with "" or 0.
@@ -133,7 +134,8 @@ func TestPlanTemplates(t *testing.T) {
 				"_update": true, "a": int64(1700000000), "b": "550 5.1.1 mailbox does not exist", "c": "ada@example.com",
 				"e": "Hello", "f": "RPILAgUBcRhIBqSfeiIwdIYJKxTY", "g": "01E4C4CT6YDC7Y5M7FE1GWWPQJ",
 				"n": int64(3), "fl": 1.5, "s": "lit", "t": false, // "d": no href in a bounce
-			}},
+			},
+			Fields: map[string]string{"b": "failure_message", "c": "recipient", "e": "subject"}},
 		{Step: "action:1:suppress", Kind: actions.KindSuppress, Person: "cio_d9c106000001", EventID: "01E4C4CT6YDC7Y5M7FE1GWWPQJ"},
 	}
 	if !reflect.DeepEqual(calls, want) {

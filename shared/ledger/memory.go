@@ -18,6 +18,8 @@ type Memory struct {
 	lease time.Duration
 	mu    sync.Mutex
 	docs  map[string]*memDoc
+	// tombstones are kept apart from the documents, as Bolt keeps them.
+	tombstones []Tombstone
 }
 
 var _ Ledger = (*Memory)(nil)

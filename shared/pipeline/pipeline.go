@@ -57,6 +57,10 @@ const (
 	OutcomeInserted  = "inserted"
 	OutcomeDuplicate = "duplicate"
 	OutcomeRejected  = "rejected"
+	// OutcomeForgotten: the event names a person `cioevents forget` erased
+	// (a live tombstone); it is dropped — no row, no action, no ledger
+	// write — and only this line counts it.
+	OutcomeForgotten = "forgotten"
 )
 
 // Processor runs the steps. Its fields are set once and then only read.
@@ -71,6 +75,11 @@ type Processor struct {
 	// another's.
 	Workspaces interface {
 		Lookup(workspace string) (actions.Client, actions.Policy)
+	}
+	// Forgotten, when set, reports an event naming an erased person
+	// (a tombstone.Set, held in memory: no store call per event).
+	Forgotten interface {
+		Forgotten(ev *event.Event) bool
 	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
@@ -181,6 +190,12 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		return p.reject(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
 	}
 	ev, err := event.Parse(m.Data)
+	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(ev) {
+		// Dropped rather than stored redacted: a row without the person
+		// still places them in a campaign at a time, and nothing is to be
+		// counted that the event line does not count.
+		return Result{EventID: ev.EventID, Outcome: OutcomeForgotten}, nil, nil
+	}
 	switch {
 	case errors.Is(err, event.ErrInvalidJSON):
 		return p.reject(ctx, m, receivedAt, webhook.InvalidJSON, "")

@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/cioevents/cioevents/shared/warehouse"
@@ -138,8 +140,18 @@ func (p *Policy) hash(field, v string) string {
 	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16]) + domain
 }
 
-// value applies field's action to v; ok false means drop.
+// value applies field's action to v; ok false means drop. Free text
+// (subject, failure_message) kept in clear still gets the email rule for
+// the addresses inside it: an SMTP failure message quotes the recipient.
 func (p *Policy) value(field, v string) (string, bool) {
+	out, ok := p.own(field, v)
+	if ok && (field == "failure_message" || field == "subject") {
+		out = p.Text(out)
+	}
+	return out, ok
+}
+
+func (p *Policy) own(field, v string) (string, bool) {
 	switch p.actions[field] {
 	case Hash:
 		return p.hash(field, v), true
@@ -155,6 +167,53 @@ func (p *Policy) value(field, v string) (string, bool) {
 	}
 	return v, true
 }
+
+// address finds email addresses in free text: a local part and a dotted
+// domain, the shape SMTP servers quote (<jane@example.com>, "jane@example.com").
+var address = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+// addressRule is the rule an address inside free text follows: email's,
+// or recipient's when email is kept (the two name the same address).
+func (p *Policy) addressRule() string {
+	if p.actions["email"] != Keep {
+		return "email"
+	}
+	return "recipient"
+}
+
+// Text applies the email rule to every address inside free text v: a
+// hashed address becomes its hash (as the email column holds it), a
+// dropped one "[redacted]".
+func (p *Policy) Text(v string) string {
+	field := p.addressRule()
+	if p.actions[field] == Keep || !strings.Contains(v, "@") {
+		return v
+	}
+	return address.ReplaceAllStringFunc(v, func(a string) string {
+		if out, ok := p.own(field, a); ok {
+			return out
+		}
+		return "[redacted]"
+	})
+}
+
+// Person is what a written copy (the dry-run actions file) holds for a
+// Track person identifier: an address follows the email rule, an ID
+// ("cio_…" or the workspace's own) is not a field the policy names and is
+// kept, as the person_id and cio_id columns are.
+func (p *Policy) Person(v string) string {
+	if !strings.Contains(v, "@") {
+		return v
+	}
+	if out, ok := p.own("email", v); ok {
+		return out
+	}
+	return "[redacted]"
+}
+
+// Value applies field's action to v, as Stored does; for callers that
+// hold one value of a named field (a dry-run attribute filled from it).
+func (p *Policy) Value(field, v string) (string, bool) { return p.value(field, v) }
 
 // Stored returns what the warehouse holds for value v of field under the
 // policy, and false when the field is dropped (`cioevents forget` looks
@@ -209,15 +268,19 @@ func (p *Policy) Body(raw []byte, metric string) ([]byte, error) {
 	if p.untouched() {
 		return raw, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var body map[string]any
-	if err := dec.Decode(&body); err != nil {
+	body, err := decodeObject(raw)
+	if err != nil {
 		return nil, err
 	}
 	data, _ := body["data"].(map[string]any)
-	if data == nil {
+	// Backfill's rows carry the App API delivery they came from, which names
+	// the same person with the same fields.
+	delivery, _ := body["app_api_delivery"].(map[string]any)
+	if data == nil && delivery == nil {
 		return raw, nil
+	}
+	if data == nil {
+		data = map[string]any{}
 	}
 	changed := false
 	edit := func(m map[string]any, key, field string) {
@@ -260,6 +323,14 @@ func (p *Policy) Body(raw []byte, metric string) ([]byte, error) {
 		edit(data, "content", "content")
 	}
 	edit(data, "headers", "headers")
+	if delivery != nil {
+		if ids, ok := delivery["customer_identifiers"].(map[string]any); ok {
+			edit(ids, "email", "email")
+		}
+		for _, f := range []string{"recipient", "subject", "href", "failure_message", "content", "headers"} {
+			edit(delivery, f, f)
+		}
+	}
 	if !changed {
 		return raw, nil
 	}
@@ -289,12 +360,76 @@ func (w *Writer) InsertEvent(ctx context.Context, r warehouse.Row) error {
 	return w.Next.InsertEvent(ctx, r)
 }
 
-// InsertRejected implements warehouse.Writer. A quarantined body that is a
-// JSON object gets the policy too; anything else cannot be read field by
-// field and is stored as received (say so in the README).
+// InsertRejected implements warehouse.Writer: the body gets RejectedBody.
 func (w *Writer) InsertRejected(ctx context.Context, r warehouse.Rejected) error {
-	if b, err := w.Policy.Body([]byte(r.Body), ""); err == nil {
-		r.Body = string(b)
-	}
+	r.Body = w.Policy.RejectedBody(r.Body)
 	return w.Next.InsertRejected(ctx, r)
+}
+
+// decodeObject reads raw as one JSON object and nothing after it.
+func decodeObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the JSON object")
+	}
+	return body, nil
+}
+
+// RejectedBody is what rejected_events keeps of a quarantined body (a
+// Rejected.Body, base64-prefixed when not UTF-8):
+//   - a JSON object gets the policy as an events row's raw does;
+//   - the receiver's stub of an oversized body keeps its metadata (size,
+//     sha256, event_id, the request's headers), and its prefix — the
+//     body's first bytes, which may hold any field — only under a policy
+//     that keeps every field;
+//   - anything else cannot be read field by field: under a policy that
+//     changes anything, only its size and SHA-256 are kept.
+func (p *Policy) RejectedBody(body string) string {
+	if p.untouched() {
+		return body
+	}
+	raw, err := warehouse.DecodeBody(body)
+	if err != nil {
+		raw = []byte(body)
+	}
+	obj, err := decodeObject(raw)
+	if err != nil {
+		return p.summary(raw, "not a JSON object")
+	}
+	if over, _ := obj["oversized"].(bool); over {
+		if _, has := obj["prefix"]; has {
+			delete(obj, "prefix")
+			delete(obj, "prefix_encoding")
+			obj["prefix_removed"] = "by " + EnvPolicy
+		}
+		return encode(obj)
+	}
+	out, err := p.Body(raw, "")
+	if err != nil {
+		return p.summary(raw, err.Error())
+	}
+	return string(out)
+}
+
+// summary stands for a body the policy cannot read field by field.
+func (p *Policy) summary(raw []byte, why string) string {
+	sum := sha256.Sum256(raw)
+	return encode(map[string]any{"redacted": "by " + EnvPolicy + ": " + why, "size": len(raw),
+		"sha256": hex.EncodeToString(sum[:])})
+}
+
+func encode(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // maps of JSON values: cannot fail
+	return strings.TrimRight(buf.String(), "\n")
 }

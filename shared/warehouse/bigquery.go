@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/googleapi"
@@ -23,6 +24,18 @@ type BigQuery struct {
 	rejected     *bigquery.Inserter
 	eventsName   string
 	rejectedName string
+	// Now stamps inserted_at; nil means time.Now.
+	Now func() time.Time
+}
+
+// insertedAt is the inserted_at of a row sent now.
+func (b *BigQuery) insertedAt() *time.Time {
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	t := bqTime(now())
+	return &t
 }
 
 var _ Writer = (*BigQuery)(nil)
@@ -58,6 +71,7 @@ func (b *BigQuery) InsertEvent(ctx context.Context, r Row) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	r.InsertedAt = b.insertedAt()
 	return b.put(ctx, b.events, b.eventsName, reflect.ValueOf(r), eventsColumns, r.EventID)
 }
 
@@ -66,6 +80,7 @@ func (b *BigQuery) InsertRejected(ctx context.Context, r Rejected) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	r.InsertedAt = b.insertedAt()
 	return b.put(ctx, b.rejected, b.rejectedName, reflect.ValueOf(r), rejectedColumns, r.InsertID())
 }
 

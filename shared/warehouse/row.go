@@ -70,6 +70,11 @@ type Row struct {
 
 	// Workspace is NULLABLE for the same reason; the processor sets it.
 	Workspace *string `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace: the name of the signing key that verified the webhook (default for an unnamed key); for backfill rows, the workspace the backfill named. NULL: rows from before the column, which all came through unnamed keys (the views read them as default)."`
+
+	// InsertedAt is set by the BigQuery writer: BigQuery refuses DML on
+	// rows still in the streaming buffer, and whether a row may be there
+	// depends on when it was inserted, not on when it was received.
+	InsertedAt *time.Time `bigquery:"inserted_at" json:"inserted_at" desc:"When the row was streamed into BigQuery (cioevents forget waits for the streaming buffer by it). NULL: rows from before the column, and the local files."`
 }
 
 // Values of Row.Source.
@@ -230,6 +235,7 @@ type Rejected struct {
 	Attributes map[string]string `bigquery:"attributes" json:"attributes" desc:"Pub/Sub message attributes as a JSON object."`
 	MessageID  *string           `bigquery:"message_id" json:"message_id" desc:"Pub/Sub message ID."`
 	Workspace  *string           `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace of the signing key that verified the webhook. NULL: rows from before the column."`
+	InsertedAt *time.Time        `bigquery:"inserted_at" json:"inserted_at" desc:"When the row was streamed into BigQuery (cioevents forget waits for the streaming buffer by it). NULL: rows from before the column, and the local files."`
 }
 
 // Base64Prefix marks a Rejected.Body that holds base64 of the received bytes.

@@ -41,10 +41,12 @@ func TestSchemaColumns(t *testing.T) {
 			"content_id INTEGER NULLABLE", "link_id INTEGER NULLABLE",
 			"machine BOOLEAN NULLABLE", "proxied BOOLEAN NULLABLE", "prefetched BOOLEAN NULLABLE", "synthetic BOOLEAN NULLABLE",
 			"raw JSON REQUIRED", "message_id STRING NULLABLE", "source STRING NULLABLE", "workspace STRING NULLABLE",
+			"inserted_at TIMESTAMP NULLABLE",
 		}},
 		{"rejected_events", RejectedSchema(), []string{
 			"received_at TIMESTAMP REQUIRED", "reason STRING REQUIRED", "event_id STRING NULLABLE",
 			"body STRING REQUIRED", "attributes JSON NULLABLE", "message_id STRING NULLABLE", "workspace STRING NULLABLE",
+			"inserted_at TIMESTAMP NULLABLE",
 		}},
 	}
 	for _, tt := range tests {

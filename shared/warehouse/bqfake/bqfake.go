@@ -56,6 +56,10 @@ type Server struct {
 	// before it is handled: a test blocks in it to model a slow BigQuery.
 	// A request whose context ends while held stores nothing.
 	Hold func(ctx context.Context)
+	// StreamingBuffer, when positive, is how long a streamed row stays
+	// where DML cannot reach it (on the Now clock): a DELETE that would
+	// affect it fails, as BigQuery's does. Set it before the first request.
+	StreamingBuffer time.Duration
 
 	srv *httptest.Server
 
@@ -69,6 +73,8 @@ type Server struct {
 	queries      int
 	views        map[string]View
 	dryRuns      int
+	dml          int
+	jobs         jobs
 }
 
 type table struct {
@@ -83,6 +89,7 @@ type table struct {
 type stored struct {
 	insertID string
 	row      map[string]any
+	at       time.Time // when stored, on the Now clock
 }
 
 // New starts a fake serving the given tables, keyed "dataset.table" (any
@@ -96,6 +103,8 @@ func New(tables map[string]bigquery.Schema) *Server {
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}/insertAll", s.insertAll)
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/queries", s.query)
 	mux.HandleFunc("POST /bigquery/v2/projects/{project}/jobs", s.insertJob)
+	mux.HandleFunc("GET /bigquery/v2/projects/{project}/jobs/{job}", s.getJob)
+	mux.HandleFunc("GET /bigquery/v2/projects/{project}/queries/{job}", s.getQueryResults)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "notFound", "Not found: URL "+r.URL.Path)
 	})
@@ -306,7 +315,7 @@ func (s *Server) insertAll(w http.ResponseWriter, r *http.Request) {
 			}
 			t.ids[row.InsertID] = now
 		}
-		t.rows = append(t.rows, stored{insertID: row.InsertID, row: rows[i]})
+		t.rows = append(t.rows, stored{insertID: row.InsertID, row: rows[i], at: s.now()})
 	}
 	resp := map[string]any{"kind": "bigquery#tableDataInsertAllResponse"}
 	if len(ierrs) > 0 {

@@ -48,14 +48,9 @@ var (
 	condColRE = regexp.MustCompile(`(?i)^([A-Za-z_][A-Za-z0-9_]{0,299})\s*(>=|<=|<|>|=|BETWEEN|IS\s+NOT\s+NULL)`)
 )
 
-// insertJob answers jobs.insert for dry-run queries only: it checks the
-// names and the partition filter and reports 0 bytes; anything else is 400.
-func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "cannot read request: "+err.Error())
-		return
-	}
+// dryRunJob answers jobs.insert for a dry-run query: it checks the names
+// and the partition filter and reports 0 bytes.
+func (s *Server) dryRunJob(w http.ResponseWriter, r *http.Request, body []byte) {
 	var job struct {
 		JobReference  json.RawMessage `json:"jobReference"`
 		Configuration struct {
@@ -71,8 +66,8 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := job.Configuration.Query
-	if !job.Configuration.DryRun || q == nil {
-		writeError(w, http.StatusBadRequest, "invalid", "bqfake: jobs.insert supports dry-run queries only")
+	if q == nil {
+		writeError(w, http.StatusBadRequest, "invalid", "bqfake: only query jobs are supported")
 		return
 	}
 	if q.UseLegacySQL == nil || *q.UseLegacySQL {

@@ -72,6 +72,9 @@ type Counts struct {
 	Added     int `json:"added"`
 	Duplicate int `json:"duplicate"`
 	Rejected  int `json:"rejected"`
+	// Forgotten events were not stored: the App API marks their delivery
+	// forgotten, or `cioevents forget` left a tombstone for the person.
+	Forgotten int `json:"forgotten"`
 }
 
 // Report says what a run did.
@@ -206,6 +209,12 @@ func (o Options) page(ctx context.Context, page appapi.Page, have *Pairs, rep *R
 		if err != nil {
 			return oldest, err
 		}
+		if m.Forgotten {
+			// Customer.io erased the person: nothing of theirs is stored.
+			rep.Events += len(cands)
+			rep.Forgotten += len(cands)
+			continue
+		}
 		for _, c := range cands {
 			rep.Events++
 			present := have.Has(c.Pair)
@@ -252,6 +261,8 @@ func (o Options) store(ctx context.Context, todo []Candidate, rep *Report) error
 					rep.Duplicate++
 				case outcome == pipeline.OutcomeRejected:
 					rep.Rejected++
+				case outcome == pipeline.OutcomeForgotten:
+					rep.Forgotten++
 				default:
 					rep.Added++
 				}

@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,16 +16,19 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/workspace"
 )
@@ -36,6 +40,8 @@ const (
 	CheckpointFile = "backfill-checkpoint.json"
 	// actionsFile is the dry-run actions file `cioevents dev` writes too.
 	actionsFile = "actions.ndjson"
+	// ledgerFile is dev's ledger, where `forget --data-dir` leaves tombstones.
+	ledgerFile = "ledger.db"
 )
 
 // Usage is the command's line in `cioevents` usage.
@@ -170,8 +176,12 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if rep.Resumed {
 		resumed = " (resumed from checkpoint)"
 	}
-	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected\n",
-		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected)
+	forgotten := ""
+	if rep.Forgotten > 0 {
+		forgotten = fmt.Sprintf(", %d forgotten (not stored)", rep.Forgotten)
+	}
+	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected%s\n",
+		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected, forgotten)
 	// One JSON line for the log-based alerting: a failure, or a nightly
 	// reconciliation that found gaps.
 	attrs := []any{"workspace", *ws, "pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
@@ -197,12 +207,28 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 	if err != nil {
 		return nil, nil, err
 	}
+	// The files and ledger are dev's: never written under a running dev.
+	held, err := datadir.Acquire(dir, "cioevents backfill")
+	if err != nil {
+		return nil, nil, fmt.Errorf("backfill: %w", err)
+	}
 	f, err := warehouse.NewFile(dir)
 	if err != nil {
+		held.Release()
 		return nil, nil, err
 	}
-	closers := []func() error{f.Close}
-	p := &pipeline.Processor{Ledger: ledger.NewMemory(time.Minute),
+	closers := []func() error{held.Release, f.Close}
+	// dev's ledger file holds the tombstones `forget --data-dir` left; the
+	// run's own ledger is in memory.
+	mem := ledger.NewMemory(time.Minute)
+	if err := localTombstones(dir, mem); err != nil {
+		return nil, closers, err
+	}
+	forgotten := &tombstone.Set{Store: mem, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
+	if err := forgotten.Refresh(context.Background()); err != nil {
+		return nil, closers, err
+	}
+	p := &pipeline.Processor{Ledger: mem, Forgotten: forgotten,
 		Warehouse: Sourced(&privacy.Writer{Next: f, Policy: pii}, warehouse.SourceBackfill), Logger: logger}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
@@ -218,9 +244,27 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 			return nil, closers, err
 		}
 		closers = append(closers, af.Close)
-		p.Actions = actions.NewDryRun(af)
+		p.Actions = actions.NewDryRun(af).Policy(pii)
 	}
 	return p, closers, nil
+}
+
+// localTombstones copies the tombstones of dir's ledger file into mem.
+func localTombstones(dir string, mem *ledger.Memory) error {
+	path := filepath.Join(dir, ledgerFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("backfill: %s: %w", path, err)
+	}
+	defer db.Close()
+	ts, err := ledger.ListBoltTombstones(db, time.Time{})
+	if err != nil {
+		return err
+	}
+	return mem.PutTombstones(context.Background(), ts)
 }
 
 // cloud reads the processor's configuration and stores into BigQuery
@@ -273,7 +317,15 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 		return nil, nil, closers, err
 	}
 	closers = append(closers, w.Close)
-	p := &pipeline.Processor{Ledger: ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
+	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))), Logger: logger}
+	if err := forgotten.Refresh(ctx); err != nil {
+		return nil, nil, closers, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	closers = append(closers, func() error { cancel(); return nil })
+	go forgotten.Run(rctx, 0)
+	p := &pipeline.Processor{Ledger: led, Forgotten: forgotten,
 		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
 		TTL: cfg.LedgerTTL, StepTimeout: cfg.StepTimeout, LedgerTimeout: cfg.LedgerTimeout,
 		RecordEachStep: cfg.RecordEachStep, Logger: logger}

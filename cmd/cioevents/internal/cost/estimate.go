@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/cioevents/cioevents/shared/tombstone"
 )
 
 // Measurement is what one run counted, per event (averages over Events).
@@ -80,6 +82,7 @@ func Estimate(m Measurement, p Prices, l Latencies, s Settings) ([]Line, error) 
 	var lines []Line
 	add := func(item, arith string, usd float64) { lines = append(lines, Line{item, arith, usd}) }
 
+	var procInstMS float64
 	add("Function requests", fmt.Sprintf("2 requests × $%.2f/M", p.RequestPerMillion), 2*p.RequestPerMillion)
 	for _, fn := range []struct {
 		name        string
@@ -98,6 +101,9 @@ func Estimate(m Measurement, p Prices, l Latencies, s Settings) ([]Line, error) 
 		if waitMS > cpuMS {
 			why = fmt.Sprintf("waits %.0f ms ÷ concurrency %d", fn.f.waitMS(l), fn.concurrency)
 		}
+		if fn.name == "Processor" {
+			procInstMS = instMS
+		}
 		sec := instMS / 1000 * million
 		usd := sec*fn.vcpu*p.VCPUSecond + sec*float64(fn.memMiB)/1024*p.GiBSecond
 		add(fn.name+" instance time",
@@ -105,6 +111,13 @@ func Estimate(m Measurement, p Prices, l Latencies, s Settings) ([]Line, error) 
 	}
 	add("Firestore writes", fmt.Sprintf("%.2f/event × $%.3f/100k", m.FirestoreWrites, fp.Write), m.FirestoreWrites*10*fp.Write)
 	add("Firestore reads", fmt.Sprintf("%.2f/event × $%.3f/100k", m.FirestoreReads, fp.Read), m.FirestoreReads*10*fp.Read)
+	// Each processor instance re-reads the tombstones created since its
+	// last read once per refresh interval: a single document read when
+	// none are new, counted over the instance time a million events take
+	// (instances kept idle by min_instances add as many per idle minute).
+	refreshes := procInstMS / 1000 * million / tombstone.DefaultRefresh.Seconds()
+	add("Firestore tombstone refresh", fmt.Sprintf("%.0f processor instance-s ÷ %v × 1 read × $%.3f/100k",
+		procInstMS/1000*million, tombstone.DefaultRefresh, fp.Read), refreshes/100e3*fp.Read)
 	add("Firestore TTL deletes", fmt.Sprintf("%.2f/event × $%.3f/100k", m.FirestoreDeletes, fp.Delete), m.FirestoreDeletes*10*fp.Delete)
 	ps := (m.PublishBillable + m.DeliveryBillable) * million / (1 << 40) * p.PubSubPerTiB
 	add("Pub/Sub throughput", fmt.Sprintf("(%.0f B publish + %.0f B push, billed) × $%g/TiB", m.PublishBillable, m.DeliveryBillable, p.PubSubPerTiB), ps)

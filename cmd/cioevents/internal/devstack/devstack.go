@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/queue"
 	"github.com/cioevents/cioevents/shared/actions"
 	"github.com/cioevents/cioevents/shared/config"
@@ -43,6 +44,7 @@ import (
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/publish"
 	"github.com/cioevents/cioevents/shared/signature"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
 	"github.com/cioevents/cioevents/shared/workspace"
@@ -87,7 +89,8 @@ type Options struct {
 	// Live makes real Track API calls when credentials are set; without it
 	// actions are a dry run whatever the environment holds.
 	Live bool
-	// Warehouse replaces the NDJSON files (tests use the BigQuery fake).
+	// Warehouse replaces the NDJSON files (tests use the BigQuery fake);
+	// rows reach it through the CIO_PII policy, as they would the files.
 	Warehouse warehouse.Writer
 	// Actions replaces the dry-run file or Track client.
 	Actions actions.Client
@@ -100,6 +103,9 @@ type Options struct {
 	// LedgerLease overrides LEDGER_LEASE (how long a delivery holds an event).
 	LedgerLease time.Duration
 	Logger      *slog.Logger
+	// TombstoneRefresh is how often the tombstones are re-read (default
+	// tombstone.DefaultRefresh).
+	TombstoneRefresh time.Duration
 }
 
 // Stack is a running pipeline.
@@ -134,6 +140,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := makeDataDir(o.DataDir); err != nil {
 		return nil, err
 	}
+	// Held for the stack's life: forget and backfill --data-dir refuse to
+	// write under a running dev, which would lose what it accepts after.
+	held, err := datadir.Acquire(o.DataDir, "cioevents dev at "+o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w %s: %w", ErrDataDir, o.DataDir, err)
+	}
+	s.closers = append(s.closers, held.Release)
 	keys, src, err := signingKeys(o)
 	if err != nil {
 		return nil, err
@@ -418,6 +431,12 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		Logger:         o.Logger,
 		Fault:          o.Fault,
 	}
+	// The same CIO_PII policy as the deployed processor, so what dev
+	// writes (rows and the actions file) is what production would.
+	pii, err := privacy.FromEnv(o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
 	if o.LedgerLease > 0 {
 		lease = o.LedgerLease
@@ -458,22 +477,27 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		p.Ledger = b
 		s.Ledger = "durable, " + filepath.Join(o.DataDir, LedgerFile)
 	}
-	if o.Warehouse != nil {
-		p.Warehouse = o.Warehouse
-	} else {
+	if store, ok := p.Ledger.(ledger.Tombstones); ok {
+		// As deployed: whom forget erased stays erased.
+		set := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey))), Logger: o.Logger}
+		if err := set.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.closers = append(s.closers, func() error { cancel(); return nil })
+		go set.Run(rctx, o.TombstoneRefresh)
+		p.Forgotten = set
+	}
+	next := o.Warehouse
+	if next == nil {
 		f, err := warehouse.NewFile(o.DataDir)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, f.Close)
-		// The same CIO_PII policy as the deployed processor, so what dev
-		// writes is what production would.
-		pii, err := privacy.FromEnv(o.Getenv)
-		if err != nil {
-			return nil, fmt.Errorf("devstack: %w", err)
-		}
-		p.Warehouse = &privacy.Writer{Next: f, Policy: pii}
+		next = f
 	}
+	p.Warehouse = &privacy.Writer{Next: next, Policy: pii}
 	switch {
 	case o.Actions != nil:
 		p.Actions, s.Actions = o.Actions, "supplied client"
@@ -501,7 +525,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 			return nil, fmt.Errorf("devstack: %w: %w", ErrDataDir, err)
 		}
 		s.closers = append(s.closers, f.Close)
-		p.Actions = actions.NewDryRun(f)
+		p.Actions = actions.NewDryRun(f).Policy(pii)
 		s.Actions = "dry run, nothing is sent: the calls the policy would make go to " + path + " (--live sends them)"
 	}
 	// Named workspaces act as the default one does (the same dry-run file,

@@ -33,6 +33,7 @@ type Summary struct {
 	Processed    int // rows inserted (outcome inserted*)
 	Duplicates   int
 	Rejected     int // quarantined in rejected_events
+	Forgotten    int // dropped: the person was forgotten (a tombstone)
 	Retries      int // deliveries that failed and were retried (busy included)
 	ActionsOK    int // Track calls applied or written to the dry run
 	ActionsFail  int // permanent Track failures
@@ -45,6 +46,9 @@ func (s Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "health: accepted %d, refused %d (401), unavailable %d (503) | processed %d, duplicate %d, rejected %d, retried %d | actions %d ok, %d failed",
 		s.Accepted, s.Unauthorized, s.Unavailable, s.Processed, s.Duplicates, s.Rejected, s.Retries, s.ActionsOK, s.ActionsFail)
+	if s.Forgotten > 0 {
+		fmt.Fprintf(&b, " | forgotten %d (not stored)", s.Forgotten)
+	}
 	if s.Processed > 0 {
 		fmt.Fprintf(&b, " | lag p50 %s, max %s", s.LagP50, s.LagMax)
 	}
@@ -143,6 +147,8 @@ func (h *Health) observe(r slog.Record) {
 			s.Duplicates++
 		case outcome == pipeline.OutcomeRejected:
 			s.Rejected++
+		case outcome == pipeline.OutcomeForgotten:
+			s.Forgotten++
 		case outcome == "retry", outcome == "busy":
 			s.Retries++
 		}

@@ -72,25 +72,40 @@ func (m matcher) bodyCondition() (string, []bigquery.QueryParameter) {
 	return "(" + strings.Join(ors, " OR ") + ")", ps
 }
 
-// Statements returns the SQL Forget runs, in order: the event IDs to
-// remove, their deletion, the rows still in the streaming buffer, the
-// rejected rows' deletion. Rows received after cutoff are left alone.
+// settled is the SQL of a row out of the streaming buffer by now: inserted
+// before the cutoff, or before inserted_at existed (NULL).
+const settled = "(inserted_at IS NULL OR inserted_at < @cutoff)"
+
+// Statements returns the SQL Forget runs, in order: the settled event IDs
+// to remove, their deletion, the events rows still (maybe) in the
+// streaming buffer, the rejected rows likewise, the settled rejected rows'
+// deletion, and the count of those (when BigQuery refuses the deletion).
 func (b *BigQuery) Statements(m matcher) []string {
 	events := "`" + b.Project + "." + b.Dataset + "." + b.EventsTable + "`"
 	rejected := "`" + b.Project + "." + b.Dataset + "." + b.RejectedTable + "`"
 	cond, _ := m.condition()
 	body, _ := m.bodyCondition()
-	settled := "received_at < @cutoff"
 	return []string{
 		"SELECT event_id FROM " + events + " WHERE " + minTime + " AND " + settled + " AND " + cond,
 		"DELETE FROM " + events + " WHERE " + minTime + " AND " + settled + " AND " + cond,
-		"SELECT COUNT(*) FROM " + events + " WHERE " + minTime + " AND NOT (" + settled + ") AND " + cond,
+		"SELECT COUNT(*) FROM " + events + " WHERE " + minTime + " AND NOT " + settled + " AND " + cond,
+		"SELECT COUNT(*) FROM " + rejected + " WHERE NOT " + settled + " AND " + body,
 		"DELETE FROM " + rejected + " WHERE " + settled + " AND " + body,
+		"SELECT COUNT(*) FROM " + rejected + " WHERE " + settled + " AND " + body,
 	}
 }
 
-// Forget removes the person's rows received more than StreamingBuffer ago
-// and reports those it could not reach yet.
+// inStreamingBuffer reports BigQuery's refusal of DML over rows streamed
+// recently ("would affect rows in the streaming buffer"): the rows are
+// pending, not an error.
+func inStreamingBuffer(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "streaming buffer")
+}
+
+// Forget removes the person's rows inserted more than StreamingBuffer ago
+// and counts those it could not reach yet: rows inserted since, and rows
+// BigQuery still refuses to delete (their ledger documents are kept until
+// a later run deletes the rows).
 func (b *BigQuery) Forget(ctx context.Context, p Person, pol *privacy.Policy) (Result, error) {
 	if p.empty() {
 		return Result{}, ErrNoPerson
@@ -142,6 +157,13 @@ func (b *BigQuery) Forget(ctx context.Context, p Person, pol *privacy.Policy) (R
 			each(row)
 		}
 	}
+	count := func(into *int) func([]bigquery.Value) {
+		return func(r []bigquery.Value) {
+			if n, ok := r[0].(int64); ok {
+				*into += int(n)
+			}
+		}
+	}
 	if _, err := run(st[0], cps, func(r []bigquery.Value) {
 		if s, ok := r[0].(string); ok {
 			res.EventIDs = append(res.EventIDs, s)
@@ -149,17 +171,23 @@ func (b *BigQuery) Forget(ctx context.Context, p Person, pol *privacy.Policy) (R
 	}); err != nil {
 		return res, err
 	}
-	if _, err := run(st[1], cps, nil); err != nil {
+	if _, err := run(st[1], cps, nil); inStreamingBuffer(err) {
+		res.Pending += len(res.EventIDs)
+		res.EventIDs = nil
+	} else if err != nil {
 		return res, err
 	}
-	if _, err := run(st[2], cps, func(r []bigquery.Value) {
-		if n, ok := r[0].(int64); ok {
-			res.Pending = int(n)
-		}
-	}); err != nil {
+	if _, err := run(st[2], cps, count(&res.Pending)); err != nil {
 		return res, err
 	}
-	n, err := run(st[3], bps, nil)
+	if _, err := run(st[3], bps, count(&res.RejectedPending)); err != nil {
+		return res, err
+	}
+	n, err := run(st[4], bps, nil)
+	if inStreamingBuffer(err) {
+		_, err = run(st[5], bps, count(&res.RejectedPending))
+		return res, err
+	}
 	res.Rejected = int(n)
 	return res, err
 }

@@ -1,5 +1,7 @@
 // Package forget removes one person's rows from the warehouse (the dev data
-// dir or BigQuery) and the ledger documents of their events.
+// dir or BigQuery) and the ledger documents of their events, and leaves a
+// tombstone in the ledger's store that keeps the person out of later
+// events, replays and backfills (shared/tombstone; docs/privacy.md).
 package forget
 
 import (
@@ -11,7 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
+	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
@@ -45,13 +53,19 @@ func newMatcher(p Person, pol *privacy.Policy) matcher {
 			m.emails = append(m.emails, strings.ToLower(s))
 		}
 	}
-	quote := func(v string) []byte { q, _ := json.Marshal(v); return q }
+	// A value is looked for as a JSON string, and as one inside a JSON
+	// string (escaped quotes): the prefix of an oversized body's stub.
+	quote := func(v string) [][]byte {
+		q, _ := json.Marshal(v)
+		qq, _ := json.Marshal(string(q))
+		return [][]byte{q, qq[1 : len(qq)-1]}
+	}
 	for _, e := range m.emails {
-		m.emailNeedles = append(m.emailNeedles, quote(e))
+		m.emailNeedles = append(m.emailNeedles, quote(e)...)
 	}
 	for _, v := range []string{p.ID, p.CioID} {
 		if v != "" {
-			m.idNeedles = append(m.idNeedles, quote(v))
+			m.idNeedles = append(m.idNeedles, quote(v)...)
 		}
 	}
 	return m
@@ -94,14 +108,84 @@ type Result struct {
 	// EventIDs are the removed events rows (their ledger documents go too).
 	EventIDs []string
 	Rejected int
-	// Pending counts rows still in BigQuery's streaming buffer, which DML
-	// cannot touch yet: run forget again later.
-	Pending int
-	Ledger  int
+	// Pending and RejectedPending count rows that may still be in
+	// BigQuery's streaming buffer, which DML cannot touch yet: run forget
+	// again later.
+	Pending, RejectedPending int
+	Ledger                   int
+	// Actions counts the dry-run actions lines removed (local only).
+	Actions int
+}
+
+// LocalAll forgets p in dir, a data dir `cioevents dev` writes: the
+// events, rejected and actions files, the records of the removed events in
+// the ledger file, and leaves stones there. It holds the directory while
+// it works and refuses (datadir.ErrHeld) while dev runs there, whose
+// accepted events would go to the files this replaces.
+func LocalAll(dir string, p Person, pol *privacy.Policy, stones []ledger.Tombstone) (Result, error) {
+	if p.empty() {
+		return Result{}, ErrNoPerson
+	}
+	held, err := datadir.Acquire(dir, "cioevents forget")
+	if err != nil {
+		return Result{}, fmt.Errorf("forget: %w", err)
+	}
+	defer held.Release()
+	db, err := bolt.Open(filepath.Join(dir, devstack.LedgerFile), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return Result{}, fmt.Errorf("forget: %s: %w", devstack.LedgerFile, err)
+	}
+	defer db.Close()
+	// The tombstone first, so that a crash part way still keeps the person
+	// out of what dev processes next.
+	if err := ledger.PutBoltTombstones(db, stones); err != nil {
+		return Result{}, fmt.Errorf("forget: %w", err)
+	}
+	res, err := Local(dir, p, pol)
+	if err != nil {
+		return res, err
+	}
+	m := newMatcher(p, pol)
+	removed := map[string]bool{}
+	for _, id := range res.EventIDs {
+		removed[id] = true
+	}
+	persons := map[string]bool{}
+	for _, v := range []string{p.ID, pol.Person(p.ID)} {
+		if v != "" {
+			persons[v] = true
+		}
+	}
+	if p.CioID != "" {
+		persons["cio_"+p.CioID] = true
+	}
+	for _, e := range m.emails {
+		persons[e] = true
+		persons[strings.ToLower(pol.Person(e))] = true
+	}
+	err = rewrite(filepath.Join(dir, devstack.ActionsFile), func(line []byte) (bool, error) {
+		var a struct {
+			Person  string `json:"person"`
+			EventID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(line, &a); err != nil {
+			return false, err
+		}
+		if removed[a.EventID] || persons[a.Person] || persons[strings.ToLower(a.Person)] || m.body(line) {
+			res.Actions++
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Ledger, err = ledger.DeleteBolt(db, res.EventIDs)
+	return res, err
 }
 
 // Local rewrites dir's events.ndjson and rejected.ndjson without the
-// person's lines. Stop `cioevents dev` first: it holds the files open.
+// person's lines. LocalAll holds the directory around it.
 func Local(dir string, p Person, pol *privacy.Policy) (Result, error) {
 	if p.empty() {
 		return Result{}, ErrNoPerson

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,29 +120,6 @@ func TestLocal(t *testing.T) {
 	}
 }
 
-func TestStatementsUseOnlyGivenIdentifiers(t *testing.T) {
-	pol, _ := privacy.Parse("email=hash", key)
-	b := &BigQuery{Project: "p", Dataset: "d", EventsTable: "events", RejectedTable: "rejected_events"}
-	st := b.Statements(newMatcher(Person{Email: "jane@example.com"}, pol))
-	for _, s := range st {
-		if strings.Contains(s, "customer_id") || strings.Contains(s, "cio_id") {
-			t.Errorf("an identifier not given is matched (empty values would match others): %s", s)
-		}
-		if !strings.Contains(s, "received_at < @cutoff") {
-			t.Errorf("statement reaches the streaming buffer: %s", s)
-		}
-	}
-	for _, s := range st[:3] {
-		if !strings.Contains(s, minTime) {
-			t.Errorf("no partition filter: %s", s)
-		}
-	}
-	m := newMatcher(Person{Email: "jane@example.com"}, pol)
-	if len(m.emails) != 2 || !strings.HasPrefix(m.emails[1], "hmac:") {
-		t.Errorf("hashed address not looked for: %v", m.emails)
-	}
-}
-
 // TestLedger deletes the ledger documents of the forgotten events, on the
 // Firestore emulator, and leaves the others.
 func TestLedger(t *testing.T) {
@@ -176,5 +154,43 @@ func TestLedger(t *testing.T) {
 	}
 	if len(left) != 2 || left[0].Data()["event_id"] != "keep-me" || left[1].Data()["event_id"] != "keep-me" {
 		t.Errorf("left %d docs", len(left))
+	}
+}
+
+// TestOversizedStub: the stub of an oversized body carries the body's start
+// as one JSON string, where the address is escaped. A policy that keeps
+// every field keeps that prefix, and forget finds the person in it; any
+// other policy keeps no prefix at all.
+func TestOversizedStub(t *testing.T) {
+	stub, _ := json.Marshal(map[string]any{"oversized": true, "size": 2 << 20, "sha256": "ab",
+		"prefix": `{"event_id":"01JBIG","data":{"identifiers":{"email":"jane@example.com"},"content":"<p>`, "prefix_encoding": "utf-8"})
+	for _, spec := range []string{"content=keep,headers=keep", ""} {
+		t.Run("CIO_PII="+spec, func(t *testing.T) {
+			pol, err := privacy.Parse(spec, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			f, err := warehouse.NewFile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &privacy.Writer{Next: f, Policy: pol}
+			if err := w.InsertRejected(context.Background(), warehouse.NewRejected(time.Now(), "oversized", "01JBIG", stub, nil, "m1")); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			kept := strings.Contains(strings.Join(lines(t, filepath.Join(dir, warehouse.RejectedFile)), ""), "jane@example.com")
+			if kept != (spec != "") {
+				t.Fatalf("prefix kept: %v under %q", kept, spec)
+			}
+			res, err := Local(dir, Person{Email: "jane@example.com"}, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept && res.Rejected != 1 {
+				t.Errorf("forget removed %d rejected rows, want the stub", res.Rejected)
+			}
+		})
 	}
 }

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
+)
+
+// devProcess is `cioevents dev` running as a user runs it.
+type devProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+func (d *devProcess) logs() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stderr.String()
+}
+
+type lockedWriter struct{ d *devProcess }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	return w.d.stderr.Write(p)
+}
+
+func startDev(t *testing.T, env []string, dir string) *devProcess {
+	t.Helper()
+	d := &devProcess{done: make(chan struct{})}
+	d.cmd = exec.Command(built(t), "dev", "--addr", "127.0.0.1:0", "--data-dir", dir)
+	d.cmd.Dir = t.TempDir()
+	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	d.cmd.Stderr = lockedWriter{d}
+	out, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "webhook URL"); ok {
+				urls <- strings.TrimSpace(u)
+			}
+		}
+		d.cmd.Wait()
+		close(d.done)
+	}()
+	select {
+	case d.url = <-urls:
+	case <-d.done:
+		t.Fatalf("dev exited: %s", d.logs())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no banner: %s", d.logs())
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+func (d *devProcess) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-d.done:
+	case <-time.After(time.Minute):
+		d.cmd.Process.Kill()
+		t.Errorf("dev did not stop on SIGINT")
+	}
+}
+
+// waitLog waits until dev's log holds n lines containing s.
+func (d *devProcess) waitLog(t *testing.T, s string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); strings.Count(d.logs(), s) < n; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d× %s in dev's log:\n%s", n, s, d.logs())
+		}
+	}
+}
+
+// TestForgetThroughTheCLI runs what a user runs — dev, send, forget
+// --data-dir, backfill --data-dir, dev and send again — with
+// CIO_PII=email=hash: forget refuses while dev runs (exit 2, naming it)
+// and loses nothing; once dev is stopped it removes the person from every
+// file and the ledger; the person's events arriving later by webhook or
+// backfill are not stored again, nor are deliveries the App API marks
+// forgotten; and the address is never written in clear.
+func TestForgetThroughTheCLI(t *testing.T) {
+	const (
+		key  = "cli-signing-key"
+		jane = "jane@example.com"
+	)
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=" + key, "CIO_PII=email=hash", "CIO_PII_KEY=0123456789abcdef0123456789abcdef"}
+	body := func(id, email string) string {
+		p := filepath.Join(t.TempDir(), id+".json")
+		b := `{"event_id":"` + id + `","object_type":"email","metric":"bounced","timestamp":` +
+			"1767225600" + `,"data":{"delivery_id":"d` + id + `","identifiers":{"email":"` + email +
+			`","id":"id-` + id + `"},"recipient":"` + email + `","failure_message":"550 no such user <` + email + `>"}}`
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	dev := startDev(t, env, dir)
+	if r := run(t, nil, "send", "--url", dev.url, "--key", key, "--file", body("01JCLI0000000000000000000A", jane),
+		"--file", body("01JCLI0000000000000000000B", "sam@example.net")); r.code != 0 {
+		t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dev.waitLog(t, `"outcome":"inserted`, 2)
+
+	// While dev runs: refused, naming it, and dev keeps every event.
+	r := run(t, env, "forget", "--email", jane, "--data-dir", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "cioevents dev") {
+		t.Fatalf("forget beside dev: exit %d, want 2 naming dev\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, "send", "--url", dev.url, "--key", key, "--file", body("01JCLI0000000000000000000C", "ann@example.org")); r.code != 0 {
+		t.Fatalf("send: exit %d\n%s", r.code, r.stderr)
+	}
+	dev.waitLog(t, `"outcome":"inserted`, 3)
+	dev.stop(t)
+	if n := strings.Count(readFile(t, dir, "events.ndjson"), "\n"); n != 3 {
+		t.Fatalf("%d rows after the refused forget, want 3", n)
+	}
+
+	r = run(t, env, "forget", "--email", "Jane@Example.com", "--data-dir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 1 events rows") || !strings.Contains(r.stdout, "1 actions lines") ||
+		!strings.Contains(r.stdout, "1 ledger records") || !strings.Contains(r.stdout, "tombstone") {
+		t.Fatalf("forget: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The nightly backfill over those days: the App API lists Jane's
+	// delivery again, and another person's that Customer.io forgot.
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+	now := time.Now().Add(-time.Hour).Unix()
+	email, other := jane, "zed@example.com"
+	fake.Add(appapifake.Delivery{ID: "dJane", Type: "email", Created: now, Recipient: &email,
+		CustomerIdentifiers: &appapifake.Identifiers{Email: &email, CioID: "cioJ"}, Metrics: map[string]int64{"delivered": now}},
+		appapifake.Delivery{ID: "dZed", Type: "email", Created: now, Recipient: &other, Forgotten: true,
+			CustomerIdentifiers: &appapifake.Identifiers{Email: &other, CioID: "cioZ"}, Metrics: map[string]int64{"delivered": now}})
+	r = run(t, append(env, "CIO_APP_API_KEY=app-key"), "backfill", "--data-dir", dir, "--since", "2d", "--app-api-url", fake.URL())
+	if r.code != 0 || !strings.Contains(r.stdout, "0 added") || !strings.Contains(r.stdout, "2 forgotten") {
+		t.Fatalf("backfill: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A Customer.io retry of Jane's event, and a new one, by webhook.
+	dev = startDev(t, env, dir)
+	if r := run(t, nil, "send", "--url", dev.url, "--key", key, "--file", body("01JCLI0000000000000000000A", jane),
+		"--file", body("01JCLI0000000000000000000D", jane)); r.code != 0 {
+		t.Fatalf("send: exit %d\n%s", r.code, r.stderr)
+	}
+	dev.waitLog(t, `"outcome":"forgotten"`, 2)
+	dev.stop(t)
+
+	files := readFile(t, dir, "events.ndjson") + readFile(t, dir, "rejected.ndjson") + readFile(t, dir, "actions.ndjson")
+	if n := strings.Count(readFile(t, dir, "events.ndjson"), "\n"); n != 2 {
+		t.Errorf("%d rows at the end, want 2 (sam, ann)", n)
+	}
+	for _, s := range []string{jane, "01JCLI0000000000000000000A", "01JCLI0000000000000000000D", "dJane", "zed@example.com"} {
+		if strings.Contains(files, s) {
+			t.Errorf("%s is written after forget", s)
+		}
+	}
+	if strings.Contains(dev.logs(), jane) {
+		t.Errorf("dev logged the address")
+	}
+	if !strings.Contains(readFile(t, dir, "events.ndjson"), "hmac:") {
+		t.Errorf("the kept rows do not hold hashed addresses")
+	}
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
