@@ -234,6 +234,7 @@ resource "google_cloudfunctions2_function" "processor" {
     google_project_iam_member.processor_firestore,
     google_bigquery_table_iam_member.processor_inserts_events,
     google_bigquery_table_iam_member.processor_inserts_rejected,
+    google_bigquery_dataset_iam_member.processor_looks_up_dataset,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
     google_secret_manager_secret_iam_member.processor_reads_workspace_credentials,
