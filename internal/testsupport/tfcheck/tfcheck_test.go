@@ -352,7 +352,7 @@ func TestLocalsAndMergeCountAsEnvironment(t *testing.T) {
 	// refactor might; the check must still see every key.
 	applyEdit(t, dir, edit{"functions.tf", "    environment_variables = {\n      GOOGLE_CLOUD_PROJECT       = var.project_id\n", "    environment_variables = merge(local.processor_project_env, {\n", 1})
 	applyEdit(t, dir, edit{"functions.tf", "      LOG_LEVEL                  = var.log_level\n    }\n", "      LOG_LEVEL                  = var.log_level\n    })\n", 1})
-	applyEdit(t, dir, edit{"functions.tf", "locals {\n", "locals {\n  processor_project_env = { GOOGLE_CLOUD_PROJECT = var.project_id }\n", 1})
+	applyEdit(t, dir, edit{"functions.tf", "locals {\n  # go.mod", "locals {\n  processor_project_env = { GOOGLE_CLOUD_PROJECT = var.project_id }\n  # go.mod", 1})
 	m, err := tfcheck.Load(dir)
 	if err != nil {
 		t.Fatal(err)
