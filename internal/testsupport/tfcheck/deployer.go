@@ -31,7 +31,7 @@ var CreatorRoles = map[string][]string{
 	"google_secret_manager_secret_iam_member": {"roles/secretmanager.admin"},
 
 	// bigquery.admin also runs the query job of an in-place column drop
-	// (docs/schema-changes.md).
+	// (docs/schema.md, Schema changes).
 	"google_bigquery_dataset":            {"roles/bigquery.admin"},
 	"google_bigquery_dataset_iam_member": {"roles/bigquery.admin"},
 	"google_bigquery_table":              {"roles/bigquery.admin"},

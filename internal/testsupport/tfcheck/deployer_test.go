@@ -35,7 +35,7 @@ func referenceBlock(types []string) string {
 	return b.String()
 }
 
-// deployBlock is the first line of the deployer's gcloud loop in deploy.md.
+// deployBlock is the first line of the deployer's gcloud loop in docs/deploy.md.
 func deployBlock(types []string) string {
 	roles, _ := tfcheck.DeployerRoles(types)
 	roles = slices.Compact(slices.Sorted(slices.Values(append(roles, buildOnlyRoles...))))
@@ -81,8 +81,8 @@ func block(t *testing.T, path, want string) string {
 // The deployer's roles are derived from the resource types in terraform/, so
 // a new type cannot reach a deploy whose deployer lacks the role to create
 // it: every type must be mapped, and the documented lists (the table in
-// reference.md, the gcloud loop that sets up Cloud Build's deployer in
-// deploy.md) must be the derived ones.
+// docs/reference.md, the gcloud loop that sets up Cloud Build's deployer in
+// docs/deploy.md) must be the derived ones.
 func TestDeployerRolesCoverEveryResourceType(t *testing.T) {
 	m, err := tfcheck.Load(terraformDir)
 	if err != nil {

@@ -39,7 +39,7 @@ func lockOf(fs []schemaField) []LockedColumn {
 // (nested fields alike), and every column after them is NULLABLE. The google
 // provider drops a removed top-level column in place, losing its data, and
 // replaces the table for the other changes, which deletion_protection
-// refuses (docs/schema-changes.md); BigQuery itself adds only NULLABLE or
+// refuses (docs/schema.md, Schema changes); BigQuery itself adds only NULLABLE or
 // REPEATED columns to a table with rows, and this project adds NULLABLE ones.
 func SchemaGrowth(locked, current []LockedColumn) []string {
 	return growth("", locked, current)

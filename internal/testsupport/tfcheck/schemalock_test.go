@@ -14,7 +14,7 @@ import (
 )
 
 // schemaLock lists every column each table has had, in order, with its type
-// and mode (docs/schema-changes.md). After adding a column to a schema file,
+// and mode (docs/schema.md, Schema changes). After adding a column to a schema file,
 // `go test ./internal/testsupport/tfcheck -run TestSchemaOnlyGrows -update`
 // appends it; the lock is written only when the new schema passes.
 var schemaLock = filepath.Join(terraformDir, "schema", "lock.json")
