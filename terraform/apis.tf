@@ -41,8 +41,26 @@ data "google_project" "this" {
   }
 }
 
+# Google creates the Pub/Sub service agent some time after the API is enabled,
+# and on a new project an IAM grant to it can fail because it does not exist
+# yet. generateServiceIdentity makes it exist, and returns once it does, so
+# the grants in iam.tf depend on this resource and one apply is enough. The
+# google provider's pubsub_subscription page names this resource for the
+# agent's email; it exists only in google-beta. Creating it again is a
+# no-op, and so is destroying it.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.enabled]
+}
+
 locals {
-  # Created by Google when the Pub/Sub API is enabled. Dead-lettering and OIDC
-  # push run as this agent, so it needs the grants in iam.tf.
+  # The identity's email attribute may be empty (the API does not return it
+  # for every service), so the member is spelled out; grants to it depend on
+  # google_project_service_identity.pubsub. Dead-lettering and OIDC push run
+  # as this agent, so it needs the grants in iam.tf.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }

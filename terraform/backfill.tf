@@ -132,8 +132,8 @@ resource "google_bigquery_table_iam_member" "backfill_reads_events" {
   member     = google_service_account.backfill[0].member
 }
 
-# Storing missing events streams rows like the processor: the same
-# one-permission role on the same two tables.
+# Storing missing events streams rows like the processor: the same roles on
+# the same two tables and the dataset.
 resource "google_bigquery_table_iam_member" "backfill_inserts_events" {
   count = local.backfill_store
 
@@ -151,6 +151,15 @@ resource "google_bigquery_table_iam_member" "backfill_inserts_rejected" {
   dataset_id = google_bigquery_dataset.events.dataset_id
   table_id   = google_bigquery_table.rejected_events.table_id
   role       = google_project_iam_custom_role.row_inserter.name
+  member     = google_service_account.backfill[0].member
+}
+
+resource "google_bigquery_dataset_iam_member" "backfill_looks_up_dataset" {
+  count = local.backfill_store
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  role       = google_project_iam_custom_role.dataset_lookup.name
   member     = google_service_account.backfill[0].member
 }
 

@@ -1,22 +1,36 @@
-# Both functions deploy from one zip of the repository root: the Go buildpack
-# builds the root package, which registers ReceiveWebhook and ProcessEvent,
-# and each function picks its entry point.
+# Both functions deploy from one zip: the Go buildpack builds the root
+# package, which registers ReceiveWebhook and ProcessEvent, and each function
+# picks its entry point. The zip holds an allow-list, not the working tree
+# minus a deny-list: whatever else lies in a checkout (the CLI's data
+# directories and reports, a .env, a checkpoint) never reaches the bucket, and
+# cannot change the hash and force a rebuild. What the build needs: go.mod,
+# go.sum, the root package, the non-test Go files of functions/ and shared/,
+# and the sample events the root package embeds (//go:embed in cioevents.go).
+# A test in internal/testsupport/tfcheck compares this list with `go list -deps`
+# and plants stray files to show they stay out.
+locals {
+  source_root = "${path.module}/.."
+  source_files = setunion(
+    fileset(local.source_root, "{cioevents.go,go.mod,go.sum}"),
+    [for f in fileset(local.source_root, "{functions,shared}/**/*.go") : f if !endswith(f, "_test.go")],
+    fileset(local.source_root, "testdata/{events,odd,malformed}/**"),
+  )
+}
+
+# Every file goes in as a source block: archive_file zips them in name order
+# with a zero timestamp, so the same files make the same hash on any machine.
+# file() reads UTF-8 text, which Go source and the JSON samples are.
 data "archive_file" "source" {
   type        = "zip"
-  source_dir  = "${path.module}/.."
   output_path = "${path.module}/.terraform/cioevents-source.zip"
 
-  # Tool caches, state and the provider binaries under terraform/ would only
-  # bloat the upload. testdata/ stays: the root package embeds the sample
-  # events that `cioevents send` posts, and the build fails without them.
-  excludes = [
-    ".bin",
-    ".ci",
-    ".cioevents",
-    ".git",
-    ".tools",
-    "terraform",
-  ]
+  dynamic "source" {
+    for_each = local.source_files
+    content {
+      content  = file("${local.source_root}/${source.value}")
+      filename = source.value
+    }
+  }
 }
 
 # Bucket IAM is uniform and no principal outside the project is granted access;
@@ -234,6 +248,7 @@ resource "google_cloudfunctions2_function" "processor" {
     google_project_iam_member.processor_firestore,
     google_bigquery_table_iam_member.processor_inserts_events,
     google_bigquery_table_iam_member.processor_inserts_rejected,
+    google_bigquery_dataset_iam_member.processor_looks_up_dataset,
     google_secret_manager_secret_iam_member.processor_reads_site_id,
     google_secret_manager_secret_iam_member.processor_reads_api_key,
     google_secret_manager_secret_iam_member.processor_reads_workspace_credentials,

@@ -61,20 +61,42 @@ resource "google_project_iam_member" "processor_firestore" {
   }
 }
 
-# The processor only streams rows (tabledata.insertAll), which needs
-# bigquery.tables.updateData and nothing else: no jobs run (so no jobUser), no
-# table is read or changed. Every predefined role that has updateData also
-# reads rows and deletes or alters tables (dataEditor at table level still
-# has getData, update and delete), so a one-permission custom role is granted
-# on the two tables only.
+# The processor only streams rows (tabledata.insertAll). The method's
+# reference lists three permissions: bigquery.tables.updateData and
+# bigquery.tables.get on the table, bigquery.datasets.get on the dataset. No
+# jobs run (so no jobUser) and no row is read. Every predefined role with
+# updateData also reads rows and deletes or alters tables (dataEditor at table
+# level has getData, update and delete), so two small custom roles: the
+# table's two permissions on the two tables, the dataset's one on the dataset.
 resource "google_project_iam_custom_role" "row_inserter" {
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_row_inserter"
   title       = "cioevents BigQuery row inserter"
   description = "Streaming inserts into the tables it is granted on; cannot read rows or change tables."
-  permissions = ["bigquery.tables.updateData"]
+  permissions = ["bigquery.tables.get", "bigquery.tables.updateData"]
 
   depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_custom_role" "dataset_lookup" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_dataset_lookup"
+  title       = "cioevents BigQuery dataset lookup"
+  description = "Reads the metadata of the dataset it is granted on (what tabledata.insertAll checks); no table, row or job."
+  permissions = ["bigquery.datasets.get"]
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Dataset-level IAM through google_bigquery_dataset_iam_member rewrites the
+# dataset's access list without authorized-view entries; the dataset has none
+# (views.tf's views read the same dataset), and one added later must use
+# google_bigquery_dataset_access instead.
+resource "google_bigquery_dataset_iam_member" "processor_looks_up_dataset" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  role       = google_project_iam_custom_role.dataset_lookup.name
+  member     = google_service_account.processor.member
 }
 
 resource "google_bigquery_table_iam_member" "processor_inserts_events" {
@@ -125,7 +147,7 @@ resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [google_project_service_identity.pubsub]
 }
 
 # Without these two the subscription accepts a dead-letter policy and then
@@ -135,6 +157,8 @@ resource "google_pubsub_topic_iam_member" "pubsub_publishes_dead_letters" {
   topic   = google_pubsub_topic.dead_letter.name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_service_agent
+
+  depends_on = [google_project_service_identity.pubsub]
 }
 
 resource "google_pubsub_subscription_iam_member" "pubsub_forwards_from_processor_sub" {
@@ -142,6 +166,8 @@ resource "google_pubsub_subscription_iam_member" "pubsub_forwards_from_processor
   subscription = google_pubsub_subscription.processor_push.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+
+  depends_on = [google_project_service_identity.pubsub]
 }
 
 # --- Receiver is public ---------------------------------------------------------

@@ -7,6 +7,12 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.0, < 8.0"
     }
+    # Only for google_project_service_identity (apis.tf), which the google
+    # provider does not have.
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = ">= 6.0, < 8.0"
+    }
     archive = {
       source  = "hashicorp/archive"
       version = ">= 2.4, < 3.0"
@@ -20,6 +26,13 @@ terraform {
 }
 
 provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = var.labels
+}
+
+provider "google-beta" {
   project = var.project_id
   region  = var.region
 

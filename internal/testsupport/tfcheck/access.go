@@ -73,7 +73,7 @@ func (m *Module) Grants() []Grant {
 		for _, role := range m.roles(b) {
 			g := g
 			g.Role = role
-			if custom, ok := strings.CutPrefix(role, "google_project_iam_custom_role."); ok {
+			if custom, ok := strings.CutPrefix(role, customPrefix); ok {
 				g.Permissions = m.permissions(custom)
 			}
 			out = append(out, g)
@@ -175,6 +175,21 @@ func resourceRefs(expr hcl.Expression) []string {
 	return out
 }
 
+// Operator is the account of the access table's rows that Terraform does not
+// grant: whoever runs cioevents commands, granted by hand (docs/deploy.md).
+const Operator = "operator"
+
+// customPrefix starts the role of a grant of a custom role of the module.
+const customPrefix = "google_project_iam_custom_role."
+
+// Call is one row of the documented access table: Member makes Call, which
+// needs the permissions Needs; Role carries them and is granted on On.
+type Call struct {
+	Grant
+	Call  string
+	Needs []string // sorted
+}
+
 func (m *Module) checkAccess(r Rules) []Problem {
 	var ps []Problem
 	for _, key := range sortedKeys(m.resources) {
@@ -184,12 +199,44 @@ func (m *Module) checkAccess(r Rules) []Problem {
 				key + ": authoritative IAM (binding or policy) would remove grants made outside this module; use an _iam_member"})
 		}
 	}
-	if r.Access == nil {
+	if r.Calls == nil {
 		return ps
 	}
+	// A custom role holds what the calls granted it need, and nothing else.
+	needed := map[string][]string{}
+	for _, c := range r.Calls {
+		if custom, ok := strings.CutPrefix(c.Role, customPrefix); ok {
+			needed[custom] = append(needed[custom], c.Needs...)
+		}
+	}
+	for name := range needed {
+		needed[name] = slices.Compact(slices.Sorted(slices.Values(needed[name])))
+	}
+	for _, name := range m.Resources("google_project_iam_custom_role") {
+		got := m.permissions(name)
+		if want := needed[name]; !slices.Equal(got, want) {
+			ps = append(ps, Problem{RuleAccess, where(m.resources[customPrefix+name].DefRange()),
+				fmt.Sprintf("%s%s has permissions %v, but the calls in %s it is granted for need %v", customPrefix, name, got, r.AccessDoc, want)})
+		}
+	}
 	documented := map[string]bool{}
-	for _, g := range r.Access {
-		documented[g.key()] = true
+	var grants []Grant
+	for _, c := range r.Calls {
+		ps = append(ps, checkRolePermissions(c, r.RolePermissions)...)
+		if c.Member == Operator {
+			if c.On != "project" && m.resources[c.On] == nil {
+				ps = append(ps, Problem{RuleAccess, c.Where, fmt.Sprintf("operator grant on %s, which terraform/ does not declare", c.On)})
+			}
+			continue
+		}
+		g := c.Grant
+		if custom, ok := strings.CutPrefix(g.Role, customPrefix); ok {
+			g.Permissions = needed[custom]
+		}
+		if !documented[g.key()] {
+			documented[g.key()] = true
+			grants = append(grants, g)
+		}
 	}
 	granted := map[string]bool{}
 	for _, g := range m.Grants() {
@@ -199,23 +246,41 @@ func (m *Module) checkAccess(r Rules) []Problem {
 				fmt.Sprintf("grant not in the documented access table (%s): %s", r.AccessDoc, g)})
 		}
 	}
-	for _, g := range r.Access {
+	for _, g := range grants {
 		if !granted[g.key()] {
-			ps = append(ps, Problem{RuleAccess, r.AccessDoc,
+			ps = append(ps, Problem{RuleAccess, g.Where,
 				fmt.Sprintf("documented grant that the configuration does not make: %s", g)})
 		}
 	}
 	return ps
 }
 
-// ReadAccessTable reads the access table of an operator document: the first
+// checkRolePermissions reports a permission a row says its predefined role
+// carries that the role excerpt does not list.
+func checkRolePermissions(c Call, roles map[string][]string) []Problem {
+	if roles == nil || strings.HasPrefix(c.Role, customPrefix) {
+		return nil
+	}
+	perms, ok := roles[c.Role]
+	if !ok {
+		return []Problem{{RuleAccess, c.Where, fmt.Sprintf("%s is not in the role excerpt; add the permissions the calls rely on from Google's role reference", c.Role)}}
+	}
+	var ps []Problem
+	for _, p := range c.Needs {
+		if !slices.Contains(perms, p) {
+			ps = append(ps, Problem{RuleAccess, c.Where, fmt.Sprintf("%s does not carry %s, which %q needs", c.Role, p, c.Call)})
+		}
+	}
+	return ps
+}
+
+// ReadCallTable reads the access table of an operator document: the first
 // Markdown table after a heading containing "Access", with the columns
-// account, role, on, why. Each of the first three cells names its value in
-// backquotes; further backquoted names in the role cell are a custom role's
-// permissions, and an "on" cell that mentions "condition" marks a conditional
-// grant.
-func ReadAccessTable(r io.Reader, name string) ([]Grant, error) {
-	var out []Grant
+// account, call, permissions, role, on. The account, role and on cells name
+// one value in backquotes, the permissions cell one or more; an "on" cell
+// that mentions "condition" marks a conditional grant.
+func ReadCallTable(r io.Reader, name string) ([]Call, error) {
+	var out []Call
 	sc := bufio.NewScanner(r)
 	in, started := false, false
 	line := 0
@@ -237,19 +302,20 @@ func ReadAccessTable(r io.Reader, name string) ([]Grant, error) {
 		}
 		started = true
 		cells := strings.Split(strings.Trim(text, "|"), "|")
-		if len(cells) < 4 || strings.Trim(cells[0], " -:") == "" || strings.TrimSpace(cells[0]) == "account" {
+		if len(cells) < 5 || strings.Trim(cells[0], " -:") == "" || strings.TrimSpace(cells[0]) == "account" {
 			continue
 		}
 		at := fmt.Sprintf("%s:%d", name, line)
-		acct, role, on := backquoted(cells[0]), backquoted(cells[1]), backquoted(cells[2])
-		if len(acct) != 1 || len(role) == 0 || len(on) != 1 || strings.TrimSpace(cells[3]) == "" {
-			return nil, fmt.Errorf("tfcheck: %s: want `account` | `role` [`permission`...] | `resource` | reason", at)
+		acct, perms, role, on := backquoted(cells[0]), backquoted(cells[2]), backquoted(cells[3]), backquoted(cells[4])
+		call := strings.TrimSpace(cells[1])
+		if len(acct) != 1 || call == "" || len(perms) == 0 || len(role) != 1 || len(on) != 1 {
+			return nil, fmt.Errorf("tfcheck: %s: want `account` | call | `permission`... | `role` | `resource`", at)
 		}
-		g := Grant{Member: acct[0], Role: role[0], On: on[0], Condition: strings.Contains(cells[2], "condition"), Where: at}
-		if strings.HasPrefix(g.Role, "google_project_iam_custom_role.") {
-			g.Permissions = slices.Sorted(slices.Values(role[1:]))
-		}
-		out = append(out, g)
+		out = append(out, Call{
+			Grant: Grant{Member: acct[0], Role: role[0], On: on[0], Condition: strings.Contains(cells[4], "condition"), Where: at},
+			Call:  call,
+			Needs: slices.Sorted(slices.Values(perms)),
+		})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("tfcheck: read %s: %w", name, err)
@@ -352,4 +418,39 @@ func traversalString(t hcl.Traversal) string {
 		}
 	}
 	return b.String()
+}
+
+// --- service agents -------------------------------------------------------------
+
+// RuleServiceAgent names the check that grants to a Google service agent wait
+// for the agent to exist.
+const RuleServiceAgent = "service-agent"
+
+// checkServiceAgents reports an IAM grant to a service agent (a local naming
+// a service-…@gcp-sa-… account) that does not depend on a
+// google_project_service_identity: on a new project the agent may not exist
+// yet when the grant is made, and the apply fails.
+func (m *Module) checkServiceAgents() []Problem {
+	var ps []Problem
+	for _, key := range sortedKeys(m.resources) {
+		typ, _, _ := strings.Cut(key, ".")
+		if !strings.HasSuffix(typ, "_iam_member") {
+			continue
+		}
+		b := m.resources[key]
+		member := m.member(exprOf(attr(b, "member")))
+		name, ok := strings.CutPrefix(member, "local.")
+		if !ok || m.locals[name] == nil {
+			continue
+		}
+		l := m.locals[name]
+		if !strings.Contains(string(l.Expr.Range().SliceBytes(m.src[l.Expr.Range().Filename])), "@gcp-sa-") {
+			continue
+		}
+		if len(refsTo(exprOf(attr(b, "depends_on")), "google_project_service_identity")) == 0 {
+			ps = append(ps, Problem{RuleServiceAgent, where(b.DefRange()),
+				fmt.Sprintf("%s grants to the service agent %s without depends_on a google_project_service_identity; on a new project the agent may not exist yet", key, member)})
+		}
+	}
+	return ps
 }

@@ -54,11 +54,16 @@ type Rules struct {
 	// SchemaDir holds <resource name>.json for every google_bigquery_table
 	// that is not a view. Empty means the schema folder of the module.
 	SchemaDir string
-	// Access is the documented list of IAM grants (ReadAccessTable); every
-	// grant the module makes must be on it, and every entry made. Nil skips
-	// the comparison.
-	Access    []Grant
-	AccessDoc string // where Access was read from, for messages
+	// Calls is the documented access table (ReadCallTable): every grant the
+	// module makes must be needed by a call, every call's grant made, and
+	// every custom role must hold exactly what its calls need. Nil skips the
+	// comparison.
+	Calls     []Call
+	AccessDoc string // where Calls was read from, for messages
+	// RolePermissions lists, per predefined role, the permissions it carries
+	// (an excerpt of Google's role reference); a call whose role does not
+	// carry what it needs is a problem. Nil skips the check.
+	RolePermissions map[string][]string
 }
 
 // Module is a parsed Terraform root module.
@@ -149,6 +154,7 @@ func (m *Module) Check(r Rules) []Problem {
 	ps = append(ps, m.checkEnv(r)...)
 	ps = append(ps, m.checkAccess(r)...)
 	ps = append(ps, m.checkPushEndpoints()...)
+	ps = append(ps, m.checkServiceAgents()...)
 	sort.SliceStable(ps, func(i, j int) bool {
 		if ps[i].Rule != ps[j].Rule {
 			return ps[i].Rule < ps[j].Rule
@@ -195,6 +201,9 @@ func (m *Module) walkRefs(body *hclsyntax.Body, scoped []string, isVariable bool
 	for name, a := range body.Attributes {
 		if name == "ignore_changes" || (isVariable && name == "type") {
 			continue // attribute names of the resource itself, not references
+		}
+		if name == "provider" && len(scoped) == 0 {
+			continue // a provider configuration's name (google-beta), not an object
 		}
 		for _, t := range a.Expr.Variables() {
 			if msg := m.resolve(t, scoped); msg != "" {

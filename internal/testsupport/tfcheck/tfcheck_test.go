@@ -1,6 +1,7 @@
 package tfcheck_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,26 +21,49 @@ const terraformDir = "../../../terraform"
 // must be on.
 const accessDoc = "../../../docs/reference.md"
 
+// roleExcerpt holds, per predefined role the access table uses, the
+// permissions Google's role reference lists for it that the table relies on.
+const roleExcerpt = "testdata/roles.json"
+
 // rules ties the check to the Go side (the registered entry point names and
-// the variables each function's configuration reads) and to the documented
-// access table.
+// the variables each function's configuration reads), to the documented
+// access table and to the role excerpt.
 func rules() tfcheck.Rules {
 	f, err := os.Open(accessDoc)
 	if err != nil {
 		panic(err)
 	}
 	defer f.Close()
-	access, err := tfcheck.ReadAccessTable(f, "docs/reference.md")
+	calls, err := tfcheck.ReadCallTable(f, "docs/reference.md")
 	if err != nil {
 		panic(err)
+	}
+	raw, err := os.ReadFile(roleExcerpt)
+	if err != nil {
+		panic(err)
+	}
+	var excerpt map[string]any
+	if err := json.Unmarshal(raw, &excerpt); err != nil {
+		panic(err)
+	}
+	roles := map[string][]string{}
+	for role, perms := range excerpt {
+		list, ok := perms.([]any)
+		if !ok {
+			continue // "_source"
+		}
+		for _, p := range list {
+			roles[role] = append(roles[role], p.(string))
+		}
 	}
 	return tfcheck.Rules{
 		Env: map[string][]string{
 			receiver.Name:  config.ReceiverVars(),
 			processor.Name: config.ProcessorVars(),
 		},
-		Access:    access,
-		AccessDoc: "docs/reference.md",
+		Calls:           calls,
+		AccessDoc:       "docs/reference.md",
+		RolePermissions: roles,
 	}
 }
 
@@ -216,8 +240,32 @@ func TestBrokenConfigurationFails(t *testing.T) {
 		},
 		{
 			name:  "custom role given a read permission",
-			edits: []edit{{"iam.tf", `permissions = ["bigquery.tables.updateData"]`, `permissions = ["bigquery.tables.updateData", "bigquery.tables.getData"]`, 1}},
-			rule:  tfcheck.RuleAccess, want: "bigquery.tables.getData,bigquery.tables.updateData",
+			edits: []edit{{"iam.tf", `permissions = ["bigquery.tables.get", "bigquery.tables.updateData"]`, `permissions = ["bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.updateData"]`, 1}},
+			rule:  tfcheck.RuleAccess, want: "row_inserter has permissions [bigquery.tables.get bigquery.tables.getData bigquery.tables.updateData], but the calls in docs/reference.md it is granted for need [bigquery.tables.get bigquery.tables.updateData]",
+		},
+		{
+			name:  "insertAll's table permission left out of the custom role",
+			edits: []edit{{"iam.tf", `permissions = ["bigquery.tables.get", "bigquery.tables.updateData"]`, `permissions = ["bigquery.tables.updateData"]`, 1}},
+			rule:  tfcheck.RuleAccess, want: "row_inserter has permissions [bigquery.tables.updateData], but the calls",
+		},
+		{
+			name: "insertAll's dataset permission not granted to the processor",
+			edits: []edit{{"iam.tf", `resource "google_bigquery_dataset_iam_member" "processor_looks_up_dataset" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  role       = google_project_iam_custom_role.dataset_lookup.name
+  member     = google_service_account.processor.member
+}`, "", 1}, {"functions.tf", "    google_bigquery_dataset_iam_member.processor_looks_up_dataset,\n", "", 1}},
+			rule: tfcheck.RuleAccess, want: "documented grant that the configuration does not make: processor | google_project_iam_custom_role.dataset_lookup | google_bigquery_dataset.events",
+		},
+		{
+			name: "grant to the Pub/Sub service agent before it exists",
+			edits: []edit{{"iam.tf", `  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+
+  depends_on = [google_project_service_identity.pubsub]`, `  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent`, 1}},
+			rule: tfcheck.RuleServiceAgent, want: "google_service_account_iam_member.pubsub_mints_push_tokens grants to the service agent local.pubsub_service_agent without depends_on",
 		},
 		{
 			name: "ledger grant loses its condition",
@@ -304,7 +352,7 @@ func TestLocalsAndMergeCountAsEnvironment(t *testing.T) {
 	// refactor might; the check must still see every key.
 	applyEdit(t, dir, edit{"functions.tf", "    environment_variables = {\n      GOOGLE_CLOUD_PROJECT       = var.project_id\n", "    environment_variables = merge(local.processor_project_env, {\n", 1})
 	applyEdit(t, dir, edit{"functions.tf", "      LOG_LEVEL                  = var.log_level\n    }\n", "      LOG_LEVEL                  = var.log_level\n    })\n", 1})
-	applyEdit(t, dir, edit{"functions.tf", "locals {\n", "locals {\n  processor_project_env = { GOOGLE_CLOUD_PROJECT = var.project_id }\n", 1})
+	applyEdit(t, dir, edit{"functions.tf", "locals {\n  # go.mod", "locals {\n  processor_project_env = { GOOGLE_CLOUD_PROJECT = var.project_id }\n  # go.mod", 1})
 	m, err := tfcheck.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +392,7 @@ resource "google_storage_bucket" "b" {
 	}
 	// A module with no grants: the access table does not apply.
 	r := rules()
-	r.Access = nil
+	r.Calls = nil
 	for _, p := range m.Check(r) {
 		t.Error(p)
 	}
@@ -409,5 +457,62 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A row is held against its role: a predefined role must carry what the row
+// says it needs (per the excerpt of Google's reference), and an operator row
+// must name something the module declares.
+func TestAccessRowsAreHeldAgainstTheirRoles(t *testing.T) {
+	m, err := tfcheck.Load(terraformDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(c *tfcheck.Call) bool // reports whether it changed c
+		want   string
+	}{
+		{"permission the role lacks", func(c *tfcheck.Call) bool {
+			if c.Member != "backfill" || c.Role != "roles/bigquery.jobUser" {
+				return false
+			}
+			c.Needs = append(c.Needs, "bigquery.tables.delete")
+			return true
+		}, "roles/bigquery.jobUser does not carry bigquery.tables.delete"},
+		{"role missing from the excerpt", func(c *tfcheck.Call) bool {
+			if c.Member != tfcheck.Operator || c.Role != "roles/bigquery.jobUser" {
+				return false
+			}
+			c.Role = "roles/bigquery.user"
+			return true
+		}, "roles/bigquery.user is not in the role excerpt"},
+		{"operator grant on something undeclared", func(c *tfcheck.Call) bool {
+			if c.Member != tfcheck.Operator || c.On != "google_pubsub_topic.events" {
+				return false
+			}
+			c.On = "google_pubsub_topic.other"
+			return true
+		}, "operator grant on google_pubsub_topic.other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rules()
+			changed := 0
+			for i := range r.Calls {
+				if tt.change(&r.Calls[i]) {
+					changed++
+				}
+			}
+			if changed != 1 {
+				t.Fatalf("changed %d rows, want 1; the test no longer matches the table", changed)
+			}
+			for _, p := range m.Check(r) {
+				if p.Rule == tfcheck.RuleAccess && strings.Contains(p.Message, tt.want) {
+					return
+				}
+			}
+			t.Errorf("no [access] problem containing %q", tt.want)
+		})
 	}
 }
