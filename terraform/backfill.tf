@@ -1,4 +1,4 @@
-# Optional nightly `cioevents backfill` (README: Backfill and reconciliation):
+# Optional nightly `cioevents backfill` (docs/backfill.md):
 # a Cloud Run job started by Cloud Scheduler that compares the last few days
 # of the App API's deliveries with the events table. Off by default. With
 # backfill_dry_run (the default) it only reports; otherwise it also stores
@@ -101,6 +101,15 @@ resource "google_secret_manager_secret" "app_api_key" {
   }
 
   depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_iam_member" "backfill_reads_pii_key" {
+  count = local.backfill * length(google_secret_manager_secret.pii_key)
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pii_key[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.backfill[0].member
 }
 
 resource "google_secret_manager_secret_iam_member" "backfill_reads_app_api_key" {
@@ -210,6 +219,7 @@ resource "google_cloud_run_v2_job" "backfill" {
             LEDGER_TTL              = var.ledger_ttl
             LEDGER_LEASE            = var.ledger_lease
             CIO_REGION              = var.cio_region
+            CIO_PII                 = var.pii_policy
             LOG_LEVEL               = var.log_level
           }
           content {
@@ -226,6 +236,20 @@ resource "google_cloud_run_v2_job" "backfill" {
             }
           }
         }
+        # Backfilled rows follow the processor's CIO_PII policy, hashed with
+        # the same key, so that they join and a tombstone matches them.
+        dynamic "env" {
+          for_each = google_secret_manager_secret.pii_key
+          content {
+            name = "CIO_PII_KEY"
+            value_source {
+              secret_key_ref {
+                secret  = env.value.secret_id
+                version = "latest"
+              }
+            }
+          }
+        }
         resources {
           limits = { cpu = "1", memory = "1Gi" }
         }
@@ -233,7 +257,7 @@ resource "google_cloud_run_v2_job" "backfill" {
     }
   }
 
-  depends_on = [google_project_service.enabled, google_secret_manager_secret_iam_member.backfill_reads_app_api_key]
+  depends_on = [google_project_service.enabled, google_secret_manager_secret_iam_member.backfill_reads_app_api_key, google_secret_manager_secret_iam_member.backfill_reads_pii_key]
 }
 
 resource "google_cloud_run_v2_job_iam_member" "backfill_scheduler_runs_job" {

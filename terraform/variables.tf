@@ -364,7 +364,7 @@ variable "bigquery_dataset" {
 }
 
 variable "events_table" {
-  description = "BIGQUERY_TABLE: one row per event (see the README, What lands in BigQuery)."
+  description = "BIGQUERY_TABLE: one row per event (docs/schema.md)."
   type        = string
   default     = "events"
 
@@ -408,7 +408,7 @@ variable "cio_region" {
 }
 
 variable "cio_actions" {
-  description = "CIO_ACTIONS: the action policy (see the README, Actions back into Customer.io). Empty keeps the built-in safe defaults."
+  description = "CIO_ACTIONS: the action policy (docs/actions.md). Empty keeps the built-in safe defaults."
   type        = string
   default     = ""
 }
@@ -513,7 +513,7 @@ variable "track_api_secret_version" {
 }
 
 variable "pii_policy" {
-  description = "CIO_PII: per field keep, hash or drop (README, Privacy), e.g. \"email=hash,subject=drop\". Empty: the default (content and headers dropped, the rest kept). A policy that hashes creates the <prefix>-pii-key secret, whose value (at least 16 bytes) you add before the apply reaches the processor."
+  description = "CIO_PII: per field keep, hash or drop (docs/privacy.md), e.g. \"email=hash,subject=drop\". Empty: the default (content and headers dropped, the rest kept). A policy that hashes creates the <prefix>-pii-key secret, whose value (at least 16 bytes) you add before the apply reaches the processor."
   type        = string
   default     = ""
 

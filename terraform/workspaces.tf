@@ -1,5 +1,5 @@
-# Several Customer.io workspaces served by one deployment (README,
-# Workspaces). Each is named in the signing keys secret (name=key); unnamed
+# Several Customer.io workspaces served by one deployment (docs/workspaces.md).
+# Each is named in the signing keys secret (name=key); unnamed
 # keys are the workspace "default", whose Track credentials are the
 # track_site_id and track_api_key secrets and whose policy is cio_actions.
 # Named workspaces' credentials share one secret, created only when

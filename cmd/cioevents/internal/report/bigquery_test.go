@@ -23,7 +23,7 @@ import (
 // jobs.query wire format (typed schema, string cells, NULLs). It checks the
 // transport: SQL and parameters sent, every column type decoded. The SQL's
 // meaning in BigQuery itself cannot be run here (no BigQuery, and bqfake
-// evaluates only plain SELECT ... WHERE); see README, Funnel and deliverability.
+// evaluates only plain SELECT ... WHERE); see docs/report.md.
 type bigQueryDouble struct {
 	t     *testing.T
 	local *report.Local
