@@ -74,9 +74,13 @@ type Processor struct {
 	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
-	TTL    time.Duration
-	Logger *slog.Logger
-	Now    func() time.Time
+	TTL time.Duration
+	// ActionsTTL is how long the record of an event's actions lives
+	// (default DefaultActionsTTL, never less than TTL): as long as a later
+	// backfill may still come for them.
+	ActionsTTL time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// StepTimeout bounds each call to another service (default 20 s): the
 	// BigQuery client retries 5xx by itself for as long as its context
 	// allows, and a delivery must fail and be redelivered, not hang.
@@ -103,6 +107,7 @@ const (
 	DefaultStepTimeout   = 20 * time.Second
 	DefaultLedgerTimeout = 10 * time.Second
 	DefaultLeaseMargin   = 5 * time.Second
+	DefaultActionsTTL    = 400 * 24 * time.Hour
 )
 
 // MinLease is the shortest lease under which one side effect can run to its
@@ -114,6 +119,8 @@ func MinLease(stepTimeout, ledgerTimeout, margin time.Duration) time.Duration {
 // Result says what one delivery did.
 type Result struct {
 	EventID string
+	// Key is the event's identity (event.Key), its row's ledger key.
+	Key     string
 	Outcome string
 	Reason  string // for rejections
 	Attempt int
@@ -157,8 +164,19 @@ var errLeaseShort = errors.New("lease too short for one step: LEDGER_LEASE must 
 // a call was abandoned), so that the redelivery does the work instead of
 // finding the event busy.
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
+	return p.run(ctx, m, false)
+}
+
+// ProcessActions makes the round of actions of an event whose row is
+// stored already, unless the ledger records it made: it never inserts a
+// row. Backfill uses it for pairs stored without their actions.
+func (p *Processor) ProcessActions(ctx context.Context, m Message) (Result, error) {
+	return p.run(ctx, m, true)
+}
+
+func (p *Processor) run(ctx context.Context, m Message, actionsOnly bool) (Result, error) {
 	start := p.now()
-	res, claim, err := p.process(ctx, m)
+	res, claim, err := p.process(ctx, m, actionsOnly)
 	if err != nil && claim != nil && !errors.Is(err, errCrash) && !errors.Is(err, ledger.ErrLeaseLost) {
 		// A call that timed out may still be running at the far side: keep
 		// the margin, so the next delivery's call cannot overlap it.
@@ -172,7 +190,7 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	return res, err
 }
 
-func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Claim, error) {
+func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (Result, *ledger.Claim, error) {
 	receivedAt := p.receivedAt(m)
 	if reason := m.Attributes[webhook.AttrInvalid]; reason != "" {
 		return p.reject(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
@@ -197,24 +215,74 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		client, policy = p.Workspaces.Lookup(*workspaceOf(m))
 	}
 	plan := policy.Plan(ev)
-	if len(plan) == 0 && !p.RecordEachStep {
-		res, err := p.processUnclaimed(ctx, m, ev, receivedAt)
+	row := eventRow(m, ev, receivedAt)
+	key := row.Key()
+
+	res := eventResult(ev, receivedAt)
+	res.Key = key
+	if actionsOnly {
+		res.Outcome = OutcomeDuplicate
+	} else {
+		var claim *ledger.Claim
+		res, claim, err = p.storeRow(ctx, m, ev, row, key, len(plan) > 0, receivedAt)
+		if err != nil || claim != nil {
+			return res, claim, err
+		}
+	}
+	if len(plan) == 0 || res.Outcome == OutcomeRejected {
+		return res, nil, nil
+	}
+	// The actions have a ledger record of their own, so that whichever
+	// source stored the row, and whether or not it acted, one round of
+	// actions is made per occurrence: by the first delivery that acts.
+	stored := res.Outcome
+	ares, claim, err := p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+	ares.Key = key
+	// The attempt is the delivery's: the row's claim may have been taken
+	// over when the actions' claim was new, or the other way round.
+	ares.Attempt = max(ares.Attempt, res.Attempt)
+	if err != nil || claim != nil {
+		return ares, claim, err
+	}
+	// Inserted when this delivery made the actions (the row may have been
+	// stored by another source, or an earlier delivery that stopped before
+	// acting), else what became of the row.
+	if ares.Outcome == OutcomeDuplicate {
+		ares.Outcome = stored
+	}
+	return ares, nil, nil
+}
+
+// ActionsKey is the ledger key of an event's round of actions, beside the
+// key of its row (event.Key).
+func ActionsKey(key string) string { return "actions-" + key }
+
+// storeRow stores the row under key: unclaimed (a read, the insert, one
+// create) for an event without actions, under a claim for one with actions
+// (so one delivery at a time works on it), in strict mode, or to finish
+// what a claim left.
+func (p *Processor) storeRow(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
+	claimed bool, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	if !p.RecordEachStep && !claimed {
+		res, err := p.processUnclaimed(ctx, m, ev, row, key, receivedAt)
 		if !errors.Is(err, ledger.ErrUnfinished) {
 			return res, nil, err
 		}
 		// A delivery that claimed the event stopped half way (the policy
-		// had actions for it then): finish it the same way.
+		// had actions for it then, or strict mode): finish it the same way.
 	}
-	return p.processClaimed(ctx, m, ev, client, plan, receivedAt)
+	return p.processClaimed(ctx, m, ev, nil, nil, key, &row, receivedAt)
 }
 
 // processUnclaimed handles an event that has nothing to do but its row: a
 // read, the insert, one create. A crash after the insert repeats the insert
 // on redelivery; so do two deliveries at the same moment, both finding no
 // record. Both repeats carry the same insert ID.
-func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, receivedAt time.Time) (Result, error) {
+func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
+	receivedAt time.Time) (Result, error) {
 	res := eventResult(ev, receivedAt)
-	if err := p.peek(ctx, ev.EventID); err != nil {
+	res.Key = key
+	if err := p.peek(ctx, key); err != nil {
 		if errors.Is(err, ledger.ErrDuplicate) {
 			res.Outcome = OutcomeDuplicate
 			return res, nil
@@ -224,12 +292,11 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	if err := p.fault("claimed"); err != nil {
 		return res, err
 	}
-	row := eventRow(m, ev, receivedAt)
 	if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 		if !warehouse.IsPermanent(err) {
 			return res, asRetry(StepRow, err)
 		}
-		return p.rejectUnclaimed(ctx, m, receivedAt, "row_invalid", ev.EventID, ev.EventID, err)
+		return p.rejectUnclaimed(ctx, m, receivedAt, "row_invalid", ev.EventID, key, err)
 	}
 	for _, point := range []string{StepRow + ":sent", StepRow, "done"} {
 		if err := p.fault(point); err != nil {
@@ -237,7 +304,7 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 		}
 	}
 	res.Outcome = OutcomeInserted
-	if err := p.put(ctx, ev.EventID, receivedAt, OutcomeInserted); errors.Is(err, ledger.ErrDuplicate) {
+	if err := p.put(ctx, key, p.expireAt(receivedAt), OutcomeInserted); errors.Is(err, ledger.ErrDuplicate) {
 		// Another delivery stored it first; our insert carried its insert ID.
 		res.Outcome = OutcomeDuplicate
 	} else if err != nil {
@@ -246,10 +313,20 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	return res, nil
 }
 
+// processClaimed holds key under a claim while it does what is left of the
+// row (row set: the row's key) or of the plan (row nil: the actions' key).
 func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
-	plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
 	res := eventResult(ev, receivedAt)
-	claim, err := p.claim(ctx, ev.EventID, receivedAt)
+	res.Key = key
+	// Crash points of the actions' claim are named apart from the row's.
+	at := func(point string) string { return point }
+	expireAt := p.expireAt(receivedAt)
+	if row == nil {
+		at = func(point string) string { return "actions:" + point }
+		expireAt = p.actionsExpireAt(receivedAt)
+	}
+	claim, err := p.claim(ctx, key, expireAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
 		return res, nil, nil
@@ -258,13 +335,12 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 		return res, nil, err
 	}
 	res.Attempt = claim.Attempt
-	if err := p.fault("claimed"); err != nil {
+	if err := p.fault(at("claimed")); err != nil {
 		return res, claim, err
 	}
 
-	if !claim.Done(StepRow) {
-		row := eventRow(m, ev, receivedAt)
-		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
+	if row != nil && !claim.Done(StepRow) {
+		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, *row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
 				return res, claim, asRetry(StepRow, err)
 			}
@@ -280,8 +356,10 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 			return res, claim, err
 		}
 	}
-	if err := p.fault(StepRow); err != nil {
-		return res, claim, err
+	if row != nil {
+		if err := p.fault(StepRow); err != nil {
+			return res, claim, err
+		}
 	}
 
 	outcome := OutcomeInserted
@@ -313,7 +391,7 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 			return res, claim, err
 		}
 	}
-	if err := p.fault("done"); err != nil {
+	if err := p.fault(at("done")); err != nil {
 		return res, claim, err
 	}
 	if err := p.finish(ctx, claim, outcome); err != nil {
@@ -347,7 +425,7 @@ func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time,
 			return res, nil, err
 		}
 	}
-	claim, err := p.claim(ctx, key, receivedAt)
+	claim, err := p.claim(ctx, key, p.expireAt(receivedAt))
 	if errors.Is(err, ledger.ErrDuplicate) {
 		return Result{EventID: eventID, Outcome: OutcomeDuplicate, Reason: reason}, nil, nil
 	}
@@ -379,7 +457,7 @@ func (p *Processor) rejectUnclaimed(ctx context.Context, m Message, receivedAt t
 	if err := p.fault(StepRejected + ":sent"); err != nil {
 		return res, err
 	}
-	if err := p.put(ctx, key, receivedAt, OutcomeRejected+":"+reason); errors.Is(err, ledger.ErrDuplicate) {
+	if err := p.put(ctx, key, p.expireAt(receivedAt), OutcomeRejected+":"+reason); errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
 	} else if err != nil {
 		return res, err
@@ -426,6 +504,18 @@ func (p *Processor) expireAt(receivedAt time.Time) time.Time {
 	return later(receivedAt, p.now()).Add(ttl)
 }
 
+// actionsExpireAt is when an actions record expires: ActionsTTL after the
+// later of arrival and now. It outlives the row's record because a backfill
+// may come back for the actions of rows stored long ago (--catch-up-actions)
+// and must then find those already made.
+func (p *Processor) actionsExpireAt(receivedAt time.Time) time.Time {
+	ttl := max(p.ActionsTTL, p.TTL)
+	if p.ActionsTTL <= 0 {
+		ttl = max(DefaultActionsTTL, p.TTL)
+	}
+	return later(receivedAt, p.now()).Add(ttl)
+}
+
 // peek reads key's ledger entry. ErrDuplicate and ErrUnfinished come back
 // as they are; anything else (ErrBusy too) is a retry.
 func (p *Processor) peek(ctx context.Context, key string) error {
@@ -437,8 +527,7 @@ func (p *Processor) peek(ctx context.Context, key string) error {
 }
 
 // put stores key as done; ErrDuplicate comes back as it is.
-func (p *Processor) put(ctx context.Context, key string, receivedAt time.Time, outcome string) error {
-	expireAt := p.expireAt(receivedAt)
+func (p *Processor) put(ctx context.Context, key string, expireAt time.Time, outcome string) error {
 	err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Put(ctx, key, expireAt, outcome) })
 	if err == nil || errors.Is(err, ledger.ErrDuplicate) {
 		return err
@@ -447,8 +536,7 @@ func (p *Processor) put(ctx context.Context, key string, receivedAt time.Time, o
 }
 
 // claim takes key in the ledger.
-func (p *Processor) claim(ctx context.Context, key string, receivedAt time.Time) (*ledger.Claim, error) {
-	expireAt := p.expireAt(receivedAt)
+func (p *Processor) claim(ctx context.Context, key string, expireAt time.Time) (*ledger.Claim, error) {
 	var c *ledger.Claim
 	err := p.ledgerCall(ctx, func(ctx context.Context) (err error) {
 		c, err = p.Ledger.Claim(ctx, key, expireAt)
@@ -585,6 +673,10 @@ func (p *Processor) receivedAt(m Message) time.Time {
 func eventRow(m Message, ev *event.Event, receivedAt time.Time) warehouse.Row {
 	r := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
 	r.Workspace = workspaceOf(m)
+	switch src := m.Attributes[webhook.AttrSource]; src {
+	case warehouse.SourceBackfill, warehouse.SourceReplay:
+		r.Source = &src
+	}
 	row, _ := r.Fit()
 	return row
 }
@@ -616,6 +708,7 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("event_id", res.EventID),
+		slog.String("key", res.Key),
 		slog.String("object_type", m.Attributes[webhook.AttrObjectType]),
 		slog.String("metric", m.Attributes[webhook.AttrMetric]),
 		slog.String("message_id", m.ID),
@@ -647,6 +740,9 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	}
 	if m.Attributes[webhook.AttrUnknown] != "" {
 		attrs = append(attrs, slog.Bool("unknown_pair", true))
+	}
+	if src := m.Attributes[webhook.AttrSource]; src != "" {
+		attrs = append(attrs, slog.String("source", src))
 	}
 	if err == nil && strings.HasPrefix(outcome, OutcomeInserted) {
 		attrs = append(attrs, p.lags(res)...)
