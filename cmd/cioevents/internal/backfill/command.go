@@ -16,6 +16,7 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
@@ -36,11 +37,16 @@ const (
 	CheckpointFile = "backfill-checkpoint.json"
 	// actionsFile is the dry-run actions file `cioevents dev` writes too.
 	actionsFile = "actions.ndjson"
+	// ledgerFile is `cioevents dev`'s ledger (devstack.LedgerFile).
+	ledgerFile = "ledger.db"
 )
 
 // Usage is the command's line in `cioevents` usage.
 const Usage = `backfill --since DATE [--until DATE] [--type email|push|sms|...] [--workspace NAME] [--dry-run]
-          [--data-dir D] [--app-api-url URL] [--apply-actions] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
+          [--data-dir D] [--app-api-url URL] [--apply-actions [--catch-up-actions]] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
+
+// ErrUsage marks a command line that cannot run as given (the CLI exits 2).
+var ErrUsage = errors.New("usage")
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {
@@ -84,7 +90,8 @@ func Command(ctx context.Context, args []string, e Env) error {
 	dir := fl.String("data-dir", "", "store into this local data dir (what `cioevents dev` writes) instead of BigQuery")
 	apiURL := fl.String("app-api-url", "", "App API base URL instead of the CIO_REGION host (a fake or a proxy)")
 	ws := fl.String("workspace", workspace.Default, "the workspace the App API key belongs to: rows carry it, and --apply-actions acts with its credentials and policy")
-	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
+	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true); needs the workspace's Track credentials unless CIO_ACTIONS_DRY_RUN=true")
+	catchUp := fl.Bool("catch-up-actions", false, "with --apply-actions: also act on pairs a backfill stored earlier without acting; the ledger skips any whose actions were made")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
@@ -99,6 +106,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	if !workspace.Valid(*ws) {
 		return fmt.Errorf("backfill: --workspace %q: %s", *ws, workspace.Rule)
+	}
+	if *catchUp && !*apply {
+		return fmt.Errorf("backfill: %w: --catch-up-actions needs --apply-actions", ErrUsage)
 	}
 	now := e.Now().UTC()
 	from, err := parseTime(*since, now, false)
@@ -125,7 +135,11 @@ func Command(ctx context.Context, args []string, e Env) error {
 			ActionID: *action},
 		Spec: fmt.Sprintf("since=%s until=%s type=%s metric=%s campaign=%d newsletter=%d action=%d", *since, *until,
 			*typ, *metric, *campaign, *newsletter, *action),
-		Checkpoint: *cpPath, Workspace: *ws,
+		Checkpoint: *cpPath, Workspace: *ws, CatchUpActions: *catchUp,
+	}
+	if *catchUp {
+		// A catch-up goes over stored pairs a plain run skipped: its own run.
+		o.Spec += " catch-up-actions"
 	}
 	if *ws != workspace.Default {
 		// Another workspace's checkpoint is another run; a default run's
@@ -175,6 +189,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected\n",
 		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected)
+	if *catchUp {
+		fmt.Fprintf(e.Stdout, "catch-up: actions made for %d stored pairs\n", rep.Acted)
+	}
 	// One JSON line for the log-based alerting: a failure, or a nightly
 	// reconciliation that found gaps.
 	attrs := []any{"workspace", *ws, "pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
@@ -193,20 +210,37 @@ func Command(ctx context.Context, args []string, e Env) error {
 	return err
 }
 
-// local stores into dir as `cioevents dev` does: NDJSON rows, an in-memory
-// ledger, and actions (if applied) into actions.ndjson as a dry run.
+// local stores into dir as `cioevents dev` does: NDJSON rows, dev's own
+// ledger file (so that dev, run on dir later, finds what backfill stored and
+// acted on, and the other way round), and actions (if applied) into
+// actions.ndjson as a dry run.
 func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("backfill: %w", err)
+	}
+	path := filepath.Join(dir, ledgerFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, nil, fmt.Errorf("backfill: %s is locked by another process (stop the `cioevents dev` using this --data-dir first)", path)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("backfill: %w", err)
+	}
+	closers := []func() error{db.Close}
+	led, err := ledger.NewBolt(db, time.Minute)
+	if err != nil {
+		return nil, closers, err
+	}
 	f, err := warehouse.NewFile(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, closers, err
 	}
-	closers := []func() error{f.Close}
-	p := &pipeline.Processor{Ledger: ledger.NewMemory(time.Minute),
-		Warehouse: Sourced(&privacy.Writer{Next: f, Policy: pii}, warehouse.SourceBackfill), Logger: logger}
+	closers = append(closers, f.Close)
+	p := &pipeline.Processor{Ledger: led, Warehouse: &privacy.Writer{Next: f, Policy: pii}, Logger: logger}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
 		named, err := config.ParseWorkspaceActions(e.Getenv(config.EnvWorkspaceActions))
@@ -252,6 +286,10 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if _, ok := cfg.Credentials(ws); apply && !dry && !cfg.DryRun && !ok &&
+		policyText(ws, cfg.Actions, cfg.WorkspaceActions) != "none" {
+		return nil, nil, nil, missingCredentials(ws)
+	}
 	var closers []func() error
 	bq, err := bigquery.NewClient(ctx, cfg.Project, e.BigQueryOptions...)
 	if err != nil {
@@ -277,20 +315,35 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	}
 	closers = append(closers, w.Close)
 	p := &pipeline.Processor{Ledger: ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
-		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
+		Warehouse: &privacy.Writer{Next: w, Policy: pii}, Policy: policy,
 		TTL: cfg.LedgerTTL, StepTimeout: cfg.StepTimeout, LedgerTimeout: cfg.LedgerTimeout,
 		RecordEachStep: cfg.RecordEachStep, Logger: logger}
 	if apply {
 		// The run's own workspace's credentials, never another's.
 		creds, ok := cfg.Credentials(ws)
-		if cfg.DryRun || !ok {
+		if cfg.DryRun {
 			p.Actions = actions.NewRedactedDryRun(e.Stderr).PersonKey([]byte(e.Getenv(privacy.EnvKey)))
+		} else if !ok {
+			// A quiet dry run here stored the pairs as done and made no
+			// call; a rerun with credentials then skipped them.
+			return nil, nil, closers, missingCredentials(ws)
 		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: creds.SiteID, APIKey: creds.APIKey,
 			Region: creds.Region, BaseURL: e.TrackURL, RateLimit: cfg.RateLimit}); err != nil {
 			return nil, nil, closers, err
 		}
 	}
 	return index, p, closers, nil
+}
+
+// missingCredentials is the usage error of --apply-actions for a workspace
+// without Track credentials, naming what to set.
+func missingCredentials(ws string) error {
+	if ws == workspace.Default {
+		return fmt.Errorf("backfill: %w: --apply-actions needs %s and %s (or %s=true for a dry run of the actions)",
+			ErrUsage, config.EnvSiteID, config.EnvTrackAPIKey, config.EnvDryRun)
+	}
+	return fmt.Errorf("backfill: %w: --apply-actions --workspace %s needs workspace %s's Track credentials in %s (or %s=true for a dry run of the actions)",
+		ErrUsage, ws, ws, config.EnvWorkspaceCredentials, config.EnvDryRun)
 }
 
 // policyText is workspace ws's action policy: its entry in
