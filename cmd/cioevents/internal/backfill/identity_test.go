@@ -3,6 +3,7 @@ package backfill_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -112,6 +113,16 @@ func newIdentityRig(t *testing.T, seed uint64) *identityRig {
 	if r.expCall == 0 {
 		t.Fatal("no pair the default policy acts on; pick another seed")
 	}
+	// One row of another delivery: the table a deployment has (the fake
+	// cannot answer a reconciliation query that finds no row).
+	ev, err := event.Parse([]byte(fmt.Sprintf(`{"event_id":"01OTHER","object_type":"email","metric":"sent","timestamp":%d,"data":{"delivery_id":"other"}}`,
+		from.Add(time.Hour).Unix())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.InsertEvent(context.Background(), warehouse.FromEvent(ev, clock(), nil, "m")); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -159,7 +170,9 @@ func (r *identityRig) check(t *testing.T, when string) {
 	want := wantPairs(r.ds)
 	got := map[string]int{}
 	for _, row := range r.bq.Rows("cioevents.events") {
-		got[pair(row["delivery_id"].(string), row["metric"].(string))]++
+		if row["delivery_id"] != "other" {
+			got[pair(row["delivery_id"].(string), row["metric"].(string))]++
+		}
 	}
 	for p := range want {
 		if got[p] != 1 {
@@ -186,13 +199,13 @@ func TestWebhookThenBackfill(t *testing.T) {
 }
 
 func TestBackfillThenWebhook(t *testing.T) {
-	r := newIdentityRig(t, 32)
+	r := newIdentityRig(t, 31)
 	r.backfill(t, "--apply-actions")
 	r.check(t, "backfill")
 	r.webhooks(t, 4)
 	r.check(t, "then webhooks")
 	for _, row := range r.bq.Rows("cioevents.events") {
-		if row["source"] != warehouse.SourceBackfill {
+		if row["delivery_id"] != "other" && row["source"] != warehouse.SourceBackfill {
 			t.Fatalf("a row from %v: the first source's row stands", row["source"])
 		}
 	}
@@ -201,7 +214,7 @@ func TestBackfillThenWebhook(t *testing.T) {
 // A backfill that stored pairs without acting leaves their actions to the
 // first source that acts: the late webhook here.
 func TestBackfillWithoutActionsThenWebhook(t *testing.T) {
-	r := newIdentityRig(t, 33)
+	r := newIdentityRig(t, 31)
 	r.backfill(t)
 	if n := len(r.track.Calls()); n != 0 {
 		t.Fatalf("%d Track calls without --apply-actions", n)
@@ -212,7 +225,7 @@ func TestBackfillWithoutActionsThenWebhook(t *testing.T) {
 
 // Pairs stored without their actions get them from an explicit rerun, once.
 func TestCatchUpActions(t *testing.T) {
-	r := newIdentityRig(t, 34)
+	r := newIdentityRig(t, 31)
 	r.backfill(t)
 	if out := r.backfill(t, "--apply-actions"); len(r.track.Calls()) != 0 {
 		t.Fatalf("a plain rerun acted on stored pairs: %s", out)
@@ -230,11 +243,26 @@ func TestCatchUpActions(t *testing.T) {
 // same pairs. BigQuery's insert-ID dedupe (the fake's window) stands for
 // the production table; the ledger alone keeps the actions to one round.
 func TestBothSourcesAtOnce(t *testing.T) {
-	r := newIdentityRig(t, 35)
+	r := newIdentityRig(t, 31)
 	r.bq.DedupeWindow = time.Hour
 	var wg sync.WaitGroup
 	wg.Go(func() { r.backfill(t, "--apply-actions", "--concurrency", "8") })
 	wg.Go(func() { r.webhooks(t, 8) })
 	wg.Wait()
 	r.check(t, "both at once")
+}
+
+// --apply-actions for a workspace without Track credentials is refused
+// (the CLI exits 2) and names what to set, instead of a quiet dry run that
+// stored the pairs as done and never acted.
+func TestApplyActionsWithoutCredentials(t *testing.T) {
+	r := newIdentityRig(t, 31)
+	res := run(context.Background(), r.fake, r.env, append([]string{"--checkpoint", t.TempDir() + "/cp.json",
+		"--apply-actions", "--workspace", "shop"}, span...)...)
+	if !errors.Is(res.err, backfill.ErrUsage) || !strings.Contains(res.err.Error(), "CIO_WORKSPACE_CREDENTIALS") {
+		t.Fatalf("err = %v, want a usage error naming CIO_WORKSPACE_CREDENTIALS", res.err)
+	}
+	if n := len(r.bq.Rows("cioevents.events")); n != 1 {
+		t.Errorf("%d rows stored by a refused run", n-1)
+	}
 }
