@@ -1,5 +1,6 @@
 // Package ledger is the exactly-once ledger of the processor: one record per
-// event_id that says whether the event is being processed (under a lease),
+// key — an event's identity, or its round of actions (shared/pipeline) —
+// that says whether the event is being processed (under a lease),
 // which side effects are already done, and whether it is finished. Pub/Sub
 // delivers at least once, so every redelivery goes through Claim first.
 package ledger

@@ -1,22 +1,29 @@
 // Package pipeline is the processor's logic: turn one Pub/Sub message into
 // exactly one warehouse row and one round of Customer.io actions, however
-// often the message is delivered and wherever a delivery stops.
+// often the message is delivered, wherever a delivery stops, and whichever
+// source (webhook, backfill, replay) brings the same occurrence first.
 //
-// Exactly-once comes from the ledger. An event with actions is claimed
-// first: one delivery at a time holds it under a lease, and steps already
-// done are skipped by later deliveries. An event without actions (most
-// events) is not claimed: the ledger is read, the row inserted and the event
-// stored as done in one create. The windows the ledger leaves — a side
-// effect done but not yet written down when the process dies, and two
-// deliveries of an unclaimed event at the same moment — are covered for rows
-// by the insert ID (= event_id) and the dedupe view, and for actions by
-// their being idempotent updates (`_update: true` attribute sets).
+// Exactly-once comes from the ledger, keyed by the event's identity
+// (event.Key: delivery and metric, plus the occurrence time for metrics that
+// repeat, else the event_id; docs/backfill.md). An event without actions
+// (most events) is not claimed: the ledger is read, the row inserted and the
+// identity stored as done in one create. An event with actions is claimed
+// first — one delivery at a time holds it under a lease, and steps already
+// done are skipped by later deliveries — and its round of actions has a
+// record of its own (ActionsKey), claimed the same way after the row's is
+// finished, so that a row stored by a source that did not act (a backfill
+// without --apply-actions) still gets its actions, once, from the next
+// source that acts. The windows the ledger leaves — a side effect done but
+// not yet written down when the process dies, and two deliveries of an
+// unclaimed event at the same moment — are covered for rows by the insert ID
+// (= the identity) and the dedupe view, and for actions by their being
+// idempotent updates (`_update: true` attribute sets).
 //
 // How often the ledger is written is a trade: by default (lean) the steps of
-// a claimed event are stored with the write that finishes it (or with a
-// lease renewal or release, when one happens anyway), so an event costs at
-// most two writes; RecordEachStep stores each step as soon as it is done,
-// which narrows what a crash repeats at one write per step.
+// a claimed record are stored with the write that finishes it (or with a
+// lease renewal or release, when one happens anyway), so an event costs one
+// write, or four with actions; RecordEachStep stores each step as soon as it
+// is done, which narrows what a crash repeats at one write per step.
 package pipeline
 
 import (
