@@ -30,6 +30,24 @@ var (
 	ErrUnfinished = errors.New("ledger: event started and not finished")
 )
 
+// DoneError is the ErrDuplicate of Claim and Peek: the record is done, and
+// Outcome is what its Finish or Put wrote. Both read the record anyway, so
+// the outcome costs nothing; the pipeline uses it to tell a row stored with
+// its actions deferred from one whose deliverer acted.
+type DoneError struct{ Outcome string }
+
+func (e *DoneError) Error() string        { return ErrDuplicate.Error() }
+func (e *DoneError) Is(target error) bool { return target == ErrDuplicate }
+
+// DoneOutcome is the outcome a DoneError in err carries.
+func DoneOutcome(err error) (string, bool) {
+	var d *DoneError
+	if errors.As(err, &d) {
+		return d.Outcome, true
+	}
+	return "", false
+}
+
 // Ledger is implemented by Firestore (production), Bolt (`cioevents dev`) and
 // Memory (tests).
 //
@@ -209,12 +227,12 @@ var errNilClaim = errors.New("ledger: nil claim")
 
 // peekState is Peek's verdict on a record that exists, for the stores that
 // keep the lease's end (Memory, Bolt).
-func peekState(state string, expireAt, leaseUntil, now time.Time) error {
+func peekState(state, outcome string, expireAt, leaseUntil, now time.Time) error {
 	switch {
 	case !expireAt.After(now):
 		return nil
 	case state == StateDone:
-		return ErrDuplicate
+		return &DoneError{Outcome: outcome}
 	case leaseUntil.After(now):
 		return ErrBusy
 	}

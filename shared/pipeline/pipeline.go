@@ -5,25 +5,24 @@
 //
 // Exactly-once comes from the ledger, keyed by the event's identity
 // (event.Key: delivery and metric, plus the occurrence time for metrics that
-// repeat, else the event_id; docs/backfill.md). An event without actions
+// repeat, else the event_id; docs/backfill.md). An event with actions is
+// claimed first: one delivery at a time holds it under a lease, and steps
+// already done are skipped by later deliveries. An event without actions
 // (most events) is not claimed: the ledger is read, the row inserted and the
-// identity stored as done in one create. An event with actions is claimed
-// first — one delivery at a time holds it under a lease, and steps already
-// done are skipped by later deliveries — and its round of actions has a
-// record of its own (ActionsKey), claimed the same way after the row's is
-// finished, so that a row stored by a source that did not act (a backfill
-// without --apply-actions) still gets its actions, once, from the next
-// source that acts. The windows the ledger leaves — a side effect done but
-// not yet written down when the process dies, and two deliveries of an
-// unclaimed event at the same moment — are covered for rows by the insert ID
-// (= the identity) and the dedupe view, and for actions by their being
-// idempotent updates (`_update: true` attribute sets).
+// event stored as done in one create. A source that stores rows without
+// acting (backfill without --apply-actions: DeferActions) records them so,
+// and the next delivery of the occurrence with actions to make makes them
+// under a record of their own (ActionsKey). The windows the ledger leaves — a
+// side effect done but not yet written down when the process dies, and two
+// deliveries of an unclaimed event at the same moment — are covered for rows
+// by the insert ID (= the identity) and the dedupe view, and for actions by
+// their being idempotent updates (`_update: true` attribute sets).
 //
 // How often the ledger is written is a trade: by default (lean) the steps of
-// a claimed record are stored with the write that finishes it (or with a
-// lease renewal or release, when one happens anyway), so an event costs one
-// write, or four with actions; RecordEachStep stores each step as soon as it
-// is done, which narrows what a crash repeats at one write per step.
+// a claimed event are stored with the write that finishes it (or with a
+// lease renewal or release, when one happens anyway), so an event costs at
+// most two writes; RecordEachStep stores each step as soon as it is done,
+// which narrows what a crash repeats at one write per step.
 package pipeline
 
 import (
@@ -82,9 +81,14 @@ type Processor struct {
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
 	TTL time.Duration
-	// ActionsTTL is how long the record of an event's actions lives
-	// (default DefaultActionsTTL, never less than TTL): as long as a later
-	// backfill may still come for them.
+	// DeferActions stores rows without acting and records them so: the
+	// next delivery of the same occurrence that has actions to make makes
+	// them (a webhook, or ProcessActions). Backfill without --apply-actions.
+	DeferActions bool
+	// ActionsTTL is how long the record of a row stored with its actions
+	// deferred, and of those actions once made, lives (default
+	// DefaultActionsTTL, never less than TTL): as long as a later backfill
+	// may still come for them.
 	ActionsTTL time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -135,6 +139,8 @@ type Result struct {
 	// receivedAt and occurred (zero when the body has no timestamp) are
 	// the event's times, for the lags its log line reports.
 	receivedAt, occurred time.Time
+	// deferred: the row was a duplicate stored with its actions deferred.
+	deferred bool
 }
 
 // eventResult starts the result of a parsed event.
@@ -174,9 +180,9 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	return p.run(ctx, m, false)
 }
 
-// ProcessActions makes the round of actions of an event whose row is
-// stored already, unless the ledger records it made: it never inserts a
-// row. Backfill uses it for pairs stored without their actions.
+// ProcessActions makes the round of actions of an event whose row was
+// stored with its actions deferred (DeferActions), unless the ledger records
+// them made: it never inserts a row. Backfill --catch-up-actions uses it.
 func (p *Processor) ProcessActions(ctx context.Context, m Message) (Result, error) {
 	return p.run(ctx, m, true)
 }
@@ -222,69 +228,61 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 		client, policy = p.Workspaces.Lookup(*workspaceOf(m))
 	}
 	plan := policy.Plan(ev)
+	if p.DeferActions {
+		plan = nil
+	}
 	row := eventRow(m, ev, receivedAt)
 	key := row.Key()
-
-	res := eventResult(ev, receivedAt)
-	res.Key = key
 	if actionsOnly {
-		res.Outcome = OutcomeDuplicate
-	} else {
-		var claim *ledger.Claim
-		res, claim, err = p.storeRow(ctx, m, ev, row, key, len(plan) > 0, receivedAt)
-		if err != nil || claim != nil {
-			return res, claim, err
-		}
+		return p.deferredActions(ctx, m, ev, client, policy.Plan(ev), key, receivedAt)
 	}
-	if len(plan) == 0 || res.Outcome == OutcomeRejected {
-		return res, nil, nil
-	}
-	// The actions have a ledger record of their own, so that whichever
-	// source stored the row, and whether or not it acted, one round of
-	// actions is made per occurrence: by the first delivery that acts.
-	stored := res.Outcome
-	ares, claim, err := p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
-	ares.Key = key
-	// The attempt is the delivery's: the row's claim may have been taken
-	// over when the actions' claim was new, or the other way round.
-	ares.Attempt = max(ares.Attempt, res.Attempt)
-	if err != nil || claim != nil {
-		return ares, claim, err
-	}
-	// Inserted when this delivery made the actions (the row may have been
-	// stored by another source, or an earlier delivery that stopped before
-	// acting), else what became of the row.
-	if ares.Outcome == OutcomeDuplicate {
-		ares.Outcome = stored
-	}
-	return ares, nil, nil
-}
-
-// ActionsKey is the ledger key of an event's round of actions, beside the
-// key of its row (event.Key).
-func ActionsKey(key string) string { return "actions-" + key }
-
-// storeRow stores the row under key: unclaimed (a read, the insert, one
-// create) for an event without actions, under a claim for one with actions
-// (so one delivery at a time works on it), in strict mode, or to finish
-// what a claim left.
-func (p *Processor) storeRow(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
-	claimed bool, receivedAt time.Time) (Result, *ledger.Claim, error) {
-	if !p.RecordEachStep && !claimed {
+	if len(plan) == 0 && !p.RecordEachStep {
 		res, err := p.processUnclaimed(ctx, m, ev, row, key, receivedAt)
 		if !errors.Is(err, ledger.ErrUnfinished) {
 			return res, nil, err
 		}
 		// A delivery that claimed the event stopped half way (the policy
-		// had actions for it then, or strict mode): finish it the same way.
+		// had actions for it then): finish it the same way.
 	}
-	return p.processClaimed(ctx, m, ev, nil, nil, key, &row, receivedAt)
+	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+	if err == nil && res.deferred && len(plan) > 0 {
+		// Another source stored the row and left its actions to whoever
+		// acts next: make them, once, under their own record.
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+	}
+	return res, claim, err
 }
 
-// processUnclaimed handles an event that has nothing to do but its row: a
-// read, the insert, one create. A crash after the insert repeats the insert
-// on redelivery; so do two deliveries at the same moment, both finding no
-// record. Both repeats carry the same insert ID.
+// OutcomeDeferred is the ledger outcome of a row stored with DeferActions:
+// the next delivery of the occurrence that has actions to make makes them.
+const OutcomeDeferred = OutcomeInserted + ":actions_deferred"
+
+// ActionsKey is the ledger key of the actions of an occurrence whose row
+// was stored with its actions deferred.
+func ActionsKey(key string) string { return "actions-" + key }
+
+// deferredActions makes the actions of a stored row whose storer deferred
+// them (ProcessActions). A row stored otherwise — by a delivery that acted,
+// or had nothing to do — or one the ledger no longer knows is left alone:
+// acting on it could act twice.
+func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Event, client actions.Client,
+	plan []actions.Call, key string, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	res := eventResult(ev, receivedAt)
+	res.Key = key
+	err := p.peek(ctx, key)
+	if outcome, done := ledger.DoneOutcome(err); done && outcome == OutcomeDeferred && len(plan) > 0 {
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+	}
+	switch {
+	case err == nil || errors.Is(err, ledger.ErrDuplicate):
+		res.Outcome = OutcomeDuplicate
+		return res, nil, nil
+	case errors.Is(err, ledger.ErrUnfinished):
+		return res, nil, &RetryError{Step: "peek", Err: err}
+	}
+	return res, nil, err
+}
+
 func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
 	receivedAt time.Time) (Result, error) {
 	res := eventResult(ev, receivedAt)
@@ -311,7 +309,11 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 		}
 	}
 	res.Outcome = OutcomeInserted
-	if err := p.put(ctx, key, p.expireAt(receivedAt), OutcomeInserted); errors.Is(err, ledger.ErrDuplicate) {
+	expireAt, outcome := p.expireAt(receivedAt), OutcomeInserted
+	if p.DeferActions {
+		expireAt, outcome = p.actionsExpireAt(receivedAt), OutcomeDeferred
+	}
+	if err := p.put(ctx, key, expireAt, outcome); errors.Is(err, ledger.ErrDuplicate) {
 		// Another delivery stored it first; our insert carried its insert ID.
 		res.Outcome = OutcomeDuplicate
 	} else if err != nil {
@@ -329,13 +331,17 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 	// Crash points of the actions' claim are named apart from the row's.
 	at := func(point string) string { return point }
 	expireAt := p.expireAt(receivedAt)
+	if row == nil || p.DeferActions {
+		expireAt = p.actionsExpireAt(receivedAt)
+	}
 	if row == nil {
 		at = func(point string) string { return "actions:" + point }
-		expireAt = p.actionsExpireAt(receivedAt)
 	}
 	claim, err := p.claim(ctx, key, expireAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
+		outcome, _ := ledger.DoneOutcome(err)
+		res.deferred = row != nil && outcome == OutcomeDeferred
 		return res, nil, nil
 	}
 	if err != nil {
@@ -370,6 +376,9 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 	}
 
 	outcome := OutcomeInserted
+	if row != nil && p.DeferActions {
+		outcome = OutcomeDeferred
+	}
 	for _, call := range plan {
 		if claim.Done(call.Step) {
 			continue
@@ -715,7 +724,6 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("event_id", res.EventID),
-		slog.String("key", res.Key),
 		slog.String("object_type", m.Attributes[webhook.AttrObjectType]),
 		slog.String("metric", m.Attributes[webhook.AttrMetric]),
 		slog.String("message_id", m.ID),

@@ -240,7 +240,10 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 		return nil, closers, err
 	}
 	closers = append(closers, f.Close)
-	p := &pipeline.Processor{Ledger: led, Warehouse: &privacy.Writer{Next: f, Policy: pii}, Logger: logger}
+	// Without --apply-actions the rows are recorded as stored with their
+	// actions deferred: dev, or a later --catch-up-actions, makes them.
+	p := &pipeline.Processor{Ledger: led, Warehouse: &privacy.Writer{Next: f, Policy: pii}, Logger: logger,
+		DeferActions: !apply}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
 		named, err := config.ParseWorkspaceActions(e.Getenv(config.EnvWorkspaceActions))
@@ -317,7 +320,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	p := &pipeline.Processor{Ledger: ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease),
 		Warehouse: &privacy.Writer{Next: w, Policy: pii}, Policy: policy,
 		TTL: cfg.LedgerTTL, StepTimeout: cfg.StepTimeout, LedgerTimeout: cfg.LedgerTimeout,
-		RecordEachStep: cfg.RecordEachStep, Logger: logger}
+		RecordEachStep: cfg.RecordEachStep, Logger: logger, DeferActions: !apply}
 	if apply {
 		// The run's own workspace's credentials, never another's.
 		creds, ok := cfg.Credentials(ws)
