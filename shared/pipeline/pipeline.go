@@ -234,7 +234,7 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 	row := eventRow(m, ev, receivedAt)
 	key := row.Key()
 	if actionsOnly {
-		return p.deferredActions(ctx, m, ev, client, policy.Plan(ev), key, receivedAt)
+		return p.deferredActions(ctx, m, ev, client, policy.Plan(ev), row, receivedAt)
 	}
 	if len(plan) == 0 && !p.RecordEachStep {
 		res, err := p.processUnclaimed(ctx, m, ev, row, key, receivedAt)
@@ -262,11 +262,13 @@ const OutcomeDeferred = OutcomeInserted + ":actions_deferred"
 func ActionsKey(key string) string { return "actions-" + key }
 
 // deferredActions makes the actions of a stored row whose storer deferred
-// them (ProcessActions). A row stored otherwise — by a delivery that acted,
-// or had nothing to do — or one the ledger no longer knows is left alone:
-// acting on it could act twice.
+// them (ProcessActions), or finishes a claimed event a delivery left
+// unfinished (a run stopped between its row and its actions). A row stored
+// otherwise — by a delivery that acted, or had nothing to do — or one the
+// ledger no longer knows is left alone: acting on it could act twice.
 func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Event, client actions.Client,
-	plan []actions.Call, key string, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	plan []actions.Call, row warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	key := row.Key()
 	res := eventResult(ev, receivedAt)
 	res.Key = key
 	err := p.peek(ctx, key)
@@ -278,7 +280,9 @@ func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Ev
 		res.Outcome = OutcomeDuplicate
 		return res, nil, nil
 	case errors.Is(err, ledger.ErrUnfinished):
-		return res, nil, &RetryError{Step: "peek", Err: err}
+		// Its steps done are skipped; a row whose insert was not yet
+		// recorded goes again under the same insert ID.
+		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
 	}
 	return res, nil, err
 }
@@ -308,11 +312,11 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 			return res, err
 		}
 	}
-	res.Outcome = OutcomeInserted
 	expireAt, outcome := p.expireAt(receivedAt), OutcomeInserted
 	if p.DeferActions {
 		expireAt, outcome = p.actionsExpireAt(receivedAt), OutcomeDeferred
 	}
+	res.Outcome = outcome
 	if err := p.put(ctx, key, expireAt, outcome); errors.Is(err, ledger.ErrDuplicate) {
 		// Another delivery stored it first; our insert carried its insert ID.
 		res.Outcome = OutcomeDuplicate
