@@ -246,9 +246,16 @@ func TestBothSourcesAtOnce(t *testing.T) {
 	r := newIdentityRig(t, 31)
 	r.bq.DedupeWindow = time.Hour
 	var wg sync.WaitGroup
-	wg.Go(func() { r.backfill(t, "--apply-actions", "--concurrency", "8") })
+	var res result
+	wg.Go(func() {
+		res = run(context.Background(), r.fake, r.env, append([]string{"--checkpoint", t.TempDir() + "/cp.json",
+			"--apply-actions", "--concurrency", "8"}, span...)...)
+	})
 	wg.Go(func() { r.webhooks(t, 8) })
 	wg.Wait()
+	if res.err != nil {
+		t.Fatalf("backfill: %v\n%s", res.err, res.stderr)
+	}
 	r.check(t, "both at once")
 }
 
