@@ -52,31 +52,20 @@ resource "google_bigquery_table" "rejected_events" {
 }
 
 # Insert IDs dedupe only best-effort, so this view is the last guard: one row
-# per event_id, the first delivery wins. Duplicates share the body and so the
-# event_time; partitioning the window by it too lets an outer filter on
-# event_time reach the table's partition filter.
+# per event identity (docs/backfill.md: delivery and metric, else event_id),
+# the webhook's row before a backfilled one. The SQL is generated from
+# cmd/cioevents/internal/funnel, like the reporting views.
 resource "google_bigquery_table" "events_deduped" {
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.events.dataset_id
   table_id    = "${var.events_table}_deduped"
-  description = "events with one row per event_id. Filter on event_time, as on the table."
+  description = "events with one row per event identity (delivery and metric, else event_id). Filter on event_time, as on the table."
 
   view {
     use_legacy_sql = false
-    query          = <<-SQL
-      SELECT * EXCEPT (delivery_rank)
-      FROM (
-        SELECT
-          *,
-          -- event_time is a function of the event (body timestamp, else the
-          -- time in its ULID event_id), so this is one row per event_id; it
-          -- stays in the key so a filter on event_time reaches the table's
-          -- partitions through the window.
-          ROW_NUMBER() OVER (PARTITION BY event_time, event_id ORDER BY received_at) AS delivery_rank
-        FROM `${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events.table_id}`
-      )
-      WHERE delivery_rank = 1
-    SQL
+    query = templatefile("${path.module}/views/events_deduped.sql", {
+      events = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events.table_id}"
+    })
   }
 
   deletion_protection = true

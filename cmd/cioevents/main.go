@@ -101,6 +101,9 @@ func main() {
 		err = schema(args, os.Stdout)
 	case "backfill":
 		err = backfill.Command(ctx, args, backfill.Env{})
+		if errors.Is(err, backfill.ErrUsage) {
+			err = usageError{cmd: "backfill", msg: strings.TrimPrefix(err.Error(), "backfill: usage: ")}
+		}
 	case "report":
 		err = report.Command(ctx, args, report.Env{})
 	case "forget":

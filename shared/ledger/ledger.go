@@ -1,5 +1,6 @@
 // Package ledger is the exactly-once ledger of the processor: one record per
-// event_id that says whether the event is being processed (under a lease),
+// key — an event's identity, or its round of actions (shared/pipeline) —
+// that says whether the event is being processed (under a lease),
 // which side effects are already done, and whether it is finished. Pub/Sub
 // delivers at least once, so every redelivery goes through Claim first.
 package ledger
@@ -28,6 +29,24 @@ var (
 	// not finish (its lease ran out or was released); Claim takes it over.
 	ErrUnfinished = errors.New("ledger: event started and not finished")
 )
+
+// DoneError is the ErrDuplicate of Claim and Peek: the record is done, and
+// Outcome is what its Finish or Put wrote. Both read the record anyway, so
+// the outcome costs nothing; the pipeline uses it to tell a row stored with
+// its actions deferred from one whose deliverer acted.
+type DoneError struct{ Outcome string }
+
+func (e *DoneError) Error() string        { return ErrDuplicate.Error() }
+func (e *DoneError) Is(target error) bool { return target == ErrDuplicate }
+
+// DoneOutcome is the outcome a DoneError in err carries.
+func DoneOutcome(err error) (string, bool) {
+	var d *DoneError
+	if errors.As(err, &d) {
+		return d.Outcome, true
+	}
+	return "", false
+}
 
 // Ledger is implemented by Firestore (production), Bolt (`cioevents dev`) and
 // Memory (tests).
@@ -208,12 +227,12 @@ var errNilClaim = errors.New("ledger: nil claim")
 
 // peekState is Peek's verdict on a record that exists, for the stores that
 // keep the lease's end (Memory, Bolt).
-func peekState(state string, expireAt, leaseUntil, now time.Time) error {
+func peekState(state, outcome string, expireAt, leaseUntil, now time.Time) error {
 	switch {
 	case !expireAt.After(now):
 		return nil
 	case state == StateDone:
-		return ErrDuplicate
+		return &DoneError{Outcome: outcome}
 	case leaseUntil.After(now):
 		return ErrBusy
 	}

@@ -568,6 +568,22 @@ var contract = []struct {
 			t.Fatalf("stored %+v", r)
 		}
 	}},
+	{"a done record's outcome comes back with the duplicate", func(t *testing.T, e env) {
+		exp := t0.Add(time.Hour)
+		must(t, "Put", e.l.Put(ctx, "ev-done-put", exp, "inserted:actions_deferred"))
+		c := mustClaim(t, e.l, "ev-done-claim", exp)
+		must(t, "Finish", e.l.Finish(ctx, c, "inserted:action_failed"))
+		for id, want := range map[string]string{"ev-done-put": "inserted:actions_deferred", "ev-done-claim": "inserted:action_failed"} {
+			_, err := e.l.Claim(ctx, id, exp)
+			if got, ok := DoneOutcome(err); !ok || got != want || !errors.Is(err, ErrDuplicate) {
+				t.Errorf("Claim %s: %v, outcome %q; want a duplicate with %q", id, err, got, want)
+			}
+			err = e.l.Peek(ctx, id)
+			if got, ok := DoneOutcome(err); !ok || got != want || !errors.Is(err, ErrDuplicate) {
+				t.Errorf("Peek %s: %v, outcome %q; want a duplicate with %q", id, err, got, want)
+			}
+		}
+	}},
 }
 
 func claimConcurrently(l Ledger, id string, exp time.Time, n int) (wins int, errs []error) {

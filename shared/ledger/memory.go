@@ -67,7 +67,7 @@ func (m *Memory) Claim(ctx context.Context, eventID string, expireAt time.Time) 
 			steps: map[string]time.Time{}, createdAt: now, updatedAt: now, expireAt: expireAt}
 		m.docs[eventID] = d
 	case d.state == StateDone:
-		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), ErrDuplicate)
+		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), &DoneError{Outcome: d.outcome})
 	case d.leaseUntil.After(now):
 		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), ErrBusy)
 	default:
@@ -92,7 +92,7 @@ func (m *Memory) Peek(ctx context.Context, eventID string) error {
 	if !ok {
 		return nil
 	}
-	if err := peekState(d.state, d.expireAt, d.leaseUntil, now); err != nil {
+	if err := peekState(d.state, d.outcome, d.expireAt, d.leaseUntil, now); err != nil {
 		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
 	}
 	return nil

@@ -1,15 +1,21 @@
 // Package pipeline is the processor's logic: turn one Pub/Sub message into
 // exactly one warehouse row and one round of Customer.io actions, however
-// often the message is delivered and wherever a delivery stops.
+// often the message is delivered, wherever a delivery stops, and whichever
+// source (webhook, backfill, replay) brings the same occurrence first.
 //
-// Exactly-once comes from the ledger. An event with actions is claimed
-// first: one delivery at a time holds it under a lease, and steps already
-// done are skipped by later deliveries. An event without actions (most
-// events) is not claimed: the ledger is read, the row inserted and the event
-// stored as done in one create. The windows the ledger leaves — a side
-// effect done but not yet written down when the process dies, and two
+// Exactly-once comes from the ledger, keyed by the event's identity
+// (event.Key: delivery and metric, plus the occurrence time for metrics that
+// repeat, else the event_id; docs/backfill.md). An event with actions is
+// claimed first: one delivery at a time holds it under a lease, and steps
+// already done are skipped by later deliveries. An event without actions
+// (most events) is not claimed: the ledger is read, the row inserted and the
+// event stored as done in one create. A source that stores rows without
+// acting (backfill without --apply-actions: DeferActions) records them so,
+// and the next delivery of the occurrence with actions to make makes them
+// under a record of their own (ActionsKey). The windows the ledger leaves — a
+// side effect done but not yet written down when the process dies, and two
 // deliveries of an unclaimed event at the same moment — are covered for rows
-// by the insert ID (= event_id) and the dedupe view, and for actions by
+// by the insert ID (= the identity) and the dedupe view, and for actions by
 // their being idempotent updates (`_update: true` attribute sets).
 //
 // How often the ledger is written is a trade: by default (lean) the steps of
@@ -83,9 +89,18 @@ type Processor struct {
 	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
-	TTL    time.Duration
-	Logger *slog.Logger
-	Now    func() time.Time
+	TTL time.Duration
+	// DeferActions stores rows without acting and records them so: the
+	// next delivery of the same occurrence that has actions to make makes
+	// them (a webhook, or ProcessActions). Backfill without --apply-actions.
+	DeferActions bool
+	// ActionsTTL is how long the record of a row stored with its actions
+	// deferred, and of those actions once made, lives (default
+	// DefaultActionsTTL, never less than TTL): as long as a later backfill
+	// may still come for them.
+	ActionsTTL time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// StepTimeout bounds each call to another service (default 20 s): the
 	// BigQuery client retries 5xx by itself for as long as its context
 	// allows, and a delivery must fail and be redelivered, not hang.
@@ -112,6 +127,7 @@ const (
 	DefaultStepTimeout   = 20 * time.Second
 	DefaultLedgerTimeout = 10 * time.Second
 	DefaultLeaseMargin   = 5 * time.Second
+	DefaultActionsTTL    = 400 * 24 * time.Hour
 )
 
 // MinLease is the shortest lease under which one side effect can run to its
@@ -123,6 +139,8 @@ func MinLease(stepTimeout, ledgerTimeout, margin time.Duration) time.Duration {
 // Result says what one delivery did.
 type Result struct {
 	EventID string
+	// Key is the event's identity (event.Key), its row's ledger key.
+	Key     string
 	Outcome string
 	Reason  string // for rejections
 	Attempt int
@@ -130,6 +148,8 @@ type Result struct {
 	// receivedAt and occurred (zero when the body has no timestamp) are
 	// the event's times, for the lags its log line reports.
 	receivedAt, occurred time.Time
+	// deferred: the row was a duplicate stored with its actions deferred.
+	deferred bool
 }
 
 // eventResult starts the result of a parsed event.
@@ -166,8 +186,19 @@ var errLeaseShort = errors.New("lease too short for one step: LEDGER_LEASE must 
 // a call was abandoned), so that the redelivery does the work instead of
 // finding the event busy.
 func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
+	return p.run(ctx, m, false)
+}
+
+// ProcessActions makes the round of actions of an event whose row was
+// stored with its actions deferred (DeferActions), unless the ledger records
+// them made: it never inserts a row. Backfill --catch-up-actions uses it.
+func (p *Processor) ProcessActions(ctx context.Context, m Message) (Result, error) {
+	return p.run(ctx, m, true)
+}
+
+func (p *Processor) run(ctx context.Context, m Message, actionsOnly bool) (Result, error) {
 	start := p.now()
-	res, claim, err := p.process(ctx, m)
+	res, claim, err := p.process(ctx, m, actionsOnly)
 	if err != nil && claim != nil && !errors.Is(err, errCrash) && !errors.Is(err, ledger.ErrLeaseLost) {
 		// A call that timed out may still be running at the far side: keep
 		// the margin, so the next delivery's call cannot overlap it.
@@ -181,7 +212,7 @@ func (p *Processor) Process(ctx context.Context, m Message) (Result, error) {
 	return res, err
 }
 
-func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Claim, error) {
+func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (Result, *ledger.Claim, error) {
 	receivedAt := p.receivedAt(m)
 	if reason := m.Attributes[webhook.AttrInvalid]; reason != "" {
 		return p.reject(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
@@ -219,24 +250,71 @@ func (p *Processor) process(ctx context.Context, m Message) (Result, *ledger.Cla
 		// reach a person in Customer.io, whatever a policy says.
 		plan = nil
 	}
+	acting := plan
+	if p.DeferActions {
+		plan = nil
+	}
+	row := eventRow(m, ev, receivedAt)
+	key := row.Key()
+	if actionsOnly {
+		return p.deferredActions(ctx, m, ev, client, acting, row, receivedAt)
+	}
 	if len(plan) == 0 && !p.RecordEachStep {
-		res, err := p.processUnclaimed(ctx, m, ev, receivedAt)
+		res, err := p.processUnclaimed(ctx, m, ev, row, key, receivedAt)
 		if !errors.Is(err, ledger.ErrUnfinished) {
 			return res, nil, err
 		}
 		// A delivery that claimed the event stopped half way (the policy
 		// had actions for it then): finish it the same way.
 	}
-	return p.processClaimed(ctx, m, ev, client, plan, receivedAt)
+	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+	if err == nil && res.deferred && len(plan) > 0 {
+		// Another source stored the row and left its actions to whoever
+		// acts next: make them, once, under their own record.
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+	}
+	return res, claim, err
 }
 
-// processUnclaimed handles an event that has nothing to do but its row: a
-// read, the insert, one create. A crash after the insert repeats the insert
-// on redelivery; so do two deliveries at the same moment, both finding no
-// record. Both repeats carry the same insert ID.
-func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, receivedAt time.Time) (Result, error) {
+// OutcomeDeferred is the ledger outcome of a row stored with DeferActions:
+// the next delivery of the occurrence that has actions to make makes them.
+const OutcomeDeferred = OutcomeInserted + ":actions_deferred"
+
+// ActionsKey is the ledger key of the actions of an occurrence whose row
+// was stored with its actions deferred.
+func ActionsKey(key string) string { return "actions-" + key }
+
+// deferredActions makes the actions of a stored row whose storer deferred
+// them (ProcessActions), or finishes a claimed event a delivery left
+// unfinished (a run stopped between its row and its actions). A row stored
+// otherwise — by a delivery that acted, or had nothing to do — or one the
+// ledger no longer knows is left alone: acting on it could act twice.
+func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Event, client actions.Client,
+	plan []actions.Call, row warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	key := row.Key()
 	res := eventResult(ev, receivedAt)
-	if err := p.peek(ctx, ev.EventID); err != nil {
+	res.Key = key
+	err := p.peek(ctx, key)
+	if outcome, done := ledger.DoneOutcome(err); done && outcome == OutcomeDeferred && len(plan) > 0 {
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+	}
+	switch {
+	case err == nil || errors.Is(err, ledger.ErrDuplicate):
+		res.Outcome = OutcomeDuplicate
+		return res, nil, nil
+	case errors.Is(err, ledger.ErrUnfinished):
+		// Its steps done are skipped; a row whose insert was not yet
+		// recorded goes again under the same insert ID.
+		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+	}
+	return res, nil, err
+}
+
+func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
+	receivedAt time.Time) (Result, error) {
+	res := eventResult(ev, receivedAt)
+	res.Key = key
+	if err := p.peek(ctx, key); err != nil {
 		if errors.Is(err, ledger.ErrDuplicate) {
 			res.Outcome = OutcomeDuplicate
 			return res, nil
@@ -246,20 +324,23 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	if err := p.fault("claimed"); err != nil {
 		return res, err
 	}
-	row := eventRow(m, ev, receivedAt)
 	if err := p.bounded(ctx, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
 		if !warehouse.IsPermanent(err) {
 			return res, asRetry(StepRow, err)
 		}
-		return p.rejectUnclaimed(ctx, m, receivedAt, "row_invalid", ev.EventID, ev.EventID, err)
+		return p.rejectUnclaimed(ctx, m, receivedAt, "row_invalid", ev.EventID, key, err)
 	}
 	for _, point := range []string{StepRow + ":sent", StepRow, "done"} {
 		if err := p.fault(point); err != nil {
 			return res, err
 		}
 	}
-	res.Outcome = OutcomeInserted
-	if err := p.put(ctx, ev.EventID, receivedAt, OutcomeInserted); errors.Is(err, ledger.ErrDuplicate) {
+	expireAt, outcome := p.expireAt(receivedAt), OutcomeInserted
+	if p.DeferActions {
+		expireAt, outcome = p.actionsExpireAt(receivedAt), OutcomeDeferred
+	}
+	res.Outcome = outcome
+	if err := p.put(ctx, key, expireAt, outcome); errors.Is(err, ledger.ErrDuplicate) {
 		// Another delivery stored it first; our insert carried its insert ID.
 		res.Outcome = OutcomeDuplicate
 	} else if err != nil {
@@ -268,25 +349,38 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 	return res, nil
 }
 
+// processClaimed holds key under a claim while it does what is left of the
+// row (row set: the row's key) or of the plan (row nil: the actions' key).
 func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
-	plan []actions.Call, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
 	res := eventResult(ev, receivedAt)
-	claim, err := p.claim(ctx, ev.EventID, receivedAt)
+	res.Key = key
+	// Crash points of the actions' claim are named apart from the row's.
+	at := func(point string) string { return point }
+	expireAt := p.expireAt(receivedAt)
+	if row == nil || p.DeferActions {
+		expireAt = p.actionsExpireAt(receivedAt)
+	}
+	if row == nil {
+		at = func(point string) string { return "actions:" + point }
+	}
+	claim, err := p.claim(ctx, key, expireAt)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
+		outcome, _ := ledger.DoneOutcome(err)
+		res.deferred = row != nil && outcome == OutcomeDeferred
 		return res, nil, nil
 	}
 	if err != nil {
 		return res, nil, err
 	}
 	res.Attempt = claim.Attempt
-	if err := p.fault("claimed"); err != nil {
+	if err := p.fault(at("claimed")); err != nil {
 		return res, claim, err
 	}
 
-	if !claim.Done(StepRow) {
-		row := eventRow(m, ev, receivedAt)
-		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, row) }); err != nil {
+	if row != nil && !claim.Done(StepRow) {
+		if err := p.sideEffect(ctx, claim, StepRow, func(ctx context.Context) error { return p.Warehouse.InsertEvent(ctx, *row) }); err != nil {
 			if !warehouse.IsPermanent(err) {
 				return res, claim, asRetry(StepRow, err)
 			}
@@ -302,11 +396,16 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 			return res, claim, err
 		}
 	}
-	if err := p.fault(StepRow); err != nil {
-		return res, claim, err
+	if row != nil {
+		if err := p.fault(StepRow); err != nil {
+			return res, claim, err
+		}
 	}
 
 	outcome := OutcomeInserted
+	if row != nil && p.DeferActions {
+		outcome = OutcomeDeferred
+	}
 	for _, call := range plan {
 		if claim.Done(call.Step) {
 			continue
@@ -335,7 +434,7 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 			return res, claim, err
 		}
 	}
-	if err := p.fault("done"); err != nil {
+	if err := p.fault(at("done")); err != nil {
 		return res, claim, err
 	}
 	if err := p.finish(ctx, claim, outcome); err != nil {
@@ -369,7 +468,7 @@ func (p *Processor) reject(ctx context.Context, m Message, receivedAt time.Time,
 			return res, nil, err
 		}
 	}
-	claim, err := p.claim(ctx, key, receivedAt)
+	claim, err := p.claim(ctx, key, p.expireAt(receivedAt))
 	if errors.Is(err, ledger.ErrDuplicate) {
 		return Result{EventID: eventID, Outcome: OutcomeDuplicate, Reason: reason}, nil, nil
 	}
@@ -401,7 +500,7 @@ func (p *Processor) rejectUnclaimed(ctx context.Context, m Message, receivedAt t
 	if err := p.fault(StepRejected + ":sent"); err != nil {
 		return res, err
 	}
-	if err := p.put(ctx, key, receivedAt, OutcomeRejected+":"+reason); errors.Is(err, ledger.ErrDuplicate) {
+	if err := p.put(ctx, key, p.expireAt(receivedAt), OutcomeRejected+":"+reason); errors.Is(err, ledger.ErrDuplicate) {
 		res.Outcome = OutcomeDuplicate
 	} else if err != nil {
 		return res, err
@@ -448,6 +547,18 @@ func (p *Processor) expireAt(receivedAt time.Time) time.Time {
 	return later(receivedAt, p.now()).Add(ttl)
 }
 
+// actionsExpireAt is when an actions record expires: ActionsTTL after the
+// later of arrival and now. It outlives the row's record because a backfill
+// may come back for the actions of rows stored long ago (--catch-up-actions)
+// and must then find those already made.
+func (p *Processor) actionsExpireAt(receivedAt time.Time) time.Time {
+	ttl := max(p.ActionsTTL, p.TTL)
+	if p.ActionsTTL <= 0 {
+		ttl = max(DefaultActionsTTL, p.TTL)
+	}
+	return later(receivedAt, p.now()).Add(ttl)
+}
+
 // peek reads key's ledger entry. ErrDuplicate and ErrUnfinished come back
 // as they are; anything else (ErrBusy too) is a retry.
 func (p *Processor) peek(ctx context.Context, key string) error {
@@ -459,8 +570,7 @@ func (p *Processor) peek(ctx context.Context, key string) error {
 }
 
 // put stores key as done; ErrDuplicate comes back as it is.
-func (p *Processor) put(ctx context.Context, key string, receivedAt time.Time, outcome string) error {
-	expireAt := p.expireAt(receivedAt)
+func (p *Processor) put(ctx context.Context, key string, expireAt time.Time, outcome string) error {
 	err := p.ledgerCall(ctx, func(ctx context.Context) error { return p.Ledger.Put(ctx, key, expireAt, outcome) })
 	if err == nil || errors.Is(err, ledger.ErrDuplicate) {
 		return err
@@ -469,8 +579,7 @@ func (p *Processor) put(ctx context.Context, key string, receivedAt time.Time, o
 }
 
 // claim takes key in the ledger.
-func (p *Processor) claim(ctx context.Context, key string, receivedAt time.Time) (*ledger.Claim, error) {
-	expireAt := p.expireAt(receivedAt)
+func (p *Processor) claim(ctx context.Context, key string, expireAt time.Time) (*ledger.Claim, error) {
 	var c *ledger.Claim
 	err := p.ledgerCall(ctx, func(ctx context.Context) (err error) {
 		c, err = p.Ledger.Claim(ctx, key, expireAt)
@@ -607,6 +716,10 @@ func (p *Processor) receivedAt(m Message) time.Time {
 func eventRow(m Message, ev *event.Event, receivedAt time.Time) warehouse.Row {
 	r := warehouse.FromEvent(ev, receivedAt, signedAt(m), m.ID)
 	r.Workspace = workspaceOf(m)
+	switch src := m.Attributes[webhook.AttrSource]; src {
+	case warehouse.SourceBackfill, warehouse.SourceReplay:
+		r.Source = &src
+	}
 	row, _ := r.Fit()
 	return row
 }
@@ -669,6 +782,9 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 	}
 	if m.Attributes[webhook.AttrUnknown] != "" {
 		attrs = append(attrs, slog.Bool("unknown_pair", true))
+	}
+	if src := m.Attributes[webhook.AttrSource]; src != "" {
+		attrs = append(attrs, slog.String("source", src))
 	}
 	if err == nil && strings.HasPrefix(outcome, OutcomeInserted) {
 		attrs = append(attrs, p.lags(res)...)

@@ -65,14 +65,15 @@ func NewBigQuery(ctx context.Context, project, dataset, eventsTable, rejectedTab
 // Close releases the client.
 func (b *BigQuery) Close() error { return b.client.Close() }
 
-// InsertEvent streams r with insert ID = event_id, so a retried insert of the
-// same event within BigQuery's dedupe window stores one row.
+// InsertEvent streams r with insert ID = r.Key(), so a retried insert of
+// the same event, or the same occurrence from another source, within
+// BigQuery's dedupe window stores one row.
 func (b *BigQuery) InsertEvent(ctx context.Context, r Row) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	r.InsertedAt = b.insertedAt()
-	return b.put(ctx, b.events, b.eventsName, reflect.ValueOf(r), eventsColumns, r.EventID)
+	return b.put(ctx, b.events, b.eventsName, reflect.ValueOf(r), eventsColumns, r.Key())
 }
 
 // InsertRejected streams r with the stable insert ID r.InsertID().

@@ -74,8 +74,8 @@ func TestBigQueryInsertEvent(t *testing.T) {
 	if len(rows) != 1 {
 		t.Fatalf("%d rows, want 1 (inside the dedupe window)", len(rows))
 	}
-	if ids := srv.InsertIDs(eventsTable); ids[0] != r.EventID {
-		t.Errorf("insertId = %q, want the event_id %q", ids[0], r.EventID)
+	if ids := srv.InsertIDs(eventsTable); ids[0] != r.Key() || !strings.HasPrefix(ids[0], event.KeyPrefix) {
+		t.Errorf("insertId = %q, want the delivery identity %q", ids[0], r.Key())
 	}
 	if n := srv.Requests(eventsTable); n != 2 {
 		t.Errorf("%d requests, want 2", n)
@@ -186,8 +186,8 @@ func TestBigQueryErrors(t *testing.T) {
 			if got := warehouse.IsPermanent(err); got != tt.permanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.permanent)
 			}
-			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), r.EventID) {
-				t.Errorf("error %q lacks %q or the event_id", err, tt.msg)
+			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), r.Key()) {
+				t.Errorf("error %q lacks %q or the insert ID", err, tt.msg)
 			}
 			if strings.Contains(err.Error(), "jane@example.com") || strings.Contains(err.Error(), "statement") {
 				t.Errorf("error quotes the row: %q", err)

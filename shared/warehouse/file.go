@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // File names inside the directory given to NewFile.
@@ -24,8 +25,8 @@ const (
 // Writer of `cioevents dev` and is safe for concurrent use.
 //
 // Like BigQuery's insert ID it never writes a second line for the same
-// event_id (or the same rejected insert ID), across reopens too: the IDs
-// already in the files are loaded on open.
+// event (Row.Key) or the same rejected insert ID, across reopens too: the
+// keys already in the files are loaded on open.
 type File struct {
 	mu       sync.Mutex
 	events   *ndjson
@@ -64,7 +65,10 @@ func NewFile(dir string) (*File, error) {
 
 func eventLineID(line []byte) (string, error) {
 	var r struct {
-		EventID string `json:"event_id"`
+		EventID    string    `json:"event_id"`
+		DeliveryID *string   `json:"delivery_id"`
+		Metric     string    `json:"metric"`
+		EventTime  time.Time `json:"event_time"`
 	}
 	if err := json.Unmarshal(line, &r); err != nil {
 		return "", err
@@ -72,7 +76,7 @@ func eventLineID(line []byte) (string, error) {
 	if r.EventID == "" {
 		return "", errors.New("no event_id")
 	}
-	return r.EventID, nil
+	return Row{EventID: r.EventID, DeliveryID: r.DeliveryID, Metric: r.Metric, EventTime: r.EventTime}.Key(), nil
 }
 
 func rejectedLineID(line []byte) (string, error) {
@@ -159,7 +163,8 @@ func encodeLine(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// InsertEvent appends r to events.ndjson unless its event_id is already there.
+// InsertEvent appends r to events.ndjson unless a row with its key
+// (Row.Key: the same occurrence, from any source) is already there.
 func (f *File) InsertEvent(ctx context.Context, r Row) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -168,7 +173,7 @@ func (f *File) InsertEvent(ctx context.Context, r Row) error {
 	if err != nil {
 		return fmt.Errorf("%w: events row %q: %w", ErrPermanent, r.EventID, err)
 	}
-	return f.append(ctx, f.events, r.EventID, line)
+	return f.append(ctx, f.events, r.Key(), line)
 }
 
 // InsertRejected appends r to rejected.ndjson unless a row with the same

@@ -177,6 +177,8 @@ func TestFileConcurrent(t *testing.T) {
 		wg.Go(func() {
 			r := base
 			r.EventID = fmt.Sprintf("01CONCURRENT%06d", i%n)
+			d := fmt.Sprintf("delivery%06d", i%n)
+			r.DeliveryID = &d
 			errs <- f.InsertEvent(t.Context(), r)
 		})
 	}

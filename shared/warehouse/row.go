@@ -24,7 +24,7 @@ import (
 //
 // The desc tag is the column description in the BigQuery schema.
 type Row struct {
-	EventID    string     `bigquery:"event_id" json:"event_id" desc:"Customer.io event_id; dedupe key and streaming insert ID."`
+	EventID    string     `bigquery:"event_id" json:"event_id" desc:"Customer.io event_id (backfill-… for backfilled rows). An event's identity, and so its dedupe key, is (delivery_id, metric), plus event_time for metrics that repeat; event_id only without a delivery_id (docs/backfill.md)."`
 	ObjectType string     `bigquery:"object_type" json:"object_type" desc:"Channel: email, push, sms, customer, ... (object_type_type if object_type is absent)."`
 	Metric     string     `bigquery:"metric" json:"metric" desc:"What happened; meaningful only together with object_type."`
 	EventTime  time.Time  `bigquery:"event_time" json:"event_time" desc:"When the event occurred (body timestamp); received_at if the body has none."`
@@ -66,7 +66,7 @@ type Row struct {
 
 	// Source is NULLABLE because BigQuery can add only NULLABLE columns to
 	// an existing table.
-	Source *string `bigquery:"source" json:"source" desc:"How the event arrived: webhook, or backfill (from the App API by cioevents backfill). NULL: webhook, before the column existed."`
+	Source *string `bigquery:"source" json:"source" desc:"Which source stored the event first (and so alone): webhook, backfill (from the App API by cioevents backfill) or replay. NULL: webhook, before the column existed."`
 
 	// Workspace is NULLABLE for the same reason; the processor sets it.
 	Workspace *string `bigquery:"workspace" json:"workspace" desc:"Customer.io workspace: the name of the signing key that verified the webhook (default for an unnamed key); for backfill rows, the workspace the backfill named. NULL: rows from before the column, which all came through unnamed keys (the views read them as default)."`
@@ -81,10 +81,23 @@ type Row struct {
 const (
 	SourceWebhook  = "webhook"
 	SourceBackfill = "backfill"
+	SourceReplay   = "replay"
 	// SourceProbe marks a `cioevents doctor` probe (event.IsProbe); the
 	// views, `cioevents report` and the funnel leave such rows out.
 	SourceProbe = "probe"
 )
+
+// Key is the row's identity (event.Key): what the ledger claims, the
+// insert ID, and what events_deduped keeps one row of. It is a function of
+// the columns alone, so a row read back from a file or a table has the same
+// key as when it was written.
+func (r Row) Key() string {
+	d := ""
+	if r.DeliveryID != nil {
+		d = *r.DeliveryID
+	}
+	return event.Key(r.EventID, d, r.Metric, r.EventTime)
+}
 
 // FromEvent builds the row for ev. receivedAt is when the receiver accepted
 // the webhook, signedAt the X-CIO-Timestamp (nil if unknown) and messageID the

@@ -50,6 +50,9 @@ const (
 	AttrInvalid    = "invalid"       // why the processor must quarantine it
 	AttrOversized  = "oversized"     // "true": data is a stub, not the body
 	AttrUnknown    = "unknown_pair"  // "true": an object_type/metric not in the contract
+	// AttrSource is set by the other sources of events (backfill, replay);
+	// the receiver never sets it: absent means webhook.
+	AttrSource = "source"
 )
 
 // Invalid reasons carried in AttrInvalid.

@@ -178,7 +178,7 @@ func TestBrokenConfigurationFails(t *testing.T) {
 		},
 		{
 			name:  "view with deletion protection off",
-			edits: []edit{{"bigquery.tf", "    SQL\n  }\n\n  deletion_protection = true", "    SQL\n  }\n\n  deletion_protection = false", 1}},
+			edits: []edit{{"bigquery.tf", "    })\n  }\n\n  deletion_protection = true", "    })\n  }\n\n  deletion_protection = false", 1}},
 			rule:  tfcheck.RuleDeletionProtection, want: "google_bigquery_table.events_deduped: deletion_protection",
 		},
 		{

@@ -29,8 +29,8 @@ type Lister interface {
 // Options configure Run.
 type Options struct {
 	Lister Lister
-	// Processor stores the events; unused in a dry run. Its Warehouse
-	// should be wrapped with Sourced so rows say where they came from.
+	// Processor stores the events; unused in a dry run. Events reach it
+	// with source backfill, which their rows and log lines carry.
 	Processor *pipeline.Processor
 	Index     Index
 	// Since and Until bound the delivery creation time; Until defaults to now.
@@ -39,6 +39,11 @@ type Options struct {
 	// window, limit and cursor are set by Run.
 	Query  appapi.Query
 	DryRun bool
+	// CatchUpActions also runs the actions of pairs stored already by a
+	// backfill alone (a run without --apply-actions, or one that failed
+	// before acting): the ledger's record of each pair's actions makes
+	// those already made a duplicate, never a second call.
+	CatchUpActions bool
 	// Workspace is the workspace the App API key belongs to (an App API
 	// key reaches one workspace): every event is processed as that
 	// workspace's, as if its signing key had verified it. Default:
@@ -75,6 +80,8 @@ type Counts struct {
 	// Forgotten events were not stored: the App API marks their delivery
 	// forgotten, or `cioevents forget` left a tombstone for the person.
 	Forgotten int `json:"forgotten"`
+	// Acted counts stored pairs whose actions a catch-up made now.
+	Acted int `json:"acted,omitempty"`
 }
 
 // Report says what a run did.
@@ -197,7 +204,7 @@ func withDefaults(o Options) Options {
 
 // page handles one page and returns the oldest creation time on it.
 func (o Options) page(ctx context.Context, page appapi.Page, have *Pairs, rep *Report) (time.Time, error) {
-	var todo []Candidate
+	var todo, catchUp []Candidate
 	var oldest time.Time
 	for i := range page.Messages {
 		m := &page.Messages[i]
@@ -221,6 +228,9 @@ func (o Options) page(ctx context.Context, page appapi.Page, have *Pairs, rep *R
 			rep.Recon.count(c, present)
 			if present {
 				rep.Present++
+				if o.CatchUpActions && have.OnlyBackfilled(c.Pair) {
+					catchUp = append(catchUp, c)
+				}
 				continue
 			}
 			// A delivery listed twice (at a window boundary) counts once.
@@ -228,14 +238,21 @@ func (o Options) page(ctx context.Context, page appapi.Page, have *Pairs, rep *R
 			todo = append(todo, c)
 		}
 	}
-	if o.DryRun || len(todo) == 0 {
+	if o.DryRun {
 		return oldest, nil
 	}
-	return oldest, o.store(ctx, todo, rep)
+	if err := o.store(ctx, todo, rep, false); err != nil {
+		return oldest, err
+	}
+	return oldest, o.store(ctx, catchUp, rep, true)
 }
 
-// store runs the candidates through the pipeline, Concurrency at a time.
-func (o Options) store(ctx context.Context, todo []Candidate, rep *Report) error {
+// store runs the candidates through the pipeline, Concurrency at a time;
+// with actionsOnly, only their actions (their rows are stored).
+func (o Options) store(ctx context.Context, todo []Candidate, rep *Report, actionsOnly bool) error {
+	if len(todo) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -249,7 +266,7 @@ func (o Options) store(ctx context.Context, todo []Candidate, rep *Report) error
 		go func() {
 			defer wg.Done()
 			for c := range next {
-				outcome, err := o.process(ctx, c)
+				outcome, err := o.process(ctx, c, actionsOnly)
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -257,6 +274,10 @@ func (o Options) store(ctx context.Context, todo []Candidate, rep *Report) error
 						firstErr = err
 					}
 					cancel()
+				case actionsOnly:
+					if outcome != pipeline.OutcomeDuplicate {
+						rep.Acted++
+					}
 				case outcome == pipeline.OutcomeDuplicate:
 					rep.Duplicate++
 				case outcome == pipeline.OutcomeRejected:
@@ -288,15 +309,20 @@ feed:
 
 // process stores one event, retrying what a retry can fix, as Pub/Sub
 // redelivery would for a webhook.
-func (o Options) process(ctx context.Context, c Candidate) (string, error) {
+func (o Options) process(ctx context.Context, c Candidate, actionsOnly bool) (string, error) {
 	m := pipeline.Message{Data: c.Body, Attributes: map[string]string{
 		webhook.AttrEventID: c.EventID, webhook.AttrObjectType: c.ObjectType, webhook.AttrMetric: c.Metric,
 		webhook.AttrReceivedAt: o.Now().UTC().Format(time.RFC3339Nano), webhook.AttrWorkspace: o.Workspace,
+		webhook.AttrSource: warehouse.SourceBackfill,
 	}}
+	run := o.Processor.Process
+	if actionsOnly {
+		run = o.Processor.ProcessActions
+	}
 	var err error
 	for attempt := 1; attempt <= o.MaxAttempts; attempt++ {
 		var res pipeline.Result
-		res, err = o.Processor.Process(ctx, m)
+		res, err = run(ctx, m)
 		if err == nil {
 			return res.Outcome, nil
 		}
@@ -312,19 +338,6 @@ func (o Options) process(ctx context.Context, c Candidate) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("backfill: event %s: gave up after %d attempts: %w", c.EventID, o.MaxAttempts, err)
-}
-
-// Sourced marks every events row w stores as coming from source.
-func Sourced(w warehouse.Writer, source string) warehouse.Writer { return sourced{w, source} }
-
-type sourced struct {
-	warehouse.Writer
-	source string
-}
-
-func (s sourced) InsertEvent(ctx context.Context, r warehouse.Row) error {
-	r.Source = &s.source
-	return s.Writer.InsertEvent(ctx, r)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

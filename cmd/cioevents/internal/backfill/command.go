@@ -40,13 +40,17 @@ const (
 	CheckpointFile = "backfill-checkpoint.json"
 	// actionsFile is the dry-run actions file `cioevents dev` writes too.
 	actionsFile = "actions.ndjson"
-	// ledgerFile is dev's ledger, where `forget --data-dir` leaves tombstones.
+	// ledgerFile is `cioevents dev`'s ledger (devstack.LedgerFile), which also
+	// holds the tombstones `forget --data-dir` leaves.
 	ledgerFile = "ledger.db"
 )
 
 // Usage is the command's line in `cioevents` usage.
 const Usage = `backfill --since DATE [--until DATE] [--type email|push|sms|...] [--workspace NAME] [--dry-run]
-          [--data-dir D] [--app-api-url URL] [--apply-actions] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
+          [--data-dir D] [--app-api-url URL] [--apply-actions [--catch-up-actions]] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
+
+// ErrUsage marks a command line that cannot run as given (the CLI exits 2).
+var ErrUsage = errors.New("usage")
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {
@@ -90,7 +94,8 @@ func Command(ctx context.Context, args []string, e Env) error {
 	dir := fl.String("data-dir", "", "store into this local data dir (what 'cioevents dev' writes) instead of BigQuery")
 	apiURL := fl.String("app-api-url", "", "App API base URL instead of the CIO_REGION host (a fake or a proxy)")
 	ws := fl.String("workspace", workspace.Default, "the workspace the App API key belongs to: rows carry it, and --apply-actions acts with its credentials and policy")
-	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true)")
+	apply := fl.Bool("apply-actions", false, "also apply the CIO_ACTIONS policy to backfilled events (off: old events may no longer be true); needs the workspace's Track credentials unless CIO_ACTIONS_DRY_RUN=true")
+	catchUp := fl.Bool("catch-up-actions", false, "with --apply-actions: also act on pairs a backfill stored earlier without acting; the ledger skips any whose actions were made")
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
@@ -102,6 +107,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	if !workspace.Valid(*ws) {
 		return cli.Usagef("backfill", "--workspace %q: %s", *ws, workspace.Rule)
+	}
+	if *catchUp && !*apply {
+		return fmt.Errorf("backfill: %w: --catch-up-actions needs --apply-actions", ErrUsage)
 	}
 	now := e.Now().UTC()
 	from, err := parseTime(*since, now, false)
@@ -128,7 +136,11 @@ func Command(ctx context.Context, args []string, e Env) error {
 			ActionID: *action},
 		Spec: fmt.Sprintf("since=%s until=%s type=%s metric=%s campaign=%d newsletter=%d action=%d", *since, *until,
 			*typ, *metric, *campaign, *newsletter, *action),
-		Checkpoint: *cpPath, Workspace: *ws,
+		Checkpoint: *cpPath, Workspace: *ws, CatchUpActions: *catchUp,
+	}
+	if *catchUp {
+		// A catch-up goes over stored pairs a plain run skipped: its own run.
+		o.Spec += " catch-up-actions"
 	}
 	if *ws != workspace.Default {
 		// Another workspace's checkpoint is another run; a default run's
@@ -182,6 +194,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected%s\n",
 		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected, forgotten)
+	if *catchUp {
+		fmt.Fprintf(e.Stdout, "catch-up: actions made for %d stored pairs\n", rep.Acted)
+	}
 	// One JSON line for the log-based alerting: a failure, or a nightly
 	// reconciliation that found gaps.
 	attrs := []any{"workspace", *ws, "pages", rep.Pages, "deliveries", rep.Deliveries, "events", rep.Events, "present", rep.Present,
@@ -200,8 +215,10 @@ func Command(ctx context.Context, args []string, e Env) error {
 	return err
 }
 
-// local stores into dir as `cioevents dev` does: NDJSON rows, an in-memory
-// ledger, and actions (if applied) into actions.ndjson as a dry run.
+// local stores into dir as `cioevents dev` does: NDJSON rows, dev's own
+// ledger file (so that dev, run on dir later, finds what backfill stored and
+// acted on, and the other way round), and actions (if applied) into
+// actions.ndjson as a dry run.
 func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
@@ -212,24 +229,34 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 	if err != nil {
 		return nil, nil, fmt.Errorf("backfill: %w", err)
 	}
-	f, err := warehouse.NewFile(dir)
-	if err != nil {
-		held.Release()
-		return nil, nil, err
+	closers := []func() error{held.Release}
+	path := filepath.Join(dir, ledgerFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, closers, fmt.Errorf("backfill: %s is locked by another process (stop the `cioevents dev` using this --data-dir first)", path)
 	}
-	closers := []func() error{held.Release, f.Close}
-	// dev's ledger file holds the tombstones `forget --data-dir` left; the
-	// run's own ledger is in memory.
-	mem := ledger.NewMemory(time.Minute)
-	if err := localTombstones(dir, mem); err != nil {
+	if err != nil {
+		return nil, closers, fmt.Errorf("backfill: %w", err)
+	}
+	closers = append(closers, db.Close)
+	led, err := ledger.NewBolt(db, time.Minute)
+	if err != nil {
 		return nil, closers, err
 	}
-	forgotten := &tombstone.Set{Store: mem, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
+	f, err := warehouse.NewFile(dir)
+	if err != nil {
+		return nil, closers, err
+	}
+	closers = append(closers, f.Close)
+	// dev's ledger holds the tombstones `forget --data-dir` left.
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
 	if err := forgotten.Refresh(context.Background()); err != nil {
 		return nil, closers, err
 	}
-	p := &pipeline.Processor{Ledger: mem, Forgotten: forgotten,
-		Warehouse: Sourced(&privacy.Writer{Next: f, Policy: pii}, warehouse.SourceBackfill), Logger: logger}
+	// Without --apply-actions the rows are recorded as stored with their
+	// actions deferred: dev, or a later --catch-up-actions, makes them.
+	p := &pipeline.Processor{Ledger: led, Forgotten: forgotten, Warehouse: &privacy.Writer{Next: f, Policy: pii},
+		Logger: logger, DeferActions: !apply}
 	if apply {
 		allow, _ := strconv.ParseBool(e.Getenv(config.EnvAllowSuppress))
 		named, err := config.ParseWorkspaceActions(e.Getenv(config.EnvWorkspaceActions))
@@ -247,24 +274,6 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 		p.Actions = actions.NewDryRun(af).Policy(pii)
 	}
 	return p, closers, nil
-}
-
-// localTombstones copies the tombstones of dir's ledger file into mem.
-func localTombstones(dir string, mem *ledger.Memory) error {
-	path := filepath.Join(dir, ledgerFile)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("backfill: %s: %w", path, err)
-	}
-	defer db.Close()
-	ts, err := ledger.ListBoltTombstones(db, time.Time{})
-	if err != nil {
-		return err
-	}
-	return mem.PutTombstones(context.Background(), ts)
 }
 
 // cloud reads the processor's configuration and stores into BigQuery
@@ -292,6 +301,10 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	policy, err := actions.ParsePolicy(policyText(ws, cfg.Actions, cfg.WorkspaceActions), cfg.AllowSuppress)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if _, ok := cfg.Credentials(ws); apply && !dry && !cfg.DryRun && !ok &&
+		policyText(ws, cfg.Actions, cfg.WorkspaceActions) != "none" {
+		return nil, nil, nil, missingCredentials(ws)
 	}
 	var closers []func() error
 	bq, err := bigquery.NewClient(ctx, cfg.Project, e.BigQueryOptions...)
@@ -326,20 +339,35 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	closers = append(closers, func() error { cancel(); return nil })
 	go forgotten.Run(rctx, 0)
 	p := &pipeline.Processor{Ledger: led, Forgotten: forgotten,
-		Warehouse: Sourced(&privacy.Writer{Next: w, Policy: pii}, warehouse.SourceBackfill), Policy: policy,
+		Warehouse: &privacy.Writer{Next: w, Policy: pii}, Policy: policy,
 		TTL: cfg.LedgerTTL, StepTimeout: cfg.StepTimeout, LedgerTimeout: cfg.LedgerTimeout,
-		RecordEachStep: cfg.RecordEachStep, Logger: logger}
+		RecordEachStep: cfg.RecordEachStep, Logger: logger, DeferActions: !apply}
 	if apply {
 		// The run's own workspace's credentials, never another's.
 		creds, ok := cfg.Credentials(ws)
-		if cfg.DryRun || !ok {
+		if cfg.DryRun {
 			p.Actions = actions.NewRedactedDryRun(e.Stderr).PersonKey([]byte(e.Getenv(privacy.EnvKey)))
+		} else if !ok {
+			// A quiet dry run here stored the pairs as done and made no
+			// call; a rerun with credentials then skipped them.
+			return nil, nil, closers, missingCredentials(ws)
 		} else if p.Actions, err = actions.NewTrack(actions.TrackConfig{SiteID: creds.SiteID, APIKey: creds.APIKey,
 			Region: creds.Region, BaseURL: e.TrackURL, RateLimit: cfg.RateLimit}); err != nil {
 			return nil, nil, closers, err
 		}
 	}
 	return index, p, closers, nil
+}
+
+// missingCredentials is the usage error of --apply-actions for a workspace
+// without Track credentials, naming what to set.
+func missingCredentials(ws string) error {
+	if ws == workspace.Default {
+		return fmt.Errorf("backfill: %w: --apply-actions needs %s and %s (or %s=true for a dry run of the actions)",
+			ErrUsage, config.EnvSiteID, config.EnvTrackAPIKey, config.EnvDryRun)
+	}
+	return fmt.Errorf("backfill: %w: --apply-actions --workspace %s needs workspace %s's Track credentials in %s (or %s=true for a dry run of the actions)",
+		ErrUsage, ws, ws, config.EnvWorkspaceCredentials, config.EnvDryRun)
 }
 
 // policyText is workspace ws's action policy: its entry in

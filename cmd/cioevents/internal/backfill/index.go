@@ -17,18 +17,38 @@ import (
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
-// Pairs is a set of (delivery_id, metric). 16 bytes a pair keep ten million
-// pairs in about half a gigabyte.
-type Pairs struct{ m map[Pair]struct{} }
+// Pairs is a set of (delivery_id, metric), each with the sources of its
+// rows. 17 bytes a pair keep ten million pairs in about half a gigabyte.
+type Pairs struct{ m map[Pair]uint8 }
+
+// Which sources stored a pair's rows.
+const (
+	fromBackfill uint8 = 1 << iota
+	fromOther          // webhook, replay, or a row from before the source column
+)
 
 // NewPairs returns an empty set.
-func NewPairs() *Pairs { return &Pairs{m: make(map[Pair]struct{})} }
+func NewPairs() *Pairs { return &Pairs{m: make(map[Pair]uint8)} }
 
 // Has reports whether p is in the set.
 func (s *Pairs) Has(p Pair) bool { _, ok := s.m[p]; return ok }
 
 // Add puts p in the set.
-func (s *Pairs) Add(p Pair) { s.m[p] = struct{}{} }
+func (s *Pairs) Add(p Pair) { s.m[p] |= 0 }
+
+// AddFrom puts p in the set as stored by source ("" for NULL).
+func (s *Pairs) AddFrom(p Pair, source string) {
+	if source == warehouse.SourceBackfill {
+		s.m[p] |= fromBackfill
+	} else {
+		s.m[p] |= fromOther
+	}
+}
+
+// OnlyBackfilled reports whether every row of p came from a backfill: the
+// pairs whose actions a backfill run may have left undone. A webhook's or a
+// replay's row went through the processor, which acts by its policy.
+func (s *Pairs) OnlyBackfilled(p Pair) bool { return s.m[p] == fromBackfill }
 
 // Len is the number of pairs.
 func (s *Pairs) Len() int { return len(s.m) }
@@ -72,13 +92,18 @@ func (x FileIndex) Pairs(ctx context.Context, since time.Time) (*Pairs, error) {
 			DeliveryID *string   `json:"delivery_id"`
 			Metric     string    `json:"metric"`
 			EventTime  time.Time `json:"event_time"`
+			Source     *string   `json:"source"`
 		}
 		if err := json.Unmarshal(line, &r); err != nil {
 			// Not the line: it holds personal data.
 			return nil, fmt.Errorf("backfill: %s line %d: %w", warehouse.EventsFile, n, err)
 		}
 		if r.DeliveryID != nil && *r.DeliveryID != "" && !r.EventTime.Before(since) {
-			out.Add(PairOf(*r.DeliveryID, r.Metric))
+			src := ""
+			if r.Source != nil {
+				src = *r.Source
+			}
+			out.AddFrom(PairOf(*r.DeliveryID, r.Metric), src)
 		}
 	}
 }
@@ -94,7 +119,7 @@ type BigQueryIndex struct {
 
 // Pairs implements Index.
 func (x BigQueryIndex) Pairs(ctx context.Context, since time.Time) (*Pairs, error) {
-	q := x.Client.Query("SELECT DISTINCT delivery_id, metric FROM `" + x.Table + "`" +
+	q := x.Client.Query("SELECT DISTINCT delivery_id, metric, source FROM `" + x.Table + "`" +
 		" WHERE event_time >= @since AND delivery_id IS NOT NULL")
 	q.Parameters = []bigquery.QueryParameter{{Name: "since", Value: since.UTC()}}
 	it, err := q.Read(ctx)
@@ -104,8 +129,9 @@ func (x BigQueryIndex) Pairs(ctx context.Context, since time.Time) (*Pairs, erro
 	out := NewPairs()
 	for {
 		var r struct {
-			DeliveryID string `bigquery:"delivery_id"`
-			Metric     string `bigquery:"metric"`
+			DeliveryID string              `bigquery:"delivery_id"`
+			Metric     string              `bigquery:"metric"`
+			Source     bigquery.NullString `bigquery:"source"`
 		}
 		err := it.Next(&r)
 		if errors.Is(err, iterator.Done) {
@@ -114,6 +140,6 @@ func (x BigQueryIndex) Pairs(ctx context.Context, since time.Time) (*Pairs, erro
 		if err != nil {
 			return nil, fmt.Errorf("backfill: read %s: %w", x.Table, err)
 		}
-		out.Add(PairOf(r.DeliveryID, r.Metric))
+		out.AddFrom(PairOf(r.DeliveryID, r.Metric), r.Source.StringVal)
 	}
 }

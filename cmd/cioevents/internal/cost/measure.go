@@ -373,14 +373,25 @@ func events(o Options) ([][]byte, error) {
 	return out, nil
 }
 
+// withEventID makes a fixture another event: a new event_id, and a new
+// delivery_id of the same length, as each event of real traffic is another
+// occurrence (the pipeline dedupes by delivery and metric, not event_id).
 func withEventID(body []byte, id string) ([]byte, error) {
 	var ev struct {
 		EventID string `json:"event_id"`
+		Data    struct {
+			DeliveryID string `json:"delivery_id"`
+		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || ev.EventID == "" {
 		return nil, errors.New("fixture has no event_id")
 	}
-	return bytes.Replace(body, []byte(`"`+ev.EventID+`"`), []byte(`"`+id+`"`), 1), nil
+	out := bytes.Replace(body, []byte(`"`+ev.EventID+`"`), []byte(`"`+id+`"`), 1)
+	if d := ev.Data.DeliveryID; d != "" {
+		nd := strings.Repeat(id, len(d)/len(id)+1)[:len(d)]
+		out = bytes.Replace(out, []byte(`"delivery_id":"`+d+`"`), []byte(`"delivery_id":"`+nd+`"`), 1)
+	}
+	return out, nil
 }
 
 // ulid is a time-ordered ID shaped like Customer.io's event IDs.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
@@ -107,6 +109,9 @@ func (m matcher) body(b []byte) bool {
 type Result struct {
 	// EventIDs are the removed events rows (their ledger documents go too).
 	EventIDs []string
+	// keys are the ledger keys of the removed rows: their identity
+	// (warehouse.Row.Key) and the record of their deferred actions.
+	keys     []string
 	Rejected int
 	// Pending and RejectedPending count rows that may still be in
 	// BigQuery's streaming buffer, which DML cannot touch yet: run forget
@@ -180,7 +185,7 @@ func LocalAll(dir string, p Person, pol *privacy.Policy, stones []ledger.Tombsto
 	if err != nil {
 		return res, err
 	}
-	res.Ledger, err = ledger.DeleteBolt(db, res.EventIDs)
+	res.Ledger, err = ledger.DeleteBolt(db, append(slices.Clone(res.EventIDs), res.keys...))
 	return res, err
 }
 
@@ -199,6 +204,7 @@ func Local(dir string, p Person, pol *privacy.Policy) (Result, error) {
 		}
 		if m.row(&r) {
 			res.EventIDs = append(res.EventIDs, r.EventID)
+			res.keys = append(res.keys, r.Key(), pipeline.ActionsKey(r.Key()))
 			return true, nil
 		}
 		return false, nil

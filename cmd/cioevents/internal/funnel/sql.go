@@ -13,6 +13,9 @@ import (
 const (
 	tableVar    = "${events_deduped}"
 	lookbackVar = "${lookback_days}"
+	// eventsVar is the events table in events_deduped's template
+	// (terraform/bigquery.tf).
+	eventsVar = "${events}"
 )
 
 func quoteList(ss []string) string {
@@ -151,9 +154,12 @@ func Views() []View {
 	return vs
 }
 
+// DedupedFile is events_deduped's template, beside the reporting views'.
+const DedupedFile = "events_deduped.sql"
+
 // ViewFiles returns the committed templates by file name (terraform/views).
 func ViewFiles() map[string][]byte {
-	out := map[string][]byte{}
+	out := map[string][]byte{DedupedFile: []byte(DedupedSQL())}
 	for _, v := range Views() {
 		out[v.Name+".sql"] = []byte(v.SQL)
 	}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/webhook"
 )
 
 // Options configure Run.
@@ -103,6 +106,7 @@ func Run(ctx context.Context, client *pubsub.Client, o Options) (Report, error) 
 				attrs[k] = v
 			}
 		}
+		attrs[webhook.AttrSource] = warehouse.SourceReplay
 		if _, err := pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: attrs}).Get(ctx); err != nil {
 			m.Nack()
 			mu.Lock()

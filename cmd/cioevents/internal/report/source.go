@@ -31,8 +31,10 @@ type Source interface {
 // Local evaluates the queries in Go over rows read from a data dir.
 type Local struct{ Rows []warehouse.Row }
 
-// LoadDir reads dir/events.ndjson. The file holds one line per event_id
-// already (warehouse.File), so it stands for events_deduped.
+// LoadDir reads dir/events.ndjson through funnel.Dedupe, so it stands for
+// events_deduped: the file holds one line per identity already
+// (warehouse.File), but a file written before the identity may hold a
+// backfilled row and a webhook row of one occurrence.
 func LoadDir(dir string) (*Local, error) {
 	f, err := os.Open(filepath.Join(dir, warehouse.EventsFile))
 	if err != nil {
@@ -52,6 +54,7 @@ func LoadDir(dir string) (*Local, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	l.Rows = funnel.Dedupe(l.Rows)
 	return &l, nil
 }
 

@@ -71,14 +71,18 @@ type Options struct {
 
 // body is one selected request body. When it has a readable, literally
 // spelled event_id, idStart:idEnd locate the ID's characters so a later pass
-// can swap in a fresh one without re-encoding the rest.
+// can swap in a fresh one without re-encoding the rest; deliveryEnd (-1:
+// none) is where its delivery_id ends, which a later pass makes another
+// delivery too, since the pipeline counts an occurrence by delivery and
+// metric, not by event_id.
 type body struct {
 	name           string
 	raw            []byte
 	idStart, idEnd int
 	// hasID: the body has an event_id, so sending it again unchanged is a
 	// duplicate to the pipeline.
-	hasID bool
+	hasID       bool
+	deliveryEnd int
 }
 
 type job struct {
@@ -237,7 +241,7 @@ func load(o Options) ([]body, error) {
 }
 
 func newBody(name string, raw []byte) body {
-	b := body{name: name, raw: raw, idStart: -1, idEnd: -1}
+	b := body{name: name, raw: raw, idStart: -1, idEnd: -1, deliveryEnd: -1}
 	ev, err := event.Parse(raw)
 	if err != nil {
 		return b
@@ -254,20 +258,39 @@ func newBody(name string, raw []byte) body {
 		b.idStart = i + len(needle) - len(quoted) + 1
 		b.idEnd = i + len(needle) - 1
 	}
+	if d := ev.Data.DeliveryID; d.Valid && d.Value != "" {
+		q, err := json.Marshal(d.Value)
+		if err == nil {
+			needle := append([]byte(`"delivery_id":`), q...)
+			if i := bytes.Index(raw, needle); i >= 0 {
+				b.deliveryEnd = i + len(needle) - 1
+			}
+		}
+	}
 	return b
 }
 
 // pass returns the body as sent on the given pass through the selection:
-// pass 0 is the body itself, later passes carry event_id "<id>-<pass>".
+// pass 0 is the body itself, later passes carry event_id "<id>-<pass>" and
+// delivery_id "<delivery>-<pass>".
 func (b body) pass(n int) []byte {
 	if n == 0 || b.idStart < 0 {
 		return b.raw
 	}
 	suffix := "-" + strconv.Itoa(n)
-	out := make([]byte, 0, len(b.raw)+len(suffix))
-	out = append(out, b.raw[:b.idEnd]...)
-	out = append(out, suffix...)
-	return append(out, b.raw[b.idEnd:]...)
+	at := []int{b.idEnd}
+	if b.deliveryEnd >= 0 {
+		at = append(at, b.deliveryEnd)
+		slices.Sort(at)
+	}
+	out := make([]byte, 0, len(b.raw)+len(at)*len(suffix))
+	prev := 0
+	for _, i := range at {
+		out = append(out, b.raw[prev:i]...)
+		out = append(out, suffix...)
+		prev = i
+	}
+	return append(out, b.raw[prev:]...)
 }
 
 // plan emits n jobs. Duplicates are spread evenly, floor(n·rate) of them at

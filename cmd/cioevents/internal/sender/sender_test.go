@@ -320,15 +320,17 @@ func TestCyclingGivesFreshEventIDs(t *testing.T) {
 		}
 		ids[id] = true
 	}
-	// Later passes differ from the fixture only in the event_id.
+	// Later passes differ from the fixture only in the event_id and the
+	// delivery_id: another occurrence, not a duplicate of the first.
 	orig := readFixture(t, "events/email.bounced.json")
 	second := bytes.Replace(orig, []byte(`"01JH6Z8Q3V4K2N7R9T5W1XAB3C"`), []byte(`"01JH6Z8Q3V4K2N7R9T5W1XAB3C-1"`), 1)
+	second = bytes.Replace(second, []byte(`"delivery_id":"RPILAgUBcRhIBqSfeiIwdIYJKxTY"`), []byte(`"delivery_id":"RPILAgUBcRhIBqSfeiIwdIYJKxTY-1"`), 1)
 	found := false
 	for _, b := range rc.bodies {
 		found = found || bytes.Equal(b, second)
 	}
 	if !found {
-		t.Error("second pass of email.bounced is not the fixture with event_id …-1")
+		t.Error("second pass of email.bounced is not the fixture with event_id and delivery_id …-1")
 	}
 }
 
