@@ -164,7 +164,7 @@ resource "google_logging_metric" "processor_events" {
     labels {
       key         = "reason"
       value_type  = "STRING"
-      description = "For rejections: why (not_object, no_event_id, oversized, unparseable, row_invalid)."
+      description = "For rejections: why (invalid_json, not_object, no_event_id, oversized, unparseable, row_invalid)."
     }
   }
 
