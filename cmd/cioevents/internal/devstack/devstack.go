@@ -68,9 +68,12 @@ var (
 // retryDelay stands in for the retry policy's minimum backoff.
 const retryDelay = 250 * time.Millisecond
 
-// probeTimeout bounds the first call to an emulator: one that is not there
-// must fail the start within seconds, not hang.
-const probeTimeout = 5 * time.Second
+// probeTimeout bounds the first call to an emulator that accepts
+// connections. One that is not there fails at the dial, at once; one that
+// listens may still be warming up on a busy machine (a fresh Firestore
+// emulator under load took over 5 s), so it gets a minute before the start
+// fails rather than hangs.
+const probeTimeout = time.Minute
 
 // Options configure Start. Zero values give the `cioevents dev` defaults.
 type Options struct {
