@@ -101,9 +101,6 @@ func main() {
 		err = schema(args, os.Stdout)
 	case "backfill":
 		err = backfill.Command(ctx, args, backfill.Env{})
-		if errors.Is(err, backfill.ErrUsage) {
-			err = usageError{cmd: "backfill", msg: strings.TrimPrefix(err.Error(), "backfill: usage: ")}
-		}
 	case "report":
 		err = report.Command(ctx, args, report.Env{})
 	case "forget":
@@ -111,16 +108,16 @@ func main() {
 	case "cost":
 		err = cost.Command(ctx, args, cost.Env{Functions: costFunctions(), Fixtures: cioevents.Fixtures})
 	case "connect":
-		err = usageOf("connect", connect.ErrUsage, connect.Command(ctx, args, connect.Env{}))
+		err = connect.Command(ctx, args, connect.Env{})
 	case "doctor":
-		err = usageOf("doctor", doctor.ErrUsage, doctor.Command(ctx, args, doctor.Env{}))
+		err = doctor.Command(ctx, args, doctor.Env{})
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "cioevents: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	os.Exit(exitCode(err, logging.Stderr()))
+	os.Exit(exitCode(cli.AsUsage(os.Args[1], err), logging.Stderr()))
 }
 
 // exitCode reports err (already logged if it is a loggedError) and maps it

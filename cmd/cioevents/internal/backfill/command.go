@@ -50,7 +50,7 @@ const Usage = `backfill --since DATE [--until DATE] [--type email|push|sms|...] 
           [--data-dir D] [--app-api-url URL] [--apply-actions [--catch-up-actions]] [--checkpoint F]   (CIO_APP_API_KEY, CIO_REGION)`
 
 // ErrUsage marks a command line that cannot run as given (the CLI exits 2).
-var ErrUsage = errors.New("usage")
+var ErrUsage = cli.ErrUsage
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 )
 
 // UsageError is a mistake in the command line. Msg names the flag to fix;
@@ -35,4 +36,26 @@ func Parse(fl *flag.FlagSet, args []string) error {
 		return Usagef(fl.Name(), "unexpected argument %q (every option is a --flag)", fl.Arg(0))
 	}
 	return nil
+}
+
+// ErrUsage marks, wrapped in a command's error, a command line or
+// environment the command cannot run with: the same exit status 2 as a
+// UsageError, for commands that find the mistake deep in their setup.
+var ErrUsage = errors.New("usage")
+
+// AsUsage turns an error of command cmd that wraps ErrUsage into a
+// UsageError whose message is what follows "usage: "; the bare sentinel
+// means the flag package already printed why. Other errors pass unchanged.
+func AsUsage(cmd string, err error) error {
+	switch {
+	case err == ErrUsage:
+		return &UsageError{Cmd: cmd}
+	case err != nil && errors.Is(err, ErrUsage):
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, ErrUsage.Error()+": "); ok {
+			msg = after
+		}
+		return &UsageError{Cmd: cmd, Msg: msg}
+	}
+	return err
 }

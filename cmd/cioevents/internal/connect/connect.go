@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"io"
 	"net/http"
 	"os"
@@ -89,7 +90,7 @@ func (e *Env) defaults() {
 }
 
 // ErrUsage marks a mistake in the command line or the environment.
-var ErrUsage = errors.New("usage")
+var ErrUsage = cli.ErrUsage
 
 func usage(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"io"
 	"net/http"
 	"os"
@@ -63,7 +64,7 @@ func (e *Env) defaults() {
 }
 
 // ErrUsage marks a mistake in the command line.
-var ErrUsage = errors.New("usage")
+var ErrUsage = cli.ErrUsage
 
 type flags struct {
 	url, key, dataDir, project, dataset, table, sub, dlSub, service, secret string

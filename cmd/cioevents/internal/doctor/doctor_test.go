@@ -208,17 +208,21 @@ const (
 // (funnel.Views, the committed SQL).
 func committedViews(t *testing.T, bq *bqfake.Server) {
 	t.Helper()
-	tf, err := os.ReadFile("../../../../terraform/bigquery.tf")
+	sql, err := os.ReadFile("../../../../terraform/views/events_deduped.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`PARTITION BY ([A-Za-z_, ]+) ORDER BY`).FindSubmatch(tf)
+	m := regexp.MustCompile(`(?s)PARTITION BY (.+?)\s+ORDER BY`).FindSubmatch(sql)
 	if m == nil {
-		t.Fatal("terraform/bigquery.tf: no window in events_deduped")
+		t.Fatal("terraform/views/events_deduped.sql: no window")
 	}
+	// Only a plain column of the window's PARTITION BY lets an outer
+	// filter through; an expression over columns does not.
 	var pass []string
-	for _, c := range strings.Split(string(m[1]), ",") {
-		pass = append(pass, strings.TrimSpace(c))
+	for _, c := range topLevelItems(string(m[1])) {
+		if regexp.MustCompile(`^\w+$`).MatchString(c) {
+			pass = append(pass, c)
+		}
 	}
 	bq.AddView("cioevents.events_deduped", bqfake.View{Base: "cioevents.events", PassThrough: pass})
 	for _, v := range funnel.Views() {
@@ -228,6 +232,27 @@ func committedViews(t *testing.T, bq *bqfake.Server) {
 		}
 		bq.AddView("cioevents."+v.Name, bqfake.View{Base: "cioevents.events_deduped", Filters: []string{f[1]}})
 	}
+}
+
+// topLevelItems splits a comma-separated SQL list, leaving the commas
+// inside parentheses alone.
+func topLevelItems(list string) []string {
+	var items []string
+	depth, start := 0, 0
+	for i, r := range list {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				items = append(items, strings.TrimSpace(list[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(items, strings.TrimSpace(list[start:]))
 }
 
 // logForwarder turns the stack's JSON log lines into Cloud Logging entries
