@@ -17,6 +17,7 @@ import (
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
@@ -232,7 +233,7 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 	closers := []func() error{held.Release}
 	path := filepath.Join(dir, ledgerFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, closers, fmt.Errorf("backfill: %s is locked by another process (stop the `cioevents dev` using this --data-dir first)", path)
 	}
 	if err != nil {
