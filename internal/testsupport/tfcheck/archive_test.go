@@ -76,7 +76,7 @@ var strayFiles = []string{
 	"backfill-checkpoint.json",
 	".env",
 	"shared/warehouse/.env",
-	"functions/processor/scratch.json",
+	"functions/processor/notes.txt",
 	"testdata/export.ndjson",
 	"terraform/tfplan.state",
 	"cmd/cioevents/main.go",
