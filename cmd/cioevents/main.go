@@ -36,6 +36,9 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	// The job image (internal/jobimage) is this binary on an empty base, with
+	// no CA files: these roots are used when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/cioevents/cioevents"
 	// Imported first in effect (see the package): FUNCTION_TARGET concerns serve only.
