@@ -2,6 +2,8 @@ package tfcheck_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,27 +64,45 @@ func substitute(s string, subs map[string]string) string {
 }
 
 // fakeTerraform records each call, one line of arguments per call, and
-// acts as the real CLI would where the build relies on it: `console` answers
-// the project_id of the -var-file it was given; `plan -out=F` writes the
-// source zip (archive_file does so during a plan) and a plan naming that
-// zip's object; `state pull` prints $TF_STATE (nothing before the first
-// apply); `show -json F` prints the plan; `apply F` records what it applied.
+// acts as the real CLI would where the build relies on it: `init` records
+// a lock file when there is none, refuses to without one under
+// -lockfile=readonly, and records which lock it read; `console` answers the
+// project_id of the -var-file it was given; `output -raw NAME` prints an
+// output of $TF_STATE; `plan -out=F` writes the source zip (archive_file
+// does so during a plan) and a plan whose planned values upload that zip's
+// object, while its prior state names the zip of older code; `state pull`
+// prints $TF_STATE; `show -json F` prints the plan; `apply F` records what
+// it applied.
 const fakeTerraform = `#!/bin/sh
 printf '%s\n' "$*" >> "$TF_CALLS"
 case "$1" in
+init)
+  if [ ! -f .terraform.lock.hcl ]; then
+    case " $* " in *" -lockfile=readonly "*)
+      echo "Error: Provider dependency changes detected: no .terraform.lock.hcl" >&2; exit 1 ;;
+    esac
+    printf 'provider "google" { version = "%s" }\n' "$PROVIDER_VERSION" > .terraform.lock.hcl
+  fi
+  printf 'lock read by init: %s\n' "$(cat .terraform.lock.hcl)" >> "$TF_CALLS" ;;
 console)
   for a in "$@"; do
     case "$a" in -var-file=*) f=${a#-var-file=} ;; esac
   done
   sed -n 's/^project_id *= *\("[^"]*"\).*/\1/p' "$f" ;;
+output)
+  for a in "$@"; do n=$a; done
+  v=$(sed -n "s/^    \"$n\": {\"value\": \"\([^\"]*\)\"}.*/\1/p" "$TF_STATE" 2>/dev/null)
+  [ -n "$v" ] || { echo "Error: Output \"$n\" not found" >&2; exit 1; }
+  printf '%s' "$v" ;;
 plan)
   for a in "$@"; do
-    case "$a" in -out=*) out=${a#-out=} ;; esac
+    case "$a" in -out=*) out=${a#-out=} ;; -var=job_image=*) image=${a#-var=job_image=} ;; esac
   done
   mkdir -p .terraform
   printf 'zip of the code at %s\n' "$PLAN_STAMP" > .terraform/cioevents-source.zip
   md5=$(md5sum .terraform/cioevents-source.zip | cut -d ' ' -f 1)
-  printf '{"made":"%s","object":"source-%s.zip"}\n' "$PLAN_STAMP" "$md5" > "$out" ;;
+  old=$(printf 'zip of older code\n' | md5sum | cut -d ' ' -f 1)
+  printf '{"made":"%s","job_image":"%s","planned_values":{"root_module":{"child_modules":[{"resources":[{"type":"google_storage_bucket_object","values":{"name":"source-%s.zip"}}]}]}},"prior_state":{"values":{"root_module":{"resources":[{"type":"google_storage_bucket_object","values":{"name":"source-%s.zip"}}]}}}}\n' "$PLAN_STAMP" "$image" "$md5" "$old" > "$out" ;;
 state)
   if [ -f "$TF_STATE" ]; then cat "$TF_STATE"; fi ;;
 show)
@@ -93,15 +113,41 @@ apply)
 esac
 `
 
+// olderZip is the content of the zip the fake plan's prior state uploaded.
+const olderZip = "zip of older code\n"
+
 // fakeGcloud copies objects: gs://BUCKET/OBJECT is $FAKE_GCS/BUCKET/OBJECT.
+// With --if-generation-match=0 it refuses to replace an object, as Cloud
+// Storage does (412).
 const fakeGcloud = `#!/bin/sh
 printf 'gcloud %s\n' "$*" >> "$TF_CALLS"
 [ "$1 $2" = "storage cp" ] || { echo "fake gcloud: unexpected $*" >&2; exit 2; }
+shift 2
+once=""
+if [ "$1" = "--if-generation-match=0" ]; then once=1; shift; fi
+case "$1" in -*) echo "fake gcloud: unexpected flag $1" >&2; exit 2 ;; esac
 path() { case "$1" in gs://*) echo "$FAKE_GCS/${1#gs://}" ;; *) echo "$1" ;; esac; }
-src=$(path "$3"); dst=$(path "$4")
-[ -f "$src" ] || { echo "ERROR: (gcloud.storage.cp) $3 not found" >&2; exit 1; }
+src=$(path "$1"); dst=$(path "$2")
+[ -f "$src" ] || { echo "ERROR: (gcloud.storage.cp) $1 not found" >&2; exit 1; }
+if [ -n "$once" ] && [ -e "$dst" ]; then
+  echo "ERROR: (gcloud.storage.cp) HTTPError 412: At least one of the pre-conditions you specified did not hold." >&2; exit 1
+fi
 mkdir -p "$(dirname "$dst")" && cp "$src" "$dst"
 `
+
+// fakeGo stands in for "go run ./internal/jobimage/cmd/jobimage -push
+// REPO": it prints REPO@sha256:... of a digest that differs per workspace,
+// as two builds of different source would.
+const fakeGo = `#!/bin/sh
+printf 'go %s\n' "$*" >> "$TF_CALLS"
+[ "$1 $2 $3 $4 $5" = "-C .. run ./internal/jobimage/cmd/jobimage -push" ] || { echo "fake go: unexpected $*" >&2; exit 2; }
+ref="$6@sha256:$(printf '%s' "$PLAN_STAMP" | sha256sum | cut -d ' ' -f 1)"
+printf 'pushed %s\n' "$ref" >> "$TF_CALLS"
+printf '%s\n' "$ref"
+`
+
+// repository is the job image repository the state's output names.
+const repository = "registry.example/my-project-id/cioevents"
 
 // cloud is what outlives one build: the buckets and the Terraform state.
 type cloud struct {
@@ -109,25 +155,30 @@ type cloud struct {
 	state string // file `terraform state pull` prints
 }
 
+// newCloud is a deployment after the bootstrap of docs/deploy.md: its state
+// holds the job image repository.
 func newCloud(t *testing.T) cloud {
 	t.Helper()
 	d := t.TempDir()
-	return cloud{gcs: filepath.Join(d, "gcs"), state: filepath.Join(d, "state.json")}
+	c := cloud{gcs: filepath.Join(d, "gcs"), state: filepath.Join(d, "state.json")}
+	c.setState(t, "lineage-0", 1)
+	return c
 }
 
-// setState writes the remote state's header as `terraform state pull`
-// prints it.
+// setState writes the remote state's header and outputs as `terraform
+// state pull` prints them.
 func (c cloud) setState(t *testing.T, lineage string, serial int) {
 	t.Helper()
-	writeFile(t, c.state, fmt.Sprintf("{\n  \"version\": 4,\n  \"serial\": %d,\n  \"lineage\": %q,\n  \"outputs\": {}\n}\n", serial, lineage))
+	writeFile(t, c.state, fmt.Sprintf("{\n  \"version\": 4,\n  \"serial\": %d,\n  \"lineage\": %q,\n  \"outputs\": {\n    \"job_image_repository\": {\"value\": %q},\n    \"webhook_url\": {\"value\": \"https://receiver.example\"}\n  }\n}\n", serial, lineage, repository))
 }
 
 // runBuild runs the Terraform steps of cloudbuild.yaml (those in terraform/)
-// as Cloud Build would, with terraform and gcloud replaced by fakes, in a
-// fresh workspace holding the given environment files, against a fresh
-// cloud. It returns the recorded calls and the output, and fails the test
-// only on setup errors; a step that exits non-zero ends the build, as in
-// Cloud Build.
+// as Cloud Build would, with terraform, gcloud and go replaced by fakes, in
+// a fresh workspace holding the given files, against a fresh cloud. A file
+// name without a slash is an environment file (terraform/env/NAME), one
+// with a slash a path in the workspace. It returns the recorded calls and
+// the output, and fails the test only on setup errors; a step that exits
+// non-zero ends the build, as in Cloud Build.
 func runBuild(t *testing.T, userSubs map[string]string, env map[string]string) (calls []string, out string, ok bool) {
 	t.Helper()
 	return runBuildIn(t, newCloud(t), userSubs, env)
@@ -138,18 +189,25 @@ func runBuild(t *testing.T, userSubs map[string]string, env map[string]string) (
 func runBuildIn(t *testing.T, cl cloud, userSubs map[string]string, env map[string]string) (calls []string, out string, ok bool) {
 	t.Helper()
 	c, _ := loadBuild(t)
+	// The workspace holds the uploaded source only: its hash is what the
+	// plan is made from.
 	ws := t.TempDir()
 	for name, content := range env {
-		writeFile(t, filepath.Join(ws, "terraform", "env", name), content)
+		path := filepath.Join(ws, "terraform", "env", name)
+		if strings.Contains(name, "/") {
+			path = filepath.Join(ws, filepath.FromSlash(name))
+		}
+		writeFile(t, path, content)
 	}
-	bin := filepath.Join(ws, "fakebin")
-	for name, script := range map[string]string{"terraform": fakeTerraform, "gcloud": fakeGcloud} {
+	tools := t.TempDir()
+	bin := filepath.Join(tools, "fakebin")
+	for name, script := range map[string]string{"terraform": fakeTerraform, "gcloud": fakeGcloud, "go": fakeGo} {
 		writeFile(t, filepath.Join(bin, name), script)
 		if err := os.Chmod(filepath.Join(bin, name), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	log := filepath.Join(ws, "calls")
+	log := filepath.Join(tools, "calls")
 	subs := map[string]string{"PROJECT_ID": "my-project-id"}
 	for k, v := range c.Substitutions {
 		subs[k] = v
@@ -174,7 +232,7 @@ func runBuildIn(t *testing.T, cl cloud, userSubs map[string]string, env map[stri
 		cmd := exec.Command(entry, args...)
 		cmd.Dir = filepath.Join(ws, s.Dir)
 		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "TF_CALLS=" + log,
-			"FAKE_GCS=" + cl.gcs, "TF_STATE=" + cl.state, "PLAN_STAMP=" + ws}
+			"FAKE_GCS=" + cl.gcs, "TF_STATE=" + cl.state, "PLAN_STAMP=" + ws, "PROVIDER_VERSION=7.1.0"}
 		for _, e := range append(slices.Clone(c.Options.Env), s.Env...) {
 			cmd.Env = append(cmd.Env, substitute(e, subs))
 		}
@@ -246,9 +304,14 @@ func TestCloudBuildAppliesTheEnvironmentFile(t *testing.T) {
 		t.Errorf("plan %q does not save the plan that apply applies", plan[0])
 	}
 	// Settings come from the file alone: a -var or a TF_VAR_ of the build
-	// would be a setting a laptop apply does not have.
+	// would be a setting a laptop apply does not have. The one exception is
+	// job_image, the image this build pushed (an artifact, like the zip).
+	pushed := pushedImage(t, planCalls)
 	for _, c := range slices.Concat(planCalls, applyCalls) {
 		for _, f := range strings.Fields(c) {
+			if f == "-var=job_image="+pushed {
+				continue
+			}
 			if f == "-var" || strings.HasPrefix(f, "-var=") {
 				t.Errorf("terraform call %q sets a variable outside the environment file", c)
 			}
@@ -288,7 +351,7 @@ func TestCloudBuildAppliesTheStoredPlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the plan build stored no plan: %v", err)
 	}
-	for _, ext := range []string{".state", ".source.zip"} {
+	for _, ext := range []string{".state", ".source.zip", ".terraform.lock.hcl", ".source"} {
 		if _, err := os.Stat(stored + ext); err != nil {
 			t.Errorf("the plan build stored no %s: %v", ext, err)
 		}
@@ -308,23 +371,57 @@ func TestCloudBuildAppliesTheStoredPlan(t *testing.T) {
 }
 
 // The apply build refuses, and applies nothing, without a stored plan of its
-// environment and commit, when the state moved since the plan, and when the
-// stored source zip is not the one the plan uploads.
+// environment and commit, when the state moved since the plan, when it was
+// given other source than the plan was made from, and when a stored object
+// is not the one the plan build stored.
 func TestCloudBuildRefusesAMissingOrStalePlan(t *testing.T) {
 	tests := []struct {
-		name  string
-		apply map[string]string // the apply build's substitutions
-		after func(t *testing.T, cl cloud, stored string)
-		want  string
+		name     string
+		apply    map[string]string // the apply build's substitutions
+		applyEnv map[string]string // the apply build's files; nil: staging
+		after    func(t *testing.T, cl cloud, stored string)
+		want     string
 	}{
-		{"no plan build", nil, nil, "no stored plan gs://my-project-id-tfstate/plans/staging/" + commit + ".tfplan"},
-		{"plan of another commit", map[string]string{"_COMMIT": "fedcba9"}, func(*testing.T, cloud, string) {}, "no stored plan gs://my-project-id-tfstate/plans/staging/fedcba9.tfplan"},
-		{"another apply since the plan", nil, func(t *testing.T, cl cloud, _ string) { cl.setState(t, "lineage-1", 8) }, "the state changed since the plan was made"},
-		{"state replaced since the plan", nil, func(t *testing.T, cl cloud, _ string) { cl.setState(t, "lineage-2", 7) }, "the state changed since the plan was made"},
-		{"source zip swapped", nil, func(t *testing.T, _ cloud, stored string) {
+		{"no plan build", nil, nil, nil, "no stored plan gs://my-project-id-tfstate/plans/staging/" + commit + ".tfplan"},
+		{"plan of another commit", map[string]string{"_COMMIT": "fedcba9"}, nil, func(*testing.T, cloud, string) {}, "no stored plan gs://my-project-id-tfstate/plans/staging/fedcba9.tfplan"},
+		{"another apply since the plan", nil, nil, func(t *testing.T, cl cloud, _ string) { cl.setState(t, "lineage-1", 8) }, "the state changed since the plan was made"},
+		{"state replaced since the plan", nil, nil, func(t *testing.T, cl cloud, _ string) { cl.setState(t, "lineage-2", 7) }, "the state changed since the plan was made"},
+		{"plan swapped", nil, nil, func(t *testing.T, _ cloud, stored string) {
+			writeFile(t, stored+".tfplan", "another plan\n")
+		}, "the stored tfplan (sha256:"},
+		{"state record swapped", nil, nil, func(t *testing.T, _ cloud, stored string) {
+			writeFile(t, stored+".state", "lineage lineage-1\nserial 8\n")
+		}, "the stored state (sha256:"},
+		{"source zip swapped", nil, nil, func(t *testing.T, _ cloud, stored string) {
 			writeFile(t, stored+".source.zip", "other code\n")
+		}, "the stored source.zip (sha256:"},
+		{"lock swapped", nil, nil, func(t *testing.T, _ cloud, stored string) {
+			writeFile(t, stored+".terraform.lock.hcl", "provider \"google\" { version = \"7.2.0\" }\n")
+		}, "the stored terraform.lock.hcl (sha256:"},
+		// The record rewritten to match an older zip, one the state names:
+		// only the planned values tell it from the zip the plan uploads.
+		{"older zip with its record rewritten", nil, nil, func(t *testing.T, _ cloud, stored string) {
+			writeFile(t, stored+".source.zip", olderZip)
+			rewriteRecord(t, stored+".source", "source.zip", olderZip)
 		}, "is not the one the plan uploads"},
-		{"no _COMMIT", map[string]string{"_COMMIT": ""}, func(*testing.T, cloud, string) {}, "set _COMMIT"},
+		{"other source than planned", nil, map[string]string{
+			"staging.tfvars":        staging["staging.tfvars"] + "cio_actions = \"suppress\"\n",
+			"staging.gcs.tfbackend": staging["staging.gcs.tfbackend"],
+		}, func(*testing.T, cloud, string) {}, "is not the source the plan was made from"},
+		{"another commit's plan copied over", nil, nil, func(t *testing.T, cl cloud, stored string) {
+			if _, out, ok := runBuildIn(t, cl, map[string]string{"_ENV": "staging", "_COMMIT": "fedcba9"}, staging); !ok {
+				t.Fatalf("plan build of fedcba9 failed:\n%s", out)
+			}
+			for _, ext := range planObjects {
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(stored), "fedcba9"+ext))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, stored+ext, string(b))
+			}
+		}, "records commit fedcba9: it is another commit's plan"},
+		{"triggered build of another commit", map[string]string{"COMMIT_SHA": "fedcba9876"}, nil, func(*testing.T, cloud, string) {}, "but this build checked out fedcba9876"},
+		{"no _COMMIT", map[string]string{"_COMMIT": ""}, nil, func(*testing.T, cloud, string) {}, "set _COMMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,7 +438,11 @@ func TestCloudBuildRefusesAMissingOrStalePlan(t *testing.T) {
 			for k, v := range tt.apply {
 				subs[k] = v
 			}
-			calls, out, ok := runBuildIn(t, cl, subs, staging)
+			env := staging
+			if tt.applyEnv != nil {
+				env = tt.applyEnv
+			}
+			calls, out, ok := runBuildIn(t, cl, subs, env)
 			if ok {
 				t.Fatalf("apply build succeeded; calls:\n%s", strings.Join(calls, "\n"))
 			}
@@ -353,6 +454,105 @@ func TestCloudBuildRefusesAMissingOrStalePlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// planObjects are what a plan build stores under plans/<env>/<commit>.
+var planObjects = []string{".tfplan", ".state", ".source.zip", ".terraform.lock.hcl", ".source"}
+
+// rewriteRecord sets the SHA-256 the stored record gives an object to that
+// of content, as someone covering a swap would.
+func rewriteRecord(t *testing.T, record, object, content string) {
+	t.Helper()
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(content))
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(object) + ` .*$`)
+	if !re.Match(b) {
+		t.Fatalf("the record has no line for %s:\n%s", object, b)
+	}
+	writeFile(t, record, re.ReplaceAllString(string(b), object+" sha256:"+hex.EncodeToString(sum[:])))
+}
+
+// A stored plan is write-once: a second plan build of the same environment
+// and commit (a rerun, a dirty tree, a colleague) fails and leaves every
+// object of the reviewed plan as it was; the apply build applies the first.
+func TestCloudBuildStoresAPlanOnce(t *testing.T) {
+	cl := newCloud(t)
+	subs := map[string]string{"_ENV": "staging", "_COMMIT": commit}
+	planCalls, out, ok := runBuildIn(t, cl, subs, staging)
+	if !ok {
+		t.Fatalf("plan build failed:\n%s", out)
+	}
+	for _, c := range callsOf(planCalls, "gcloud") {
+		if strings.HasPrefix(c, "gcloud storage cp ") && strings.Contains(c, " gs://") && !strings.Contains(c, " --if-generation-match=0 ") {
+			t.Errorf("%q stores a plan object without a generation precondition", c)
+		}
+	}
+	stored := filepath.Join(cl.gcs, "my-project-id-tfstate", "plans", "staging", commit)
+	first := map[string]string{}
+	for _, ext := range planObjects {
+		b, err := os.ReadFile(stored + ext)
+		if err != nil {
+			t.Fatalf("the plan build stored no %s: %v", ext, err)
+		}
+		first[ext] = string(b)
+	}
+	calls, out, ok := runBuildIn(t, cl, subs, staging)
+	if ok {
+		t.Fatalf("a second plan build of the same environment and commit succeeded; calls:\n%s", strings.Join(calls, "\n"))
+	}
+	if !strings.Contains(out, "a stored plan is never replaced") {
+		t.Errorf("the second plan build does not say why it failed:\n%s", out)
+	}
+	for _, ext := range planObjects {
+		if b, _ := os.ReadFile(stored + ext); string(b) != first[ext] {
+			t.Errorf("the second plan build replaced %s", ext)
+		}
+	}
+	subs["_APPLY"] = "true"
+	calls, out, ok = runBuildIn(t, cl, subs, staging)
+	if !ok {
+		t.Fatalf("apply build failed:\n%s", out)
+	}
+	if want := "applied " + strings.TrimSpace(first[".tfplan"]); !slices.Contains(calls, want) {
+		t.Errorf("the apply build did not apply the first plan; calls:\n%s", strings.Join(calls, "\n"))
+	}
+}
+
+// The record says what the plan was made from: the hash of the uploaded
+// source, the commit (and, in a triggered build, the checkout), the image.
+func TestCloudBuildRecordsTheSource(t *testing.T) {
+	cl := newCloud(t)
+	subs := map[string]string{"_ENV": "staging", "COMMIT_SHA": "0123abcdef"}
+	calls, out, ok := runBuildIn(t, cl, subs, staging)
+	if !ok {
+		t.Fatalf("triggered plan build failed:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(cl.gcs, "my-project-id-tfstate", "plans", "staging", "0123abcdef.source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := string(b)
+	for _, want := range []string{"commit 0123abcdef\n", "checkout 0123abcdef\n", "image " + pushedImage(t, calls) + "\n"} {
+		if !strings.Contains(rec, want) {
+			t.Errorf("the record lacks %q:\n%s", want, rec)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^source sha256:[0-9a-f]{64}$`).MatchString(rec) {
+		t.Errorf("the record has no source hash:\n%s", rec)
+	}
+}
+
+// pushedImage is the reference the plan build's job image push printed.
+func pushedImage(t *testing.T, calls []string) string {
+	t.Helper()
+	pushes := callsOf(calls, "pushed")
+	if len(pushes) != 1 {
+		t.Fatalf("the plan build pushed the job image %d times, want once; calls:\n%s", len(pushes), strings.Join(calls, "\n"))
+	}
+	return strings.TrimPrefix(pushes[0], "pushed ")
 }
 
 func TestCloudBuildRefusesAMissingOrForeignEnvironment(t *testing.T) {
