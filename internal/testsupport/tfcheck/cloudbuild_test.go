@@ -624,3 +624,131 @@ func TestCloudBuildSubstitutionsAreDeclared(t *testing.T) {
 		}
 	}
 }
+
+// The lock file travels with the plan: the apply build initialises
+// read-only from the one the plan build used, even when a provider release
+// landed in between; a committed lock is the plan build's, read-only too.
+func TestCloudBuildPinsTheLockFile(t *testing.T) {
+	committed := "provider \"google\" { version = \"6.9.0\" }\n"
+	withLock := map[string]string{"terraform/.terraform.lock.hcl": committed}
+	for k, v := range staging {
+		withLock[k] = v
+	}
+	for _, tt := range []struct {
+		name     string
+		files    map[string]string
+		planInit string // the plan build's -lockfile, "" for none
+		lock     string // the stored lock, "" for the one init wrote
+	}{
+		{"no committed lock", staging, "", ""},
+		{"committed lock", withLock, "-lockfile=readonly", committed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := newCloud(t)
+			subs := map[string]string{"_ENV": "staging", "_COMMIT": commit}
+			planCalls, out, ok := runBuildIn(t, cl, subs, tt.files)
+			if !ok {
+				t.Fatalf("plan build failed:\n%s", out)
+			}
+			if init := callsOf(planCalls, "init"); len(init) != 1 || hasField(init[0], "-lockfile=readonly") != (tt.planInit != "") {
+				t.Errorf("plan build's init %q, want lockfile option %q", init, tt.planInit)
+			}
+			b, err := os.ReadFile(filepath.Join(cl.gcs, "my-project-id-tfstate", "plans", "staging", commit+".terraform.lock.hcl"))
+			if err != nil {
+				t.Fatalf("the plan build stored no lock file: %v", err)
+			}
+			stored := string(b)
+			if tt.lock != "" && stored != tt.lock {
+				t.Errorf("stored lock %q, want the committed %q", stored, tt.lock)
+			}
+			subs["_APPLY"] = "true"
+			applyCalls, out, ok := runBuildIn(t, cl, subs, tt.files)
+			if !ok {
+				t.Fatalf("apply build failed:\n%s", out)
+			}
+			if init := callsOf(applyCalls, "init"); len(init) != 1 || !hasField(init[0], "-lockfile=readonly") {
+				t.Errorf("apply build's init %q, want -lockfile=readonly", init)
+			}
+			if want := "lock read by init: " + strings.TrimSpace(stored); !slices.Contains(applyCalls, want) {
+				t.Errorf("the apply build's init did not read the stored lock (%s); calls:\n%s", want, strings.Join(applyCalls, "\n"))
+			}
+		})
+	}
+}
+
+func hasField(call, field string) bool { return slices.Contains(strings.Fields(call), field) }
+
+// The plan build builds and pushes the job image from its own source into
+// the repository Terraform created, and plans with it by digest; the apply
+// build pushes nothing. Without the repository in the state (before the
+// bootstrap's targeted apply) the plan build says what to do.
+func TestCloudBuildPlansWithTheJobImage(t *testing.T) {
+	cl := newCloud(t)
+	subs := map[string]string{"_ENV": "staging", "_COMMIT": commit}
+	calls, out, ok := runBuildIn(t, cl, subs, staging)
+	if !ok {
+		t.Fatalf("plan build failed:\n%s", out)
+	}
+	image := pushedImage(t, calls)
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(repository) + `/cioevents@sha256:[0-9a-f]{64}$`).MatchString(image) {
+		t.Errorf("pushed %q, want %s/cioevents@sha256:<digest>", image, repository)
+	}
+	if plan := callsOf(calls, "plan"); len(plan) != 1 || !hasField(plan[0], "-var=job_image="+image) {
+		t.Errorf("plan %q does not pin the pushed image %s", plan, image)
+	}
+	subs["_APPLY"] = "true"
+	calls, out, ok = runBuildIn(t, cl, subs, staging)
+	if !ok {
+		t.Fatalf("apply build failed:\n%s", out)
+	}
+	if n := len(callsOf(calls, "go")); n != 0 {
+		t.Errorf("the apply build built or pushed an image (%d go calls); it applies the planned digest", n)
+	}
+
+	bare := newCloud(t)
+	writeFile(t, bare.state, "{\n  \"version\": 4,\n  \"serial\": 1,\n  \"lineage\": \"l\",\n  \"outputs\": {}\n}\n")
+	calls, out, ok = runBuildIn(t, bare, map[string]string{"_ENV": "staging", "_COMMIT": commit}, staging)
+	if ok || !strings.Contains(out, "the state has no job image repository") || len(callsOf(calls, "plan")) != 0 {
+		t.Errorf("without a repository the plan build must refuse before planning; ok=%v calls %q\n%s", ok, calls, out)
+	}
+}
+
+// No builder image floats: every step runs an image given by a substitution
+// whose default is an exact version (or a digest), and the Go image is the
+// go.mod's Go.
+func TestCloudBuildImagesArePinned(t *testing.T) {
+	c, _ := loadBuild(t)
+	exact := regexp.MustCompile(`^[a-z0-9][a-z0-9./_-]*(:[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.]+)?)?(@sha256:[0-9a-f]{64})?$`)
+	pinned := func(ref string) bool {
+		m := exact.FindStringSubmatch(ref)
+		return m != nil && (m[1] != "" || m[3] != "")
+	}
+	for _, s := range c.Steps {
+		sub := regexp.MustCompile(`^\$\{(_[A-Z0-9_]+)\}$`).FindStringSubmatch(s.Name)
+		if sub == nil {
+			t.Errorf("step %s runs %q: give images as a substitution, so a team can pin the digest", s.ID, s.Name)
+			continue
+		}
+		if def := c.Substitutions[sub[1]]; !pinned(def) {
+			t.Errorf("step %s: %s defaults to %q, which floats; use an exact version tag", s.ID, sub[1], def)
+		}
+	}
+	for _, ref := range []string{"golang:1.26", "google/cloud-sdk:emulators", "hashicorp/terraform:latest", "hashicorp/terraform"} {
+		if pinned(ref) {
+			t.Errorf("the check takes the floating %q for pinned", ref)
+		}
+	}
+	for _, ref := range []string{"hashicorp/terraform:1.11.4", "google/cloud-sdk:528.0.0-emulators", "golang:1.26.8@sha256:" + strings.Repeat("a", 64)} {
+		if !pinned(ref) {
+			t.Errorf("the check takes the exact %q for floating", ref)
+		}
+	}
+	mod, err := os.ReadFile("../../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go ([0-9]+\.[0-9]+)`).FindSubmatch(mod)
+	if goVersion == nil || !strings.HasPrefix(c.Substitutions["_GO_IMAGE"], "golang:"+string(goVersion[1])+".") {
+		t.Errorf("_GO_IMAGE %q is not go.mod's Go %s", c.Substitutions["_GO_IMAGE"], goVersion)
+	}
+}
