@@ -752,3 +752,90 @@ func TestCloudBuildImagesArePinned(t *testing.T) {
 		t.Errorf("_GO_IMAGE %q is not go.mod's Go %s", c.Substitutions["_GO_IMAGE"], goVersion)
 	}
 }
+
+// Every `gcloud builds submit` command the README, the docs and the build's
+// own header show sets each substitution cloudbuild.yaml requires, and
+// only substitutions it knows: a copied command must run.
+func TestCloudBuildCommandsInDocsSetTheRequiredSubstitutions(t *testing.T) {
+	c, raw := loadBuild(t)
+	header := raw[:strings.Index(raw, "\nsubstitutions:")]
+	var required []string
+	for _, m := range regexp.MustCompile(`(?m)^#   (_[A-Z0-9_]+)\s+\(required\)`).FindAllStringSubmatch(header, -1) {
+		required = append(required, m[1])
+	}
+	if len(required) == 0 {
+		t.Fatal("cloudbuild.yaml's header documents no required substitution")
+	}
+	docs, err := filepath.Glob("../../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]int{}
+	for _, path := range append([]string{"../../../README.md", cloudBuildFile}, docs...) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(filepath.ToSlash(path), "../../../")
+		for _, cmd := range buildCommands(string(b)) {
+			found[name]++
+			set := substitutionsOf(cmd)
+			for _, r := range required {
+				if _, ok := set[r]; !ok {
+					t.Errorf("%s: %q does not set %s, which cloudbuild.yaml requires", name, cmd, r)
+				}
+			}
+			for s := range set {
+				_, declared := c.Substitutions[s]
+				if !declared && !slices.Contains(required, s) && s != "COMMIT_SHA" {
+					t.Errorf("%s: %q sets %s, which cloudbuild.yaml does not know", name, cmd, s)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"README.md", "docs/deploy.md", "cloudbuild.yaml"} {
+		if found[name] == 0 {
+			t.Errorf("found no gcloud builds submit command in %s", name)
+		}
+	}
+}
+
+// buildCommands returns each `gcloud builds submit` command of a text, with
+// its backslash-continued lines joined; a mention of the bare command name
+// in inline code is not a command.
+func buildCommands(text string) []string {
+	var cmds []string
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		at := strings.Index(lines[i], "gcloud builds submit")
+		if at < 0 {
+			continue
+		}
+		cmd := lines[i][at:]
+		for strings.HasSuffix(strings.TrimSpace(cmd), `\`) && i+1 < len(lines) {
+			i++
+			cmd = strings.TrimSuffix(strings.TrimSpace(cmd), `\`) + " " + strings.TrimLeft(lines[i], " #")
+		}
+		if strings.HasPrefix(cmd, "gcloud builds submit`") {
+			continue
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
+}
+
+// substitutionsOf returns the names a command's --substitutions sets.
+func substitutionsOf(cmd string) map[string]bool {
+	set := map[string]bool{}
+	// A value may be a command substitution with spaces: $(git rev-parse HEAD).
+	cmd = regexp.MustCompile(`\$\([^)]*\)`).ReplaceAllString(cmd, "V")
+	m := regexp.MustCompile(`--substitutions[= ]"?([^"\s]+)`).FindStringSubmatch(cmd)
+	if m == nil {
+		return set
+	}
+	for _, kv := range strings.Split(m[1], ",") {
+		name, _, _ := strings.Cut(kv, "=")
+		set[name] = true
+	}
+	return set
+}
