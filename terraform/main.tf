@@ -9,6 +9,7 @@
 module "cioevents" {
   source = "./modules/cioevents"
 
+  job_image                        = var.job_image
   backfill_schedule_enabled        = var.backfill_schedule_enabled
   backfill_image                   = var.backfill_image
   backfill_schedule                = var.backfill_schedule

@@ -47,6 +47,16 @@ output "firestore_database" {
   value       = module.cioevents.firestore_database
 }
 
+output "job_image_repository" {
+  description = "Artifact Registry repository the job image is pushed to (cloudbuild.yaml pushes REPOSITORY/cioevents by digest)."
+  value       = module.cioevents.job_image_repository
+}
+
+output "job_image" {
+  description = "The image the jobs run, pinned by digest (backfill_image if set, else job_image); empty when neither is set."
+  value       = module.cioevents.job_image
+}
+
 output "track_workspaces_secret" {
   description = "Secret that must hold the named workspaces' Track API credentials (name=site_id:api_key[:region], comma-separated); null without named workspaces."
   value       = module.cioevents.track_workspaces_secret

@@ -3,14 +3,20 @@
 # Do not edit: change the module and regenerate.
 # Validation rules live in the module, which reports them with the same messages.
 
+variable "job_image" {
+  description = "The job image pinned by digest (REPOSITORY/cioevents@sha256:...), built from this source by internal/jobimage and pushed to the job_image_repository output; cloudbuild.yaml's plan build sets it. The backfill job runs it unless backfill_image is set."
+  type        = string
+  default     = ""
+}
+
 variable "backfill_schedule_enabled" {
-  description = "Create the nightly backfill job and its schedule. Needs backfill_image and a value in the app-api-key secret."
+  description = "Create the nightly backfill job and its schedule. Needs the job image (job_image, which cloudbuild.yaml's plan build sets, or backfill_image) and a value in the app-api-key secret."
   type        = bool
   default     = false
 }
 
 variable "backfill_image" {
-  description = "Container image whose entrypoint is the cioevents binary (e.g. built with `ko build ./cmd/cioevents`)."
+  description = "Overrides job_image for the backfill job: a container image whose entrypoint is the cioevents binary, built elsewhere. Empty: the job image cloudbuild.yaml builds and pins (job_image)."
   type        = string
   default     = ""
 }

@@ -96,7 +96,8 @@ project_id = "my-project-id"
 # Nightly backfill and reconciliation (README, Backfill); needs a value in the
 # <prefix>-app-api-key secret.
 # backfill_schedule_enabled = false
-# backfill_image            = ""           # e.g. "europe-docker.pkg.dev/p/r/cioevents:v1"
+# job_image                 = ""           # not a setting: cloudbuild.yaml's plan build sets it to the image it pushed
+# backfill_image            = ""           # overrides job_image, e.g. "europe-docker.pkg.dev/p/r/cioevents:v1"
 # backfill_schedule         = "30 4 * * *"  # UTC
 # backfill_lookback         = "3d"
 # backfill_workspace        = "default"    # the workspace the App API key belongs to

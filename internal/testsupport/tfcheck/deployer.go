@@ -51,6 +51,13 @@ var CreatorRoles = map[string][]string{
 	"google_cloud_run_v2_job_iam_member":     {"roles/run.admin"},
 	"google_cloud_scheduler_job":             {"roles/cloudscheduler.admin", "roles/iam.serviceAccountUser"},
 
+	// Creating a repository needs artifactregistry.admin (no narrower
+	// predefined role has repositories.create); it also carries the plan
+	// build's push of the job image (uploadArtifacts) and the read access
+	// deploying a job from the repository needs.
+	"google_artifact_registry_repository":            {"roles/artifactregistry.admin"},
+	"google_artifact_registry_repository_iam_member": {"roles/artifactregistry.admin"},
+
 	"google_logging_metric":            {"roles/logging.configWriter"},
 	"google_logging_project_exclusion": {"roles/logging.configWriter"},
 

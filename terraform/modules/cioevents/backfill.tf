@@ -5,13 +5,13 @@
 # the missing events, missing-only, through the same ledger and table.
 
 variable "backfill_schedule_enabled" {
-  description = "Create the nightly backfill job and its schedule. Needs backfill_image and a value in the app-api-key secret."
+  description = "Create the nightly backfill job and its schedule. Needs the job image (job_image, which cloudbuild.yaml's plan build sets, or backfill_image) and a value in the app-api-key secret."
   type        = bool
   default     = false
 }
 
 variable "backfill_image" {
-  description = "Container image whose entrypoint is the cioevents binary (e.g. built with `ko build ./cmd/cioevents`)."
+  description = "Overrides job_image for the backfill job: a container image whose entrypoint is the cioevents binary, built elsewhere. Empty: the job image cloudbuild.yaml builds and pins (job_image)."
   type        = string
   default     = ""
 
@@ -20,8 +20,8 @@ variable "backfill_image" {
     error_message = "backfill_image must be an image reference such as europe-docker.pkg.dev/p/r/cioevents:v1."
   }
   validation {
-    condition     = !var.backfill_schedule_enabled || var.backfill_image != ""
-    error_message = "backfill_schedule_enabled needs backfill_image."
+    condition     = !var.backfill_schedule_enabled || var.backfill_image != "" || var.job_image != ""
+    error_message = "backfill_schedule_enabled needs the job image: plan through cloudbuild.yaml, which builds it and sets job_image, or set job_image or backfill_image (docs/deploy.md)."
   }
 }
 
@@ -205,7 +205,7 @@ resource "google_cloud_run_v2_job" "backfill" {
       timeout     = "3600s"
 
       containers {
-        image = var.backfill_image
+        image = local.job_image
         args  = concat(["backfill", "--since", var.backfill_lookback, "--workspace", var.backfill_workspace], var.backfill_dry_run ? ["--dry-run"] : [])
 
         dynamic "env" {

@@ -45,3 +45,13 @@ output "firestore_database" {
   description = "Firestore database holding the dedupe ledger."
   value       = var.firestore_database
 }
+
+output "job_image_repository" {
+  description = "Artifact Registry repository the job image is pushed to (cloudbuild.yaml pushes REPOSITORY/cioevents by digest)."
+  value       = google_artifact_registry_repository.jobs.registry_uri
+}
+
+output "job_image" {
+  description = "The image the jobs run, pinned by digest (backfill_image if set, else job_image); empty when neither is set."
+  value       = local.job_image
+}

@@ -15,9 +15,21 @@ refuse "image with uppercase host" {
   error = "backfill_image must be an image reference"
 }
 
+accept "nightly reconciliation with the image the plan build pushed" {
+  vars = {
+    backfill_schedule_enabled = true
+    job_image                 = "registry.example/p/cioevents-jobs/cioevents@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+}
+
 refuse "schedule switched on without an image" {
   vars  = { backfill_schedule_enabled = true }
-  error = "backfill_schedule_enabled needs backfill_image"
+  error = "backfill_schedule_enabled needs the job image"
+}
+
+refuse "job image by tag" {
+  vars  = { job_image = "registry.example/p/cioevents-jobs/cioevents:latest" }
+  error = "job_image must be an image reference pinned by digest"
 }
 
 refuse "schedule with six fields" {
