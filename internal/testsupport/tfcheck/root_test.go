@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +223,47 @@ func TestVariableRulesAcceptTheModuleExample(t *testing.T) {
 	}
 	if len(diags) == 0 {
 		t.Error("a name_prefix the rules refuse was accepted")
+	}
+}
+
+// stateAddress is a resource address as the docs hand it to terraform
+// (-target=, state rm): in the root's state every resource is in the module.
+var stateAddress = regexp.MustCompile(`(?:-target=|-replace=|state rm\s+|state show\s+)((?:module\.[a-z0-9_]+\.)?[a-z0-9_]+\.[a-z0-9_]+(?:\s+(?:module\.[a-z0-9_]+\.)?google_[a-z0-9_]+\.[a-z0-9_]+)*)`)
+
+// The addresses the docs tell an operator to type name resources of the
+// module as the root's state holds them (module.cioevents.<type>.<name>).
+func TestDocsNameStateAddressesInTheModule(t *testing.T) {
+	module, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := filepath.Glob("../../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, doc := range append(docs, "../../../README.md") {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(b), "`", " ")
+		for _, m := range stateAddress.FindAllStringSubmatch(text, -1) {
+			for _, addr := range strings.Fields(m[1]) {
+				seen++
+				name, ok := strings.CutPrefix(addr, "module."+tfcheck.RootModuleName+".")
+				if !ok {
+					t.Errorf("%s: %s is not an address of the root's state; want module.%s.%s", filepath.Base(doc), addr, tfcheck.RootModuleName, addr)
+					continue
+				}
+				typ, n, _ := strings.Cut(name, ".")
+				if !slices.Contains(module.Resources(typ), n) {
+					t.Errorf("%s: %s: the module declares no %s", filepath.Base(doc), addr, name)
+				}
+			}
+		}
+	}
+	if seen < 6 {
+		t.Errorf("found %d state addresses in the docs; the check lost track of them", seen)
 	}
 }
