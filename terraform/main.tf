@@ -32,7 +32,6 @@ module "cioevents" {
   project_id                       = var.project_id
   region                           = var.region
   name_prefix                      = var.name_prefix
-  labels                           = var.labels
   signature_max_age                = var.signature_max_age
   signature_max_ahead              = var.signature_max_ahead
   max_body_bytes                   = var.max_body_bytes

@@ -140,12 +140,6 @@ variable "name_prefix" {
   default     = "cioevents"
 }
 
-variable "labels" {
-  description = "Labels added to every resource that supports them."
-  type        = map(string)
-  default     = { app = "cioevents" }
-}
-
 variable "signature_max_age" {
   description = "CIO_SIGNATURE_MAX_AGE: oldest X-CIO-Timestamp accepted. Customer.io retries for 7 days, so keep this above 168h."
   type        = string

@@ -28,6 +28,14 @@ terraform {
   backend "gcs" {}
 }
 
+# The root's own setting: labels are the provider's default_labels, which a
+# configuration calling the module sets on its own providers.
+variable "labels" {
+  description = "Labels added to every resource that supports them."
+  type        = map(string)
+  default     = { app = "cioevents" }
+}
+
 provider "google" {
   project = var.project_id
   region  = var.region

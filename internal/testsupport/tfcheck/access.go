@@ -224,7 +224,7 @@ func (m *Module) checkAccess(r Rules) []Problem {
 	for _, c := range r.Calls {
 		ps = append(ps, checkRolePermissions(c, r.RolePermissions)...)
 		if c.Member == Operator {
-			if c.On != "project" && m.resources[c.On] == nil {
+			if c.On != "project" && c.On != OnStateBucket && m.resources[c.On] == nil {
 				ps = append(ps, Problem{RuleAccess, c.Where, fmt.Sprintf("operator grant on %s, which terraform/ does not declare", c.On)})
 			}
 			continue

@@ -53,19 +53,25 @@ func deployBlock(types []string) string {
 	return b.String()
 }
 
-var marked = regexp.MustCompile(`(?s)(deployer-roles:begin[^\n]*\n)(.*?)([^\n]*deployer-roles:end)`)
-
 // block returns the text between a file's deployer-roles markers, or
 // rewrites it with -update.
 func block(t *testing.T, path, want string) string {
+	t.Helper()
+	return markedBlock(t, path, "deployer-roles", want)
+}
+
+// markedBlock returns the text between a file's <name>:begin and <name>:end
+// marker lines, or rewrites it with -update.
+func markedBlock(t *testing.T, path, name, want string) string {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	marked := regexp.MustCompile(`(?s)(` + name + `:begin[^\n]*\n)(.*?)([^\n]*` + name + `:end)`)
 	m := marked.FindSubmatchIndex(raw)
 	if m == nil {
-		t.Fatalf("%s has no deployer-roles:begin/end markers", path)
+		t.Fatalf("%s has no %s:begin/end markers", path, name)
 	}
 	got := string(raw[m[4]:m[5]])
 	if *update && got != want {
@@ -122,5 +128,54 @@ func TestUnmappedResourceTypeFails(t *testing.T) {
 	}
 	if len(roles) == 0 {
 		t.Error("no roles derived for the mapped types")
+	}
+}
+
+// The operators' grant commands in docs/deploy.md are generated from the
+// operator rows of the access table, so a row added for a new command
+// reaches the people who grant by hand.
+func TestOperatorGrantsFollowTheAccessTable(t *testing.T) {
+	m, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.OperatorGrants(rules().Calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The grants the issue names must be there: connect's secret version
+	// adder and accessor, doctor --cloud's viewers, the state bucket.
+	for _, s := range []string{
+		"gcloud secrets add-iam-policy-binding cioevents-webhook-signing-keys --member=\"$OPS\" --role=roles/secretmanager.secretVersionAdder",
+		"gcloud secrets add-iam-policy-binding cioevents-webhook-signing-keys --member=\"$OPS\" --role=roles/secretmanager.secretAccessor",
+		"--role=roles/monitoring.viewer --condition=None",
+		"--role=roles/logging.viewer --condition=None",
+		"gcloud storage buckets add-iam-policy-binding \"gs://$PROJECT_ID-tfstate\" --member=\"$OPS\" --role=roles/storage.objectViewer",
+	} {
+		if !strings.Contains(want, s) {
+			t.Errorf("the generated grants lack %s:\n%s", s, want)
+		}
+	}
+	if got := markedBlock(t, deployDoc, "operator-grants", want); got != want {
+		t.Errorf("%s: the operator grants differ from the access table's operator rows; regenerate with go test ./internal/testsupport/tfcheck -run TestOperatorGrantsFollowTheAccessTable -update\ngot:\n%s\nwant:\n%s", deployDoc, got, want)
+	}
+}
+
+// An operator row on a resource type without a grant command, or on a
+// resource the module does not declare, fails the generator rather than
+// printing a command that cannot work.
+func TestOperatorGrantsRefuseWhatTheyCannotGrant(t *testing.T) {
+	m, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for on, want := range map[string]string{
+		"google_bigquery_table.events":    "no grant command",
+		"google_pubsub_topic.nonexistent": "does not declare",
+	} {
+		calls := []tfcheck.Call{{Grant: tfcheck.Grant{Member: tfcheck.Operator, Role: "roles/bigquery.dataViewer", On: on}, Call: "x"}}
+		if _, err := m.OperatorGrants(calls); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("on %s: err = %v, want one containing %q", on, err, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package tfcheck
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // The repository's root configuration (terraform/) holds no resources: it
@@ -180,4 +182,115 @@ func RootProblems(root, module *Module) []Problem {
 		}
 	}
 	return ps
+}
+
+// outputs returns the names of m's outputs.
+func (m *Module) outputs() map[string]bool {
+	out := map[string]bool{}
+	for _, b := range m.blocks {
+		if b.Type == "output" && len(b.Labels) == 1 {
+			out[b.Labels[0]] = true
+		}
+	}
+	return out
+}
+
+// Arguments of a module block that are not the module's variables.
+var metaArguments = map[string]bool{"source": true, "version": true, "providers": true, "count": true, "for_each": true, "depends_on": true}
+
+// CheckModuleCall holds caller's module block named label to module, as
+// terraform init would: every argument is a variable of the module, every
+// variable without a default is given, every module.<label>.<name> the
+// caller reads is an output of the module, and the caller's own references
+// resolve.
+func CheckModuleCall(caller, module *Module, label string) []Problem {
+	ps := caller.checkReferences()
+	b := caller.modules[label]
+	if b == nil {
+		return append(ps, Problem{RuleReference, filepath.Base(caller.Dir), fmt.Sprintf("no module %q block", label)})
+	}
+	for _, name := range sortedKeys(b.Body.Attributes) {
+		if !metaArguments[name] && module.variables[name] == nil {
+			ps = append(ps, Problem{RuleReference, where(b.Body.Attributes[name].SrcRange), fmt.Sprintf("module.%s sets %s, which the module does not declare", label, name)})
+		}
+	}
+	for _, name := range module.Required() {
+		if b.Body.Attributes[name] == nil {
+			ps = append(ps, Problem{RuleReference, where(b.DefRange()), fmt.Sprintf("module.%s does not set %s, which has no default", label, name)})
+		}
+	}
+	outs := module.outputs()
+	for _, blk := range caller.blocks {
+		if blk.Type == "moved" {
+			continue // addresses of resources, not outputs
+		}
+		for _, a := range allAttributes(blk.Body) {
+			for _, t := range a.Expr.Variables() {
+				if n, ok := attrName(t, 1); t.RootName() != "module" || !ok || n != label {
+					continue
+				}
+				if o, ok := attrName(t, 2); ok && !outs[o] {
+					ps = append(ps, Problem{RuleReference, where(t.SourceRange()), fmt.Sprintf("module.%s.%s is not an output of the module", label, o)})
+				}
+			}
+		}
+	}
+	return ps
+}
+
+func allAttributes(body *hclsyntax.Body) []*hclsyntax.Attribute {
+	var out []*hclsyntax.Attribute
+	for _, name := range sortedKeys(body.Attributes) {
+		out = append(out, body.Attributes[name])
+	}
+	for _, b := range body.Blocks {
+		out = append(out, allAttributes(b.Body)...)
+	}
+	return out
+}
+
+// CallValues returns what caller's module block named label passes to the
+// module, by variable name: its constant arguments, and var.<name> arguments
+// as given in vars (or else the caller's variable default). An argument that
+// is neither is an error, as it cannot be checked offline.
+func (m *Module) CallValues(label string, vars map[string]cty.Value) (map[string]cty.Value, error) {
+	b := m.modules[label]
+	if b == nil {
+		return nil, fmt.Errorf("tfcheck: %s has no module %q", m.Dir, label)
+	}
+	out := map[string]cty.Value{}
+	for _, name := range sortedKeys(b.Body.Attributes) {
+		if metaArguments[name] {
+			continue
+		}
+		a := b.Body.Attributes[name]
+		if v, ok := literal(a.Expr); ok {
+			out[name] = v
+			continue
+		}
+		if t, diags := hcl.AbsTraversalForExpr(a.Expr); !diags.HasErrors() && t.RootName() == "var" {
+			n, _ := attrName(t, 1)
+			if v, ok := vars[n]; ok {
+				out[name] = v
+				continue
+			}
+			if v, ok := m.defaultOf(n); ok {
+				out[name] = v
+				continue
+			}
+		}
+		return nil, fmt.Errorf("tfcheck: %s: module.%s.%s is neither a constant nor a variable with a value", where(a.SrcRange), label, name)
+	}
+	return out, nil
+}
+
+// PlanWith plans a provider-free copy of m (Module.ProviderFree) with vars,
+// in scratch, and returns what Terraform refused: the variables' validation
+// rules and the offline preconditions, evaluated by Terraform itself.
+func PlanWith(ctx context.Context, bin string, m *Module, vars map[string]cty.Value, scratch string) ([]Diagnostic, error) {
+	tf, file, err := prepare(bin, m, vars, scratch)
+	if err != nil {
+		return nil, err
+	}
+	return tf.Plan(ctx, file)
 }

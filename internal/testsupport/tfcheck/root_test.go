@@ -2,13 +2,16 @@ package tfcheck_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cioevents/cioevents/internal/testsupport/tfcheck"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // The root (terraform/) passes every variable and output of the module
@@ -50,7 +53,7 @@ func TestRootPassesTheModuleThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range tfcheck.RootProblems(root, module) {
+	for _, p := range append(tfcheck.RootProblems(root, module), tfcheck.CheckModuleCall(root, module, tfcheck.RootModuleName)...) {
 		t.Error(p)
 	}
 	// Something to bite on: the root passes every variable on.
@@ -94,6 +97,12 @@ provider "google" {}
 variable "a" {
   type = string
 }
+variable "required" {
+  type = string
+}
+output "o" {
+  value = 1
+}
 resource "google_pubsub_topic" "t" {
   name = var.a
 }
@@ -101,6 +110,10 @@ resource "google_pubsub_topic" "t" {
 	writeFile(t, filepath.Join(root, "main.tf"), `module "cioevents" {
   source = "./modules/cioevents"
   a      = var.b
+  zzz    = 1
+}
+output "p" {
+  value = module.cioevents.p
 }
 resource "google_pubsub_topic" "u" {
   name = "u"
@@ -123,7 +136,7 @@ moved {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, p := range append(tfcheck.RootProblems(r, m), tfcheck.CheckMoved(r, m)...) {
+	for _, p := range slices.Concat(tfcheck.RootProblems(r, m), tfcheck.CheckMoved(r, m), tfcheck.CheckModuleCall(r, m, "cioevents")) {
 		got = append(got, p.String())
 	}
 	all := strings.Join(got, "\n")
@@ -134,9 +147,123 @@ moved {
 		"the module has a backend block",
 		"want module.cioevents.google_pubsub_topic.t",
 		"moved to module.cioevents.google_pubsub_topic.u, which the module does not declare",
+		"module.cioevents sets zzz, which the module does not declare",
+		"module.cioevents does not set required, which has no default",
+		"module.cioevents.p is not an output of the module",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no problem containing %q; got:\n%s", want, all)
 		}
+	}
+}
+
+// exampleDir calls the module from another configuration, with its own
+// providers, as a platform team's estate would.
+const exampleDir = terraformDir + "/examples/existing_estate"
+
+// The example's module call is one terraform init would take: its source
+// finds the module, every argument is a module variable, every required one
+// is given and every output it reads exists.
+func TestModuleExampleCallsTheModule(t *testing.T) {
+	module, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := tfcheck.Load(exampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tfcheck.CheckModuleCall(ex, module, tfcheck.RootModuleName) {
+		t.Error(p)
+	}
+	src, err := os.ReadFile(filepath.Join(exampleDir, "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `source = "../../modules/cioevents"`) {
+		t.Errorf("the example does not call ../../modules/cioevents")
+	}
+	if _, err := os.Stat(filepath.Join(exampleDir, "../../modules/cioevents/versions.tf")); err != nil {
+		t.Error(err)
+	}
+}
+
+// The values the example passes obey the module's validation rules, as
+// terraform plans them without a provider (.ci/terraform-checks runs this
+// with the other variable rules).
+func TestVariableRulesAcceptTheModuleExample(t *testing.T) {
+	bin := terraformBin(t)
+	module, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := tfcheck.Load(exampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := ex.CallValues(tfcheck.RootModuleName, map[string]cty.Value{"project_id": cty.StringVal("my-example-project")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) < 5 {
+		t.Fatalf("the example passes %d values; the check lost track of its module call", len(vals))
+	}
+	diags, err := tfcheck.PlanWith(context.Background(), bin, module, vals, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diags {
+		t.Errorf("the module refuses the example's values: %s", d)
+	}
+	// And it would refuse a bad one: the check can fail.
+	vals["name_prefix"] = cty.StringVal("Bad_Prefix")
+	diags, err = tfcheck.PlanWith(context.Background(), bin, module, vals, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) == 0 {
+		t.Error("a name_prefix the rules refuse was accepted")
+	}
+}
+
+// stateAddress is a resource address as the docs hand it to terraform
+// (-target=, state rm): in the root's state every resource is in the module.
+var stateAddress = regexp.MustCompile(`(?:-target=|-replace=|state rm\s+|state show\s+)((?:module\.[a-z0-9_]+\.)?[a-z0-9_]+\.[a-z0-9_]+(?:\s+(?:module\.[a-z0-9_]+\.)?google_[a-z0-9_]+\.[a-z0-9_]+)*)`)
+
+// The addresses the docs tell an operator to type name resources of the
+// module as the root's state holds them (module.cioevents.<type>.<name>).
+func TestDocsNameStateAddressesInTheModule(t *testing.T) {
+	module, err := tfcheck.Load(moduleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := filepath.Glob("../../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, doc := range append(docs, "../../../README.md") {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(b), "`", " ")
+		for _, m := range stateAddress.FindAllStringSubmatch(text, -1) {
+			for _, addr := range strings.Fields(m[1]) {
+				seen++
+				name, ok := strings.CutPrefix(addr, "module."+tfcheck.RootModuleName+".")
+				if !ok {
+					t.Errorf("%s: %s is not an address of the root's state; want module.%s.%s", filepath.Base(doc), addr, tfcheck.RootModuleName, addr)
+					continue
+				}
+				typ, n, _ := strings.Cut(name, ".")
+				if !slices.Contains(module.Resources(typ), n) {
+					t.Errorf("%s: %s: the module declares no %s", filepath.Base(doc), addr, name)
+				}
+			}
+		}
+	}
+	if seen < 6 {
+		t.Errorf("found %d state addresses in the docs; the check lost track of them", seen)
 	}
 }

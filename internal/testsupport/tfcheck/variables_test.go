@@ -220,6 +220,12 @@ func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The root's own variables (labels, for its providers) too.
+	root, err := filepath.Glob(filepath.Join(terraformDir, "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, root...)
 	var vars []byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -54,12 +54,6 @@ variable "name_prefix" {
   }
 }
 
-variable "labels" {
-  description = "Labels added to every resource that supports them."
-  type        = map(string)
-  default     = { app = "cioevents" }
-}
-
 # --- Receiver -----------------------------------------------------------------
 
 variable "signature_max_age" {

@@ -1,0 +1,39 @@
+# A mocked `terraform test` of the root: the module call with every variable
+# passed through and the outputs, with real provider schemas and no API call
+# (the backend is not used). CI has no provider and does not run it; see
+# terraform/modules/cioevents/tests/mocked.tftest.hcl for how to run it.
+
+mock_provider "google" {}
+mock_provider "google-beta" {}
+mock_provider "archive" {}
+
+variables {
+  project_id = "my-project-id"
+}
+
+run "defaults" {
+  command = apply
+
+  assert {
+    condition     = output.signing_keys_secret == "cioevents-webhook-signing-keys"
+    error_message = "the root passes the module's outputs through"
+  }
+  assert {
+    condition     = output.track_workspaces_secret == null
+    error_message = "no named workspaces, no workspace secret"
+  }
+}
+
+run "name_prefix_passed_through" {
+  command = plan
+
+  variables {
+    name_prefix = "cio-staging"
+    workspaces  = ["shop"]
+  }
+
+  assert {
+    condition     = output.signing_keys_secret == "cio-staging-webhook-signing-keys"
+    error_message = "the root passes name_prefix to the module"
+  }
+}
