@@ -175,8 +175,8 @@ func (c cloud) setState(t *testing.T, lineage string, serial int) {
 // runBuild runs the Terraform steps of cloudbuild.yaml (those in terraform/)
 // as Cloud Build would, with terraform, gcloud and go replaced by fakes, in
 // a fresh workspace holding the given files, against a fresh cloud. A file
-// name without a slash is an environment file (terraform/env/NAME), one
-// with a slash a path in the workspace. It returns the recorded calls and
+// name without a slash is an environment file (in terraform/env), one with
+// a slash a path in the workspace. It returns the recorded calls and
 // the output, and fails the test only on setup errors; a step that exits
 // non-zero ends the build, as in Cloud Build.
 func runBuild(t *testing.T, userSubs map[string]string, env map[string]string) (calls []string, out string, ok bool) {
