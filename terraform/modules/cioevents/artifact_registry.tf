@@ -35,7 +35,6 @@ resource "google_artifact_registry_repository" "jobs" {
   repository_id = "${var.name_prefix}-jobs"
   format        = "DOCKER"
   description   = "cioevents job images (internal/jobimage), pushed by digest by the plan build of cloudbuild.yaml."
-  labels        = var.labels
 
   depends_on = [google_project_service.enabled]
 }
