@@ -24,8 +24,17 @@ import (
 	"github.com/cioevents/cioevents/internal/jobimage"
 )
 
+// errUsage marks a command line that names no single output (exit 2).
+var errUsage = errors.New("give exactly one of -layout DIR and -push REPOSITORY")
+
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	err := run(context.Background(), os.Args[1:])
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(os.Stderr, "jobimage:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "jobimage:", err)
 		os.Exit(1)
 	}
@@ -37,10 +46,10 @@ func run(ctx context.Context, args []string) error {
 	repo := fl.String("push", "", "push the image by digest to this repository and print its pinned reference")
 	arch := fl.String("arch", "amd64", "the image's architecture (GOARCH)")
 	if err := fl.Parse(args); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if (*dir == "") == (*repo == "") || fl.NArg() != 0 {
-		return errors.New("give exactly one of -layout DIR and -push REPOSITORY")
+		return errUsage
 	}
 	img, err := jobimage.Build(ctx, jobimage.Options{GOARCH: *arch})
 	if err != nil {
