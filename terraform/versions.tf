@@ -8,7 +8,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 7.1, < 8.0"
     }
     # Only for google_project_service_identity (apis.tf), which the google
     # provider does not have.

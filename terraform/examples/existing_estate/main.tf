@@ -17,7 +17,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 7.1, < 8.0"
     }
     google-beta = {
       source  = "hashicorp/google-beta"

@@ -6,9 +6,11 @@ terraform {
   required_version = ">= 1.9"
 
   required_providers {
+    # 7.1 added registry_uri to google_artifact_registry_repository
+    # (artifact_registry.tf).
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 7.1, < 8.0"
     }
     # Only for google_project_service_identity (apis.tf), which the google
     # provider does not have.
