@@ -67,7 +67,8 @@ func substitute(s string, subs map[string]string) string {
 // acts as the real CLI would where the build relies on it: `init` records
 // a lock file when there is none, refuses to without one under
 // -lockfile=readonly, and records which lock it read; `console` answers the
-// project_id of the -var-file it was given; `output -raw NAME` prints an
+// project_id of the -var-file it was given (and, as terraform does, reports
+// a failed variable rule on stderr); `plan` fails that rule; `output -raw NAME` prints an
 // output of $TF_STATE; `plan -out=F` writes the source zip (archive_file
 // does so during a plan) and a plan whose planned values upload that zip's
 // object, while its prior state names the zip of older code; `state pull`
@@ -75,6 +76,15 @@ func substitute(s string, subs map[string]string) string {
 // it applied.
 const fakeTerraform = `#!/bin/sh
 printf '%s\n' "$*" >> "$TF_CALLS"
+# The module's rule: the backfill job needs job_image (or backfill_image).
+# Like terraform, console reports it and still answers; plan fails.
+needs_image() {
+  if grep -q '^backfill_schedule_enabled *= *true' "$1" && ! grep -q '^backfill_image' "$1"; then
+    case " $2 " in *" -var=job_image="?*) ;; *)
+      echo "Error: Invalid value for variable: backfill_schedule_enabled needs the job image" >&2; return 1 ;;
+    esac
+  fi
+}
 case "$1" in
 init)
   if [ ! -f .terraform.lock.hcl ]; then
@@ -88,6 +98,7 @@ console)
   for a in "$@"; do
     case "$a" in -var-file=*) f=${a#-var-file=} ;; esac
   done
+  needs_image "$f" "$*"
   sed -n 's/^project_id *= *\("[^"]*"\).*/\1/p' "$f" ;;
 output)
   for a in "$@"; do n=$a; done
@@ -96,8 +107,9 @@ output)
   printf '%s' "$v" ;;
 plan)
   for a in "$@"; do
-    case "$a" in -out=*) out=${a#-out=} ;; -var=job_image=*) image=${a#-var=job_image=} ;; esac
+    case "$a" in -out=*) out=${a#-out=} ;; -var=job_image=*) image=${a#-var=job_image=} ;; -var-file=*) f=${a#-var-file=} ;; esac
   done
+  needs_image "$f" "$*" || exit 1
   mkdir -p .terraform
   printf 'zip of the code at %s\n' "$PLAN_STAMP" > .terraform/cioevents-source.zip
   md5=$(md5sum .terraform/cioevents-source.zip | cut -d ' ' -f 1)
@@ -838,4 +850,24 @@ func substitutionsOf(cmd string) map[string]bool {
 		set[name] = true
 	}
 	return set
+}
+
+// backfill_schedule_enabled = true needs nothing else in the environment:
+// the plan build's own image satisfies the rule, and the check of the
+// project before it does not print the rule's error.
+func TestCloudBuildRunsTheBackfillWithItsOwnImage(t *testing.T) {
+	env := map[string]string{
+		"staging.tfvars":        staging["staging.tfvars"] + "backfill_schedule_enabled = true\n",
+		"staging.gcs.tfbackend": staging["staging.gcs.tfbackend"],
+	}
+	calls, out, ok := runBuild(t, map[string]string{"_ENV": "staging", "_COMMIT": commit}, env)
+	if !ok {
+		t.Fatalf("plan build with the backfill on failed:\n%s", out)
+	}
+	if strings.Contains(out, "Invalid value for variable") {
+		t.Errorf("the plan build printed a variable error it then met:\n%s", out)
+	}
+	if plan := callsOf(calls, "plan"); len(plan) != 1 || !hasField(plan[0], "-var=job_image="+pushedImage(t, calls)) {
+		t.Errorf("plan %q does not pin the pushed image", plan)
+	}
 }
