@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -184,7 +183,3 @@ func Binary(img v1.Image) ([]byte, error) {
 		}
 	}
 }
-
-// HostArch is the architecture to build an image for when its binary must
-// run on this machine (CI's check).
-func HostArch() string { return runtime.GOARCH }
