@@ -75,3 +75,21 @@ run "every_option_on" {
     error_message = "log_sample_success below 1 samples the success lines"
   }
 }
+
+run "backfill_runs_the_pushed_job_image" {
+  command = apply
+
+  variables {
+    backfill_schedule_enabled = true
+    job_image                 = "registry.example/my-project-id/cioevents-jobs/cioevents@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = google_cloud_run_v2_job.backfill[0].template[0].template[0].containers[0].image == var.job_image
+    error_message = "with no backfill_image the job runs job_image, the image the plan build pushed"
+  }
+  assert {
+    condition     = google_artifact_registry_repository_iam_member.run_pulls_job_image.role == "roles/artifactregistry.reader"
+    error_message = "Cloud Run's agent reads the job image repository"
+  }
+}
