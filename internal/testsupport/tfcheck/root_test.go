@@ -14,6 +14,20 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// load parses each of dirs as a module, failing the test on an error.
+func load(t *testing.T, dirs ...string) []*tfcheck.Module {
+	t.Helper()
+	out := make([]*tfcheck.Module, len(dirs))
+	for i, d := range dirs {
+		m, err := tfcheck.Load(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = m
+	}
+	return out
+}
+
 // The root (terraform/) passes every variable and output of the module
 // through, in files generated from the module; a variable added to the module
 // without regenerating them fails here.
@@ -66,14 +80,8 @@ func TestRootPassesTheModuleThrough(t *testing.T) {
 // block names a resource the module declares, and every resource the module
 // declared at the move has one.
 func TestRootMovesTheStateIntoTheModule(t *testing.T) {
-	module, err := tfcheck.Load(moduleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := tfcheck.Load(terraformDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := load(t, moduleDir, terraformDir)
+	module, root := ms[0], ms[1]
 	for _, p := range tfcheck.CheckMoved(root, module) {
 		t.Error(p)
 	}
@@ -127,14 +135,8 @@ moved {
   to   = module.cioevents.google_pubsub_topic.u
 }
 `)
-	r, err := tfcheck.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tfcheck.Load(mod)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := load(t, root, mod)
+	r, m := ms[0], ms[1]
 	var got []string
 	for _, p := range slices.Concat(tfcheck.RootProblems(r, m), tfcheck.CheckMoved(r, m), tfcheck.CheckModuleCall(r, m, "cioevents")) {
 		got = append(got, p.String())
@@ -165,14 +167,8 @@ const exampleDir = terraformDir + "/examples/existing_estate"
 // finds the module, every argument is a module variable, every required one
 // is given and every output it reads exists.
 func TestModuleExampleCallsTheModule(t *testing.T) {
-	module, err := tfcheck.Load(moduleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := tfcheck.Load(exampleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := load(t, moduleDir, exampleDir)
+	module, ex := ms[0], ms[1]
 	for _, p := range tfcheck.CheckModuleCall(ex, module, tfcheck.RootModuleName) {
 		t.Error(p)
 	}
@@ -193,14 +189,8 @@ func TestModuleExampleCallsTheModule(t *testing.T) {
 // with the other variable rules).
 func TestVariableRulesAcceptTheModuleExample(t *testing.T) {
 	bin := terraformBin(t)
-	module, err := tfcheck.Load(moduleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := tfcheck.Load(exampleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := load(t, moduleDir, exampleDir)
+	module, ex := ms[0], ms[1]
 	vals, err := ex.CallValues(tfcheck.RootModuleName, map[string]cty.Value{"project_id": cty.StringVal("my-example-project")})
 	if err != nil {
 		t.Fatal(err)
