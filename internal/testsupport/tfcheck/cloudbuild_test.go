@@ -67,8 +67,9 @@ func substitute(s string, subs map[string]string) string {
 // acts as the real CLI would where the build relies on it: `init` records
 // a lock file when there is none, refuses to without one under
 // -lockfile=readonly, and records which lock it read; `console` answers the
-// project_id of the -var-file it was given (and, as terraform does, reports
-// a failed variable rule on stderr); `plan` fails that rule; `output -raw NAME` prints an
+// project_id of the -var-file it was given (after, as terraform 1.11 does,
+// a failed variable rule on stderr and a warning about it on stdout);
+// `plan` fails that rule; `output -raw NAME` prints an
 // output of $TF_STATE; `plan -out=F` writes the source zip (archive_file
 // does so during a plan) and a plan whose planned values upload that zip's
 // object, while its prior state names the zip of older code; `state pull`
@@ -98,7 +99,7 @@ console)
   for a in "$@"; do
     case "$a" in -var-file=*) f=${a#-var-file=} ;; esac
   done
-  needs_image "$f" "$*"
+  needs_image "$f" "$*" || printf '\nWarning: Due to the problems above, some expressions may produce unexpected results.\n\n'
   sed -n 's/^project_id *= *\("[^"]*"\).*/\1/p' "$f" ;;
 output)
   for a in "$@"; do n=$a; done
