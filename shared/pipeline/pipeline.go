@@ -28,7 +28,9 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -216,10 +218,10 @@ func (p *Processor) run(ctx context.Context, m Message, actionsOnly bool) (Resul
 func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (Result, *ledger.Claim, error) {
 	receivedAt := p.receivedAt(m)
 	if reason := m.Attributes[webhook.AttrInvalid]; reason != "" {
-		return p.reject(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
+		return p.quarantine(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
 	}
 	if m.Attributes[webhook.AttrOversized] != "" {
-		return p.reject(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
+		return p.quarantine(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
 	}
 	ev, err := event.Parse(m.Data)
 	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(*workspaceOf(m), ev) {
@@ -230,13 +232,13 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 	}
 	switch {
 	case errors.Is(err, event.ErrInvalidJSON):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidJSON, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidJSON, "")
 	case errors.Is(err, event.ErrNotObject):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidNotObject, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidNotObject, "")
 	case errors.Is(err, event.ErrNoEventID):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidNoEventID, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidNoEventID, "")
 	case err != nil:
-		return p.reject(ctx, m, receivedAt, "unparseable", ev.EventID)
+		return p.quarantine(ctx, m, receivedAt, "unparseable", ev.EventID)
 	}
 
 	// The event's own workspace decides what is done and with which
@@ -452,6 +454,38 @@ func asRetry(step string, err error) error {
 		return err
 	}
 	return &RetryError{Step: step, Err: err}
+}
+
+// quarantine rejects a body the pipeline cannot make a row of, unless what
+// can be read of it names a forgotten person: rejected_events keeps bodies
+// as they came (all of them under a keep-all CIO_PII policy), so a
+// forgotten person's body there would bring them back. Such a body is
+// dropped and counted as OutcomeForgotten, as a parsed event of theirs is.
+func (p *Processor) quarantine(ctx context.Context, m Message, receivedAt time.Time, reason, eventID string) (Result, *ledger.Claim, error) {
+	if p.Forgotten != nil && p.Forgotten.Forgotten(*workspaceOf(m), event.Salvage(quarantinedBody(m))) {
+		return Result{EventID: eventID, Outcome: OutcomeForgotten, Reason: reason}, nil, nil
+	}
+	return p.reject(ctx, m, receivedAt, reason, eventID)
+}
+
+// quarantinedBody is what is left of the body: the data, or for an
+// oversized body the prefix its stub kept (webhook.Stub).
+func quarantinedBody(m Message) []byte {
+	if m.Attributes[webhook.AttrOversized] == "" {
+		return m.Data
+	}
+	var s webhook.Stub
+	if err := json.Unmarshal(m.Data, &s); err != nil {
+		return m.Data
+	}
+	if s.Encoding == "base64" {
+		b, err := base64.StdEncoding.DecodeString(s.Prefix)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	return []byte(s.Prefix)
 }
 
 // reject quarantines a message the pipeline cannot make a row of. It is
