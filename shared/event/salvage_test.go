@@ -11,7 +11,7 @@ func TestSalvage(t *testing.T) {
 	full := `{"event_id":"01J","object_type":"email","metric":"sent","data":{"content":"` + strings.Repeat("x", 100) +
 		`","identifiers":{"email":"Jane@example.com","id":"u_9","cio_id":"c9"},"customer_id":42,"email_address":"jane@example.com","recipient":"jane@example.com"}}`
 	for _, tc := range []struct {
-		name, body                                 string
+		name, body                                string
 		email, id, cioID, customerID, addr, recip string
 	}{
 		{"whole event", full, "Jane@example.com", "u_9", "c9", "42", "jane@example.com", "jane@example.com"},
