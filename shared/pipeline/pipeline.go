@@ -151,8 +151,10 @@ type Result struct {
 	// receivedAt and occurred (zero when the body has no timestamp) are
 	// the event's times, for the lags its log line reports.
 	receivedAt, occurred time.Time
-	// deferred: the row was a duplicate stored with its actions deferred.
+	// deferred: the row was a duplicate stored with its actions deferred;
+	// made are the action steps its record holds nonetheless.
 	deferred bool
+	made     []string
 }
 
 // eventResult starts the result of a parsed event.
@@ -270,11 +272,12 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 		// A delivery that claimed the event stopped half way (the policy
 		// had actions for it then): finish it the same way.
 	}
-	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt, nil)
 	if err == nil && res.deferred && len(plan) > 0 {
 		// Another source stored the row and left its actions to whoever
-		// acts next: make them, once, under their own record.
-		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+		// acts next: make them, once, under their own record — less those
+		// the row's record holds made (a claim it took over had made them).
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt, res.made)
 	}
 	return res, claim, err
 }
@@ -299,7 +302,7 @@ func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Ev
 	res.Key = key
 	err := p.peek(ctx, key)
 	if outcome, done := ledger.DoneOutcome(err); done && outcome == OutcomeDeferred && len(plan) > 0 {
-		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt, actionSteps(ledger.DoneSteps(err)))
 	}
 	switch {
 	case err == nil || errors.Is(err, ledger.ErrDuplicate):
@@ -308,9 +311,20 @@ func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Ev
 	case errors.Is(err, ledger.ErrUnfinished):
 		// Its steps done are skipped; a row whose insert was not yet
 		// recorded goes again under the same insert ID.
-		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt, nil)
 	}
 	return res, nil, err
+}
+
+// actionSteps are the action steps ("action:<i>:<kind>") among steps.
+func actionSteps(steps []string) []string {
+	var out []string
+	for _, s := range steps {
+		if strings.HasPrefix(s, "action:") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
@@ -354,8 +368,12 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 
 // processClaimed holds key under a claim while it does what is left of the
 // row (row set: the row's key) or of the plan (row nil: the actions' key).
+// made are steps of the plan already made under another record (the row's,
+// when a delivery that deferred the actions took over a claim whose holder
+// had made some): they count as done and are written to this claim's
+// record with its next write, so no takeover repeats a Track call.
 func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
-	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time, made []string) (Result, *ledger.Claim, error) {
 	res := eventResult(ev, receivedAt)
 	res.Key = key
 	// Crash points of the actions' claim are named apart from the row's.
@@ -372,10 +390,16 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 		res.Outcome = OutcomeDuplicate
 		outcome, _ := ledger.DoneOutcome(err)
 		res.deferred = row != nil && outcome == OutcomeDeferred
+		if res.deferred {
+			res.made = actionSteps(ledger.DoneSteps(err))
+		}
 		return res, nil, nil
 	}
 	if err != nil {
 		return res, nil, err
+	}
+	for _, step := range made {
+		claim.Defer(step)
 	}
 	res.Attempt = claim.Attempt
 	if err := p.fault(at("claimed")); err != nil {
