@@ -244,17 +244,17 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 	if err != nil {
 		return nil, closers, err
 	}
-	f, err := warehouse.NewFile(dir)
-	if err != nil {
-		return nil, closers, err
-	}
-	closers = append(closers, f.Close)
 	// dev's ledger holds the tombstones `forget --data-dir` left.
 	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
 	if err := forgotten.Start(context.Background()); err != nil {
 		return nil, closers, keyRefusal(err, "the "+privacy.EnvKey+" `cioevents dev` runs with on "+dir+
 			" (its fingerprint is in "+filepath.Join(dir, tombstone.FingerprintFile)+")")
 	}
+	f, err := warehouse.NewFile(dir)
+	if err != nil {
+		return nil, closers, err
+	}
+	closers = append(closers, f.Close)
 	// Without --apply-actions the rows are recorded as stored with their
 	// actions deferred: dev, or a later --catch-up-actions, makes them.
 	p := &pipeline.Processor{Ledger: led, Forgotten: forgotten, Warehouse: &privacy.Writer{Next: f, Policy: pii},
