@@ -84,9 +84,10 @@ func parseTombstoneID(id string) (Tombstone, bool) {
 // key fingerprint. It has no expire_at, so the TTL policy never deletes it.
 const fingerprintDocID = "_tombstone_key"
 
-// tombstoneDoc: created_at and expire_at are ledger fields (terraform/
-// firestore.tf exempts them from indexing; expire_at carries the TTL
-// policy, which deletes the tombstone when it ends). written_at is
+// tombstoneDoc: created_at and expire_at are ledger fields
+// (terraform/modules/cioevents/firestore.tf exempts them from indexing;
+// expire_at carries the TTL policy, which deletes the tombstone when it
+// ends). written_at is
 // Firestore's commit time, set by the server, and is the refresh's cursor:
 // it keeps its automatic single-field index, which only tombstones carry
 // (a document without the field is not in its index), so the refresh is

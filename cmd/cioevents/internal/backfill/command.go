@@ -336,7 +336,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))), Logger: logger}
 	if err := forgotten.Start(ctx); err != nil {
 		return nil, nil, closers, keyRefusal(err, "the Secret Manager secret the processor mounts as "+privacy.EnvKey+
-			" (<name_prefix>-pii-key, terraform/secrets.tf)")
+			" (<name_prefix>-pii-key, terraform/modules/cioevents/secrets.tf)")
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	closers = append(closers, func() error { cancel(); return nil })
