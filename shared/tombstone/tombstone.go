@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -77,10 +79,18 @@ func Normalize(kind, value string) (string, error) {
 // a key is an HMAC-SHA256, which a list of addresses cannot reverse
 // without the secret; without one, a domain-separated SHA-256 (a guess can
 // be confirmed: set CIO_PII_KEY).
-type Hasher struct{ secret []byte }
+type Hasher struct {
+	secret []byte
+	// macs holds keyed HMAC states for reuse: keying one (hmac.New) costs
+	// more than hashing a short identifier, and an event is matched by up
+	// to nine keys.
+	macs *sync.Pool
+}
 
 // NewHasher returns the hasher for secret (may be empty).
-func NewHasher(secret []byte) Hasher { return Hasher{secret: secret} }
+func NewHasher(secret []byte) Hasher {
+	return Hasher{secret: secret, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
+}
 
 // Keyed reports whether the hasher holds a secret.
 func (h Hasher) Keyed() bool { return len(h.secret) > 0 }
@@ -118,14 +128,22 @@ func (h Hasher) legacyKey(kind, value string) string {
 }
 
 func (h Hasher) sum(msg string) string {
-	var sum []byte
-	if len(h.secret) > 0 {
-		m := hmac.New(sha256.New, h.secret)
-		m.Write([]byte(msg))
-		sum = m.Sum(nil)
-	} else {
+	var buf [sha256.Size]byte
+	sum := buf[:0]
+	switch {
+	case len(h.secret) == 0:
 		s := sha256.Sum256([]byte(msg))
 		sum = s[:]
+	case h.macs != nil:
+		m := h.macs.Get().(hash.Hash)
+		m.Reset()
+		io.WriteString(m, msg)
+		sum = m.Sum(sum)
+		h.macs.Put(m)
+	default: // a Hasher not made by NewHasher
+		m := hmac.New(sha256.New, h.secret)
+		io.WriteString(m, msg)
+		sum = m.Sum(sum)
 	}
 	return hex.EncodeToString(sum[:16])
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -239,5 +240,31 @@ func TestSetRefreshAndLifetime(t *testing.T) {
 	}
 	if tombstone.Lifetime < 31*24*time.Hour+7*24*time.Hour {
 		t.Errorf("lifetime %v is shorter than a dead letter's longest retention plus Customer.io's retries", tombstone.Lifetime)
+	}
+}
+
+// BenchmarkForgotten is the hot path's cost per event once a set holds
+// tombstones: an event naming an address, an ID and a cio_id (each ID also
+// under its earlier-release key).
+func BenchmarkForgotten(b *testing.B) {
+	ctx := context.Background()
+	h := tombstone.NewHasher(secret)
+	mem := ledger.NewMemory(time.Minute)
+	for i := range 1000 {
+		mem.PutTombstones(ctx, tombstone.New(h, tombstone.Person{Email: fmt.Sprintf("p%d@example.com", i)}, time.Now(), 0))
+	}
+	set := &tombstone.Set{Store: mem, Hasher: h}
+	if err := set.Refresh(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ev, err := event.Parse([]byte(`{"event_id":"e1","object_type":"email","metric":"sent","data":{"identifiers":{"email":"sam@example.net","id":"u_2","cio_id":"c2"},"customer_id":"u_2","recipient":"sam@example.net"}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if set.Forgotten("eu", ev) {
+			b.Fatal("forgotten")
+		}
 	}
 }
