@@ -195,6 +195,18 @@ func processorLines(t *testing.T) []line {
 			return nil
 		},
 	}
+	// A person `cioevents forget` erased: their quarantined body is dropped
+	// and counted as forgotten, not rejected.
+	forgotten := ledger.NewMemory(time.Hour)
+	gone := tombstone.NewHasher(nil)
+	if err := forgotten.PutTombstones(context.Background(), tombstone.New(gone, tombstone.Person{Email: "gone@example.com"}, t0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	set := &tombstone.Set{Store: forgotten, Hasher: gone, Now: func() time.Time { return t0 }}
+	if err := set.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Forgotten = set
 	// As deployed: every event acts through its workspace; "other" has no
 	// credentials.
 	p.Workspaces = actions.NewWorkspaces(map[string]actions.Client{"default": track}, nil, actions.DefaultPolicy(), logger)
@@ -222,6 +234,8 @@ func processorLines(t *testing.T) []line {
 		{"sent", msg("email", "sent", body("ev-p4", "email", "sent", ts), nil), nil},
 		{"no_timestamp", msg("email", "delivered", []byte(`{"event_id":"ev-p5","object_type":"email","metric":"delivered"}`), nil), nil},
 		{"rejected", msg("", "", []byte(`[1,2,3]`), map[string]string{webhook.AttrInvalid: webhook.InvalidNotObject}), nil},
+		{"forgotten_quarantine", msg("email", "sent", []byte(`{"object_type":"email","metric":"sent","data":{"recipient":"gone@example.com"}}`),
+			map[string]string{webhook.AttrInvalid: webhook.InvalidNoEventID}), nil},
 		{"retry_claimed", msg("email", "opened", body("ev-p6", "email", "opened", ts), nil), func() { fault = errors.New("crash") }},
 		{"busy", msg("email", "opened", body("ev-p6", "email", "opened", ts), nil), func() { fault = nil }},
 		{"retry_row", msg("email", "clicked", body("ev-p7", "email", "clicked", ts), nil), func() { wh.failEvent = true }},
@@ -313,22 +327,23 @@ var want = map[string]metricWant{
 		"publish_timeout/webhook":    {"outcome": "publish_timeout", "status": "503"},
 	},
 	"processor_events": {
-		"inserted/event":       {"outcome": "inserted", "object_type": "email", "metric": "delivered", "step": "", "reason": ""},
-		"duplicate/event":      {"outcome": "duplicate", "metric": "delivered"},
-		"identify/event":       {"outcome": "inserted", "metric": "bounced"},
-		"spammed/event":        {"outcome": "inserted", "metric": "spammed"},
-		"sent/event":           {"outcome": "inserted", "metric": "sent"},
-		"no_timestamp/event":   {"outcome": "inserted", "metric": "delivered"},
-		"rejected/event":       {"outcome": "rejected", "reason": "not_object"},
-		"retry_claimed/event":  {"outcome": "retry", "step": "claimed"},
-		"busy/event":           {"outcome": "busy"},
-		"retry_row/event":      {"outcome": "retry", "step": "row", "metric": "clicked"},
-		"retry_rejected/event": {"outcome": "retry", "step": "rejected", "reason": "not_object"},
-		"track_401/event":      {"outcome": "retry", "step": "action:0:identify", "metric": "bounced"},
-		"track_403/event":      {"outcome": "retry", "step": "action:0:identify"},
-		"track_429/event":      {"outcome": "retry", "step": "action:0:identify"},
-		"track_500/event":      {"outcome": "retry", "step": "action:0:identify"},
-		"no_credentials/event": {"outcome": "inserted:action_failed", "metric": "opened"},
+		"inserted/event":             {"outcome": "inserted", "object_type": "email", "metric": "delivered", "step": "", "reason": ""},
+		"duplicate/event":            {"outcome": "duplicate", "metric": "delivered"},
+		"identify/event":             {"outcome": "inserted", "metric": "bounced"},
+		"spammed/event":              {"outcome": "inserted", "metric": "spammed"},
+		"sent/event":                 {"outcome": "inserted", "metric": "sent"},
+		"no_timestamp/event":         {"outcome": "inserted", "metric": "delivered"},
+		"rejected/event":             {"outcome": "rejected", "reason": "not_object"},
+		"forgotten_quarantine/event": {"outcome": "forgotten", "reason": "no_event_id"},
+		"retry_claimed/event":        {"outcome": "retry", "step": "claimed"},
+		"busy/event":                 {"outcome": "busy"},
+		"retry_row/event":            {"outcome": "retry", "step": "row", "metric": "clicked"},
+		"retry_rejected/event":       {"outcome": "retry", "step": "rejected", "reason": "not_object"},
+		"track_401/event":            {"outcome": "retry", "step": "action:0:identify", "metric": "bounced"},
+		"track_403/event":            {"outcome": "retry", "step": "action:0:identify"},
+		"track_429/event":            {"outcome": "retry", "step": "action:0:identify"},
+		"track_500/event":            {"outcome": "retry", "step": "action:0:identify"},
+		"no_credentials/event":       {"outcome": "inserted:action_failed", "metric": "opened"},
 	},
 	"action_calls": {
 		"identify/action":       {"kind": "identify", "outcome": "applied", "status": "200", "status_class": "2xx"},
