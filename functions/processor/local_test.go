@@ -143,3 +143,59 @@ func TestColdStartReadsTombstones(t *testing.T) {
 		t.Errorf("%d rows, want ann's only:\n%.300s", n, rows)
 	}
 }
+
+// TestKeyFingerprint: an instance writes its CIO_PII_KEY's fingerprint
+// beside the tombstones when it starts; one started with another key logs
+// one ERROR line (counted by function_errors) and still processes, with its
+// own key, and leaves the stored fingerprint as it was.
+func TestKeyFingerprint(t *testing.T) {
+	ctx := context.Background()
+	coll := fmt.Sprintf("key_%d", time.Now().UnixNano())
+	right := "the processor's key, 32 bytes..."
+	env := func(key string) func(string) string {
+		m := map[string]string{config.EnvProject: "cioevents-local-test", config.EnvWarehouseDir: t.TempDir(), config.EnvDryRun: "true",
+			config.EnvLedgerColl: coll, config.EnvLogLevel: "info", privacy.EnvKey: key}
+		return func(k string) string { return m[k] }
+	}
+	var logs bytes.Buffer
+	if _, err := New(ctx, env(right), Overrides{TombstoneRefresh: time.Hour, LogOutput: &logs}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), `"severity":"ERROR"`) {
+		t.Errorf("the first instance logged an error:\n%s", logs.String())
+	}
+	fs, err := firestore.NewClient(ctx, "cioevents-local-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	store := ledger.NewFirestore(fs, coll, time.Minute)
+	want := tombstone.NewHasher([]byte(right)).Fingerprint()
+	if fp, err := tombstone.ReadFingerprint(ctx, store); err != nil || fp != want {
+		t.Fatalf("stored fingerprint %q, %v; want %s", fp, err, want)
+	}
+
+	logs.Reset()
+	p, err := New(ctx, env("another key"), Overrides{TombstoneRefresh: time.Hour, LogOutput: &logs})
+	if err != nil {
+		t.Fatalf("another key stopped the processor: %v", err)
+	}
+	var errs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["severity"] == "ERROR" {
+			errs = append(errs, m)
+		}
+	}
+	if len(errs) != 1 || errs[0]["cause"] != "pii_key_mismatch" || errs[0]["stored_fingerprint"] != want {
+		t.Errorf("ERROR lines %v, want one key mismatch naming the stored fingerprint", errs)
+	}
+	res, err := p.Process(ctx, pipeline.Message{ID: "m", Attributes: map[string]string{},
+		Data: []byte(`{"event_id":"01JKEY0000000000000000000A","object_type":"email","metric":"delivered","timestamp":1767225600,"data":{}}`)})
+	if err != nil || res.Outcome != pipeline.OutcomeInserted {
+		t.Errorf("after the mismatch: %+v, %v", res, err)
+	}
+	if fp, err := tombstone.ReadFingerprint(ctx, store); err != nil || fp != want {
+		t.Errorf("the stored fingerprint became %q (%v)", fp, err)
+	}
+}

@@ -124,7 +124,7 @@ func (b *Bolt) Claim(ctx context.Context, eventID string, expireAt time.Time) (*
 			r = &boltRecord{EventID: strings.ToValidUTF8(eventID, "\uFFFD"), State: StateProcessing, Attempt: 1, LeaseUntil: now.Add(b.lease),
 				LeaseToken: token, Steps: map[string]time.Time{}, CreatedAt: now, UpdatedAt: now, ExpireAt: expireAt}
 		case r.State == StateDone:
-			result = &DoneError{Outcome: r.Outcome}
+			result = doneError(r.Outcome, r.Steps)
 			return nil
 		case r.LeaseUntil.After(now):
 			result = ErrBusy
@@ -163,7 +163,7 @@ func (b *Bolt) Peek(ctx context.Context, eventID string) error {
 		return err
 	})
 	if err == nil && r != nil {
-		err = peekState(r.State, r.Outcome, r.ExpireAt, r.LeaseUntil, b.now())
+		err = peekState(r.State, r.Outcome, r.Steps, r.ExpireAt, r.LeaseUntil, b.now())
 	}
 	if err != nil {
 		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)

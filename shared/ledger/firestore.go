@@ -148,7 +148,7 @@ func (f *Firestore) Claim(ctx context.Context, eventID string, expireAt time.Tim
 			updates = replacing(fresh)
 			c = newClaim(eventID, 1, token, nil)
 		case cur.State == StateDone:
-			return nil, fmt.Errorf("ledger: claim %s: %w", id, &DoneError{Outcome: cur.Outcome})
+			return nil, fmt.Errorf("ledger: claim %s: %w", id, doneError(cur.Outcome, cur.Steps))
 		case f.leased(snap, cur):
 			return nil, fmt.Errorf("ledger: claim %s: %w", id, ErrBusy)
 		default:
@@ -187,7 +187,7 @@ func (f *Firestore) Peek(ctx context.Context, eventID string) error {
 	case snap == nil, !cur.ExpireAt.After(f.serverNow(snap)):
 		return nil
 	case cur.State == StateDone:
-		return fmt.Errorf("ledger: peek %s: %w", ref.ID, &DoneError{Outcome: cur.Outcome})
+		return fmt.Errorf("ledger: peek %s: %w", ref.ID, doneError(cur.Outcome, cur.Steps))
 	case f.leased(snap, cur):
 		return fmt.Errorf("ledger: peek %s: %w", ref.ID, ErrBusy)
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
 	"sync"
@@ -33,11 +34,32 @@ var (
 // DoneError is the ErrDuplicate of Claim and Peek: the record is done, and
 // Outcome is what its Finish or Put wrote. Both read the record anyway, so
 // the outcome costs nothing; the pipeline uses it to tell a row stored with
-// its actions deferred from one whose deliverer acted.
-type DoneError struct{ Outcome string }
+// its actions deferred from one whose deliverer acted. Steps are the steps
+// the record holds (sorted): a delivery that stored the row with its actions
+// deferred may have taken over a claim whose earlier holder had already
+// made some of them, and whoever makes the deferred actions must not repeat
+// those.
+type DoneError struct {
+	Outcome string
+	Steps   []string
+}
 
 func (e *DoneError) Error() string        { return ErrDuplicate.Error() }
 func (e *DoneError) Is(target error) bool { return target == ErrDuplicate }
+
+// DoneSteps are the steps a DoneError in err carries.
+func DoneSteps(err error) []string {
+	var d *DoneError
+	if errors.As(err, &d) {
+		return d.Steps
+	}
+	return nil
+}
+
+// doneError is the DoneError of a record with outcome and steps.
+func doneError[T any](outcome string, steps map[string]T) *DoneError {
+	return &DoneError{Outcome: outcome, Steps: slices.Sorted(maps.Keys(steps))}
+}
 
 // DoneOutcome is the outcome a DoneError in err carries.
 func DoneOutcome(err error) (string, bool) {
@@ -227,12 +249,12 @@ var errNilClaim = errors.New("ledger: nil claim")
 
 // peekState is Peek's verdict on a record that exists, for the stores that
 // keep the lease's end (Memory, Bolt).
-func peekState(state, outcome string, expireAt, leaseUntil, now time.Time) error {
+func peekState(state, outcome string, steps map[string]time.Time, expireAt, leaseUntil, now time.Time) error {
 	switch {
 	case !expireAt.After(now):
 		return nil
 	case state == StateDone:
-		return &DoneError{Outcome: outcome}
+		return doneError(outcome, steps)
 	case leaseUntil.After(now):
 		return ErrBusy
 	}

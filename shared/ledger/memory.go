@@ -19,7 +19,8 @@ type Memory struct {
 	mu    sync.Mutex
 	docs  map[string]*memDoc
 	// tombstones are kept apart from the documents, as Bolt keeps them.
-	tombstones []Tombstone
+	tombstones     []Tombstone
+	keyFingerprint string
 }
 
 var _ Ledger = (*Memory)(nil)
@@ -67,7 +68,7 @@ func (m *Memory) Claim(ctx context.Context, eventID string, expireAt time.Time) 
 			steps: map[string]time.Time{}, createdAt: now, updatedAt: now, expireAt: expireAt}
 		m.docs[eventID] = d
 	case d.state == StateDone:
-		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), &DoneError{Outcome: d.outcome})
+		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), doneError(d.outcome, d.steps))
 	case d.leaseUntil.After(now):
 		return nil, fmt.Errorf("ledger: claim %s: %w", DocID(eventID), ErrBusy)
 	default:
@@ -92,7 +93,7 @@ func (m *Memory) Peek(ctx context.Context, eventID string) error {
 	if !ok {
 		return nil
 	}
-	if err := peekState(d.state, d.outcome, d.expireAt, d.leaseUntil, now); err != nil {
+	if err := peekState(d.state, d.outcome, d.steps, d.expireAt, d.leaseUntil, now); err != nil {
 		return fmt.Errorf("ledger: peek %s: %w", DocID(eventID), err)
 	}
 	return nil

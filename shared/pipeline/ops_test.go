@@ -44,7 +44,7 @@ func TestLedgerOperationsPerEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { client.Close() })
-			f := ledger.NewFirestore(client, fmt.Sprintf("ops_%d", collSeq.Add(1)), testLease)
+			f := ledger.NewFirestore(client, fmt.Sprintf("ops_%d_%d", runStart, collSeq.Add(1)), testLease)
 			r.p.Ledger, r.p.RecordEachStep = f, tc.strict
 			m := fixture(t, tc.fixture)
 			if _, err := r.p.Process(context.Background(), m); err != nil {

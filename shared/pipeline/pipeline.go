@@ -28,7 +28,9 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,10 +84,11 @@ type Processor struct {
 	Workspaces interface {
 		Lookup(workspace string) (actions.Client, actions.Policy)
 	}
-	// Forgotten, when set, reports an event naming an erased person
-	// (a tombstone.Set, held in memory: no store call per event).
+	// Forgotten, when set, reports an event of a workspace naming an
+	// erased person (a tombstone.Set, held in memory: no store call per
+	// event).
 	Forgotten interface {
-		Forgotten(ev *event.Event) bool
+		Forgotten(workspace string, ev *event.Event) bool
 	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
@@ -148,8 +151,10 @@ type Result struct {
 	// receivedAt and occurred (zero when the body has no timestamp) are
 	// the event's times, for the lags its log line reports.
 	receivedAt, occurred time.Time
-	// deferred: the row was a duplicate stored with its actions deferred.
+	// deferred: the row was a duplicate stored with its actions deferred;
+	// made are the action steps its record holds nonetheless.
 	deferred bool
+	made     []string
 }
 
 // eventResult starts the result of a parsed event.
@@ -215,13 +220,13 @@ func (p *Processor) run(ctx context.Context, m Message, actionsOnly bool) (Resul
 func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (Result, *ledger.Claim, error) {
 	receivedAt := p.receivedAt(m)
 	if reason := m.Attributes[webhook.AttrInvalid]; reason != "" {
-		return p.reject(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
+		return p.quarantine(ctx, m, receivedAt, reason, m.Attributes[webhook.AttrEventID])
 	}
 	if m.Attributes[webhook.AttrOversized] != "" {
-		return p.reject(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
+		return p.quarantine(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
 	}
 	ev, err := event.Parse(m.Data)
-	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(ev) {
+	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(*workspaceOf(m), ev) {
 		// Dropped rather than stored redacted: a row without the person
 		// still places them in a campaign at a time, and nothing is to be
 		// counted that the event line does not count.
@@ -229,13 +234,13 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 	}
 	switch {
 	case errors.Is(err, event.ErrInvalidJSON):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidJSON, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidJSON, "")
 	case errors.Is(err, event.ErrNotObject):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidNotObject, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidNotObject, "")
 	case errors.Is(err, event.ErrNoEventID):
-		return p.reject(ctx, m, receivedAt, webhook.InvalidNoEventID, "")
+		return p.quarantine(ctx, m, receivedAt, webhook.InvalidNoEventID, "")
 	case err != nil:
-		return p.reject(ctx, m, receivedAt, "unparseable", ev.EventID)
+		return p.quarantine(ctx, m, receivedAt, "unparseable", ev.EventID)
 	}
 
 	// The event's own workspace decides what is done and with which
@@ -267,11 +272,12 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 		// A delivery that claimed the event stopped half way (the policy
 		// had actions for it then): finish it the same way.
 	}
-	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+	res, claim, err := p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt, nil)
 	if err == nil && res.deferred && len(plan) > 0 {
 		// Another source stored the row and left its actions to whoever
-		// acts next: make them, once, under their own record.
-		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+		// acts next: make them, once, under their own record — less those
+		// the row's record holds made (a claim it took over had made them).
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt, res.made)
 	}
 	return res, claim, err
 }
@@ -296,7 +302,7 @@ func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Ev
 	res.Key = key
 	err := p.peek(ctx, key)
 	if outcome, done := ledger.DoneOutcome(err); done && outcome == OutcomeDeferred && len(plan) > 0 {
-		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt)
+		return p.processClaimed(ctx, m, ev, client, plan, ActionsKey(key), nil, receivedAt, actionSteps(ledger.DoneSteps(err)))
 	}
 	switch {
 	case err == nil || errors.Is(err, ledger.ErrDuplicate):
@@ -305,9 +311,20 @@ func (p *Processor) deferredActions(ctx context.Context, m Message, ev *event.Ev
 	case errors.Is(err, ledger.ErrUnfinished):
 		// Its steps done are skipped; a row whose insert was not yet
 		// recorded goes again under the same insert ID.
-		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt)
+		return p.processClaimed(ctx, m, ev, client, plan, key, &row, receivedAt, nil)
 	}
 	return res, nil, err
+}
+
+// actionSteps are the action steps ("action:<i>:<kind>") among steps.
+func actionSteps(steps []string) []string {
+	var out []string
+	for _, s := range steps {
+		if strings.HasPrefix(s, "action:") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.Event, row warehouse.Row, key string,
@@ -351,8 +368,12 @@ func (p *Processor) processUnclaimed(ctx context.Context, m Message, ev *event.E
 
 // processClaimed holds key under a claim while it does what is left of the
 // row (row set: the row's key) or of the plan (row nil: the actions' key).
+// made are steps of the plan already made under another record (the row's,
+// when a delivery that deferred the actions took over a claim whose holder
+// had made some): they count as done and are written to this claim's
+// record with its next write, so no takeover repeats a Track call.
 func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Event, client actions.Client,
-	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time) (Result, *ledger.Claim, error) {
+	plan []actions.Call, key string, row *warehouse.Row, receivedAt time.Time, made []string) (Result, *ledger.Claim, error) {
 	res := eventResult(ev, receivedAt)
 	res.Key = key
 	// Crash points of the actions' claim are named apart from the row's.
@@ -369,10 +390,16 @@ func (p *Processor) processClaimed(ctx context.Context, m Message, ev *event.Eve
 		res.Outcome = OutcomeDuplicate
 		outcome, _ := ledger.DoneOutcome(err)
 		res.deferred = row != nil && outcome == OutcomeDeferred
+		if res.deferred {
+			res.made = actionSteps(ledger.DoneSteps(err))
+		}
 		return res, nil, nil
 	}
 	if err != nil {
 		return res, nil, err
+	}
+	for _, step := range made {
+		claim.Defer(step)
 	}
 	res.Attempt = claim.Attempt
 	if err := p.fault(at("claimed")); err != nil {
@@ -451,6 +478,38 @@ func asRetry(step string, err error) error {
 		return err
 	}
 	return &RetryError{Step: step, Err: err}
+}
+
+// quarantine rejects a body the pipeline cannot make a row of, unless what
+// can be read of it names a forgotten person: rejected_events keeps bodies
+// as they came (all of them under a keep-all CIO_PII policy), so a
+// forgotten person's body there would bring them back. Such a body is
+// dropped and counted as OutcomeForgotten, as a parsed event of theirs is.
+func (p *Processor) quarantine(ctx context.Context, m Message, receivedAt time.Time, reason, eventID string) (Result, *ledger.Claim, error) {
+	if p.Forgotten != nil && p.Forgotten.Forgotten(*workspaceOf(m), event.Salvage(quarantinedBody(m))) {
+		return Result{EventID: eventID, Outcome: OutcomeForgotten, Reason: reason}, nil, nil
+	}
+	return p.reject(ctx, m, receivedAt, reason, eventID)
+}
+
+// quarantinedBody is what is left of the body: the data, or for an
+// oversized body the prefix its stub kept (webhook.Stub).
+func quarantinedBody(m Message) []byte {
+	if m.Attributes[webhook.AttrOversized] == "" {
+		return m.Data
+	}
+	var s webhook.Stub
+	if err := json.Unmarshal(m.Data, &s); err != nil {
+		return m.Data
+	}
+	if s.Encoding == "base64" {
+		b, err := base64.StdEncoding.DecodeString(s.Prefix)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	return []byte(s.Prefix)
 }
 
 // reject quarantines a message the pipeline cannot make a row of. It is

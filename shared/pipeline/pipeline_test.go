@@ -18,6 +18,7 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/internal/testsupport/emulator"
@@ -39,6 +40,9 @@ const (
 )
 
 var collSeq atomic.Int64
+
+// runStart tells this test process's collections from an earlier one's.
+var runStart = time.Now().UnixNano()
 
 // rig is a processor wired to real parts: a ledger (Firestore emulator or
 // memory), BigQuery through the official client against bqfake, and the
@@ -83,6 +87,7 @@ type ledgerKind string
 const (
 	firestoreLedger ledgerKind = "firestore"
 	memoryLedger    ledgerKind = "memory"
+	boltLedger      ledgerKind = "bbolt"
 )
 
 func newLedger(t testing.TB, kind ledgerKind, lease time.Duration, clock *testClock) ledger.Ledger {
@@ -92,13 +97,29 @@ func newLedger(t testing.TB, kind ledgerKind, lease time.Duration, clock *testCl
 		m.Now = clock.Now
 		return m
 	}
+	if kind == boltLedger {
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "ledger.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		b, err := ledger.NewBolt(db, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		b.Now = clock.Now
+		return b
+	}
 	ctx := context.Background()
 	client, err := firestore.NewClient(ctx, project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	coll := fmt.Sprintf("ledger_%s_%d", filepath.Base(t.Name()), collSeq.Add(1))
+	// The run's start in the name: the emulator outlives a test process,
+	// and a collection an earlier run filled would dedupe this run's events.
+	coll := fmt.Sprintf("ledger_%s_%d_%d", filepath.Base(t.Name()), runStart, collSeq.Add(1))
 	f := ledger.NewFirestore(client, coll, lease)
 	f.Now = clock.Now
 	f.SetClockShiftForTest(clock.Shift)

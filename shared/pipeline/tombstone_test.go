@@ -33,7 +33,7 @@ func TestForgottenPersonIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	f := ledger.NewFirestore(client, fmt.Sprintf("tomb_%d", collSeq.Add(1)), testLease)
+	f := ledger.NewFirestore(client, fmt.Sprintf("tomb_%d_%d", runStart, collSeq.Add(1)), testLease)
 	r.p.Ledger = f
 	h := tombstone.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
 	set := &tombstone.Set{Store: f, Hasher: h}

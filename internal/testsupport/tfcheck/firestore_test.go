@@ -19,11 +19,22 @@ import (
 // ledgerSource holds the struct the processor writes ledger documents with.
 const ledgerSource = "../../../shared/ledger/firestore.go"
 
+// tombstoneSource holds the structs of the tombstone documents, which live
+// in the ledger collection too.
+const tombstoneSource = "../../../shared/ledger/tombstone.go"
+
+// tombstoneCursor is the tombstone field the instances' refresh queries
+// (a range on Firestore's commit time): it must keep its automatic index.
+const tombstoneCursor = "written_at"
+
 // ledgerDocFields returns the field names of every struct in ledgerSource
 // that carries firestore tags: the fields a ledger document can have.
-func ledgerDocFields(t *testing.T) []string {
+func ledgerDocFields(t *testing.T) []string { return docFields(t, ledgerSource) }
+
+// docFields returns the firestore field names of the structs in path.
+func docFields(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), ledgerSource, nil, parser.SkipObjectResolution)
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +144,45 @@ func TestLedgerIndexCheckFails(t *testing.T) {
 				t.Errorf("problems %q, want one starting %q", problems, tt.want)
 			}
 		})
+	}
+}
+
+// cursorIndexProblems says whether the module turned off the index of the
+// tombstones' cursor field, which the refresh's query needs (Firestore
+// refuses a query on a field whose index is exempted).
+func cursorIndexProblems(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := tfcheck.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff, err := m.FirestoreFields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var problems []string
+	for _, f := range ff {
+		if f.Field == tombstoneCursor && f.Exempt {
+			problems = append(problems, tombstoneCursor+": google_firestore_field."+f.Resource+
+				" exempts it from indexing, but the tombstone refresh queries it")
+		}
+	}
+	return problems
+}
+
+func TestTombstoneCursorIsIndexed(t *testing.T) {
+	if !slices.Contains(docFields(t, tombstoneSource), tombstoneCursor) {
+		t.Fatalf("%s has no firestore field %s; has the cursor moved?", tombstoneSource, tombstoneCursor)
+	}
+	if slices.Contains(ledgerDocFields(t), tombstoneCursor) {
+		t.Errorf("%s is a field of event records too: every event would write the index", tombstoneCursor)
+	}
+	for _, p := range cursorIndexProblems(t, moduleDir) {
+		t.Error(p)
+	}
+	dir := copyModule(t)
+	applyEdit(t, dir, edit{"firestore.tf", `"expire_at", "test_shift_ms",`, `"expire_at", "test_shift_ms", "written_at",`, 1})
+	if p := cursorIndexProblems(t, dir); len(p) != 1 {
+		t.Errorf("written_at exempted: problems %q, want one", p)
 	}
 }

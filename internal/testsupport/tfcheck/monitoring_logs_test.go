@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/signature"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
 )
@@ -194,6 +195,18 @@ func processorLines(t *testing.T) []line {
 			return nil
 		},
 	}
+	// A person `cioevents forget` erased: their quarantined body is dropped
+	// and counted as forgotten, not rejected.
+	forgotten := ledger.NewMemory(time.Hour)
+	gone := tombstone.NewHasher(nil)
+	if err := forgotten.PutTombstones(context.Background(), tombstone.New(gone, tombstone.Person{Email: "gone@example.com"}, t0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	set := &tombstone.Set{Store: forgotten, Hasher: gone, Now: func() time.Time { return t0 }}
+	if err := set.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Forgotten = set
 	// As deployed: every event acts through its workspace; "other" has no
 	// credentials.
 	p.Workspaces = actions.NewWorkspaces(map[string]actions.Client{"default": track}, nil, actions.DefaultPolicy(), logger)
@@ -221,6 +234,8 @@ func processorLines(t *testing.T) []line {
 		{"sent", msg("email", "sent", body("ev-p4", "email", "sent", ts), nil), nil},
 		{"no_timestamp", msg("email", "delivered", []byte(`{"event_id":"ev-p5","object_type":"email","metric":"delivered"}`), nil), nil},
 		{"rejected", msg("", "", []byte(`[1,2,3]`), map[string]string{webhook.AttrInvalid: webhook.InvalidNotObject}), nil},
+		{"forgotten_bad", msg("email", "sent", []byte(`{"object_type":"email","metric":"sent","data":{"recipient":"gone@example.com"}}`),
+			map[string]string{webhook.AttrInvalid: webhook.InvalidNoEventID}), nil},
 		{"retry_claimed", msg("email", "opened", body("ev-p6", "email", "opened", ts), nil), func() { fault = errors.New("crash") }},
 		{"busy", msg("email", "opened", body("ev-p6", "email", "opened", ts), nil), func() { fault = nil }},
 		{"retry_row", msg("email", "clicked", body("ev-p7", "email", "clicked", ts), nil), func() { wh.failEvent = true }},
@@ -264,6 +279,19 @@ func outOfBandLines(t *testing.T) []line {
 	var buf bytes.Buffer
 	logging.New(&buf, "info").Error("processor refuses to start: invalid configuration", "error", err.Error())
 	ls := collect(t, "processor", "startup", buf.Bytes())
+	// An instance started with another CIO_PII_KEY than the tombstones'
+	// (tombstone.Set.Start, as the processor calls it) keeps running and
+	// says so in one ERROR line.
+	store := ledger.NewMemory(time.Minute)
+	if _, err := store.PutKeyFingerprint(context.Background(), tombstone.NewHasher([]byte("the right key, 32 bytes long....")).Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	set := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte("a wrong key")), Logger: logging.New(&buf, "info")}
+	if err := set.Start(context.Background()); !tombstone.IsKeyMismatch(err) {
+		t.Fatalf("Start with another key: %v", err)
+	}
+	ls = append(ls, collect(t, "processor", "key_mismatch", buf.Bytes())...)
 	for key, text := range map[string]string{
 		"panic/text":      "panic: runtime error: invalid memory address or nil pointer dereference",
 		"stacktrace/text": "goroutine 1 [running]:",
@@ -306,6 +334,7 @@ var want = map[string]metricWant{
 		"sent/event":           {"outcome": "inserted", "metric": "sent"},
 		"no_timestamp/event":   {"outcome": "inserted", "metric": "delivered"},
 		"rejected/event":       {"outcome": "rejected", "reason": "not_object"},
+		"forgotten_bad/event":  {"outcome": "forgotten", "reason": "no_event_id"},
 		"retry_claimed/event":  {"outcome": "retry", "step": "claimed"},
 		"busy/event":           {"outcome": "busy"},
 		"retry_row/event":      {"outcome": "retry", "step": "row", "metric": "clicked"},
@@ -327,7 +356,8 @@ var want = map[string]metricWant{
 	},
 	"function_errors": {
 		"startup/processor refuses to start: invalid configuration": {"service": "cioevents-processor"},
-		"panic/text": {"service": "cioevents-processor"},
+		"key_mismatch/tombstone key mismatch":                       {"service": "cioevents-processor"},
+		"panic/text":                                                {"service": "cioevents-processor"},
 	},
 	"lag_received": {
 		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_timestamp/event": {},
@@ -348,7 +378,7 @@ var alertWant = map[string][]string{
 	"track_rate_limited#0":          {"track_429/action"},
 	"bigquery_insert_failures#0":    {"retry_rejected/event", "retry_row/event"},
 	"rejected_events#0":             {"rejected/event"},
-	"function_errors#0":             {"panic/text", "startup/processor refuses to start: invalid configuration"},
+	"function_errors#0":             {"key_mismatch/tombstone key mismatch", "panic/text", "startup/processor refuses to start: invalid configuration"},
 	"spam_complaints#0":             {"spammed/event"},
 	"spam_complaints#0/denominator": {"inserted/event", "no_timestamp/event"},
 	"spam_complaints#1":             {"inserted/event", "no_timestamp/event"},
