@@ -1,0 +1,77 @@
+package forget
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
+)
+
+// stonesFor are the tombstones of s's identifiers: an address in every
+// workspace, an ID or cio_id in its own.
+func stonesFor(h tombstone.Hasher, s *Identity, now time.Time, lifetime time.Duration) ([]ledger.Tombstone, error) {
+	var out []ledger.Tombstone
+	for _, i := range s.tombstoned() {
+		var p tombstone.Person
+		switch i.Kind {
+		case tombstone.KindEmail:
+			p.Email = i.Value
+		case tombstone.KindID:
+			p.ID = i.Value
+		case tombstone.KindCioID:
+			p.CioID = i.Value
+		}
+		out = append(out, tombstone.New(h, p, now, lifetime)...)
+	}
+	return out, nil
+}
+
+// fingerprints is where a key fingerprint is stored beside tombstones.
+type fingerprints interface {
+	KeyFingerprint(ctx context.Context) (string, error)
+}
+
+func fingerprint(h tombstone.Hasher) string { return h.Key("fingerprint", "cioevents") }
+
+// storedFingerprint is the fingerprint beside the tombstones ("" : none).
+func storedFingerprint(ctx context.Context, store any) (string, error) {
+	if f, ok := store.(fingerprints); ok {
+		return f.KeyFingerprint(ctx)
+	}
+	return "", nil
+}
+
+// checkLocalKey compares h with the fingerprint dev wrote in dir.
+func checkLocalKey(ctx context.Context, dir string, store any, h tombstone.Hasher) error {
+	stored, err := storedFingerprint(ctx, store)
+	if err != nil {
+		return err
+	}
+	if stored != fingerprint(h) {
+		return keyError(stored, fingerprint(h), "run forget with the "+privacy.EnvKey+" that cioevents dev runs with in "+dir)
+	}
+	return nil
+}
+
+// checkCloudKey compares h with the fingerprint the processor wrote.
+func checkCloudKey(ctx context.Context, store any, h tombstone.Hasher, o options) error {
+	stored, err := storedFingerprint(ctx, store)
+	if err != nil {
+		return err
+	}
+	if stored != fingerprint(h) {
+		return keyError(stored, fingerprint(h), "forget reads the key from Secret Manager secret "+o.secret+
+			" (--pii-key-secret), the one the processor mounts as "+privacy.EnvKey)
+	}
+	return nil
+}
+
+type boltStore struct{ db *bolt.DB }
+
+func (b boltStore) PutTombstones(ctx context.Context, ts []ledger.Tombstone) error {
+	return ledger.PutBoltTombstones(b.db, ts)
+}
