@@ -2,6 +2,11 @@ package forget
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cloud.google.com/go/firestore"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,10 +52,8 @@ func storedFingerprint(ctx context.Context, store any) (string, error) {
 
 // checkLocalKey compares h with the fingerprint dev wrote in dir.
 func checkLocalKey(ctx context.Context, dir string, store any, h tombstone.Hasher) error {
-	stored, err := storedFingerprint(ctx, store)
-	if err != nil {
-		return err
-	}
+	b, _ := os.ReadFile(filepath.Join(dir, "key-fingerprint"))
+	stored := strings.TrimSpace(string(b))
 	if stored != fingerprint(h) {
 		return keyError(stored, fingerprint(h), "run forget with the "+privacy.EnvKey+" that cioevents dev runs with in "+dir)
 	}
@@ -58,10 +61,10 @@ func checkLocalKey(ctx context.Context, dir string, store any, h tombstone.Hashe
 }
 
 // checkCloudKey compares h with the fingerprint the processor wrote.
-func checkCloudKey(ctx context.Context, store any, h tombstone.Hasher, o options) error {
-	stored, err := storedFingerprint(ctx, store)
-	if err != nil {
-		return err
+func checkCloudKey(ctx context.Context, store *ledger.Firestore, fs *firestore.Client, h tombstone.Hasher, o options) error {
+	stored := ""
+	if snap, err := fs.Collection(o.coll).Doc("_tombstone_key").Get(ctx); err == nil {
+		stored, _ = snap.Data()["key_fingerprint"].(string)
 	}
 	if stored != fingerprint(h) {
 		return keyError(stored, fingerprint(h), "forget reads the key from Secret Manager secret "+o.secret+

@@ -246,7 +246,7 @@ func cloud(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 	}
 	defer fs.Close()
 	store := ledger.NewFirestore(fs, o.coll, 0)
-	if err := checkCloudKey(ctx, store, h, o); err != nil {
+	if err := checkCloudKey(ctx, store, fs, h, o); err != nil {
 		return err
 	}
 	bq, err := bigquery.NewClient(ctx, o.project, e.BigQueryOptions...)
