@@ -78,3 +78,41 @@ type boltStore struct{ db *bolt.DB }
 func (b boltStore) PutTombstones(ctx context.Context, ts []ledger.Tombstone) error {
 	return ledger.PutBoltTombstones(b.db, ts)
 }
+
+// allTombstoned reports whether every identifier of s that a tombstone can
+// name has a live one in store: a rerun of a forget whose rows are gone.
+func allTombstoned(ctx context.Context, store any, h tombstone.Hasher, s *Identity) (bool, error) {
+	l, ok := store.(interface {
+		ListTombstones(ctx context.Context, since time.Time) ([]ledger.Tombstone, error)
+	})
+	if !ok {
+		b := store.(boltStore)
+		return allTombstoned(ctx, lister{b.db}, h, s)
+	}
+	ts, err := l.ListTombstones(ctx, time.Time{})
+	if err != nil {
+		return false, err
+	}
+	live := map[string]bool{}
+	for _, t := range ts {
+		if t.ExpireAt.After(time.Now()) {
+			live[t.Key] = true
+		}
+	}
+	want, err := stonesFor(h, s, time.Now(), 0)
+	if err != nil || len(want) == 0 {
+		return false, err
+	}
+	for _, t := range want {
+		if !live[t.Key] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+type lister struct{ db *bolt.DB }
+
+func (l lister) ListTombstones(ctx context.Context, since time.Time) ([]ledger.Tombstone, error) {
+	return ledger.ListBoltTombstones(l.db, since)
+}

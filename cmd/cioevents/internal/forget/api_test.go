@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cioevents/cioevents/shared/event"
@@ -46,3 +48,18 @@ func tombstoneSet(t *testing.T, db *bolt.DB, key []byte) *tombstone.Set {
 }
 
 func forgotten(s *tombstone.Set, ws string, ev *event.Event) bool { return s.Forgotten(ev) }
+
+// processorFingerprint records key's fingerprint beside the tombstones as
+// the processor does (nil: none).
+func processorFingerprint(t *testing.T, fs *firestore.Client, coll string, key []byte) {
+	t.Helper()
+	if key == nil {
+		return
+	}
+	if _, err := fs.Collection(coll).Doc("_tombstone_key").Set(context.Background(),
+		map[string]any{"key_fingerprint": fingerprint(tombstone.NewHasher(key))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countTombstones(t *testing.T, fs *firestore.Client, coll string) int { return 0 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
@@ -24,6 +25,7 @@ import (
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Usage is the command's line in `cioevents` usage.
@@ -146,17 +148,17 @@ func Command(ctx context.Context, args []string, e Env) error {
 		}
 		return cli.Usagef("forget", "%v", err)
 	}
-	pol, err := privacy.FromEnv(e.Getenv)
-	if err != nil {
-		return err
-	}
 	if o.dir != "" {
+		pol, err := privacy.FromEnv(e.Getenv)
+		if err != nil {
+			return err
+		}
 		return local(ctx, o, pol, e)
 	}
 	if o.project == "" || o.dataset == "" {
 		return cli.Usagef("forget", "give --data-dir, or --project and --dataset")
 	}
-	return cloud(ctx, o, pol, e)
+	return cloud(ctx, o, e)
 }
 
 // keyError says which key forget has and where the right one lives.
@@ -197,7 +199,7 @@ func local(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 	}
 	s.print(e.Stdout)
 	if res.matched() == 0 && !o.req.Preemptive {
-		return noMatch(s)
+		return alreadyForgotten(ctx, store, h, s, e)
 	}
 	if o.req.DryRun {
 		fmt.Fprintf(e.Stdout, "dry run: would remove %d events rows, %d rejected rows, %d actions lines from %s and leave %d tombstones\n",
@@ -231,12 +233,38 @@ func lifetime(d time.Duration) time.Duration {
 	return d
 }
 
+// alreadyForgotten answers a request that matches no row: a rerun, when
+// every identifier has its tombstone; else most likely a typo.
+func alreadyForgotten(ctx context.Context, store any, h tombstone.Hasher, s *Identity, e Env) error {
+	done, err := allTombstoned(ctx, store, h, s)
+	if err != nil {
+		return err
+	}
+	if !done {
+		return noMatch(s)
+	}
+	fmt.Fprintln(e.Stdout, "already forgotten: every identifier has its tombstone, and no row names them")
+	return nil
+}
+
 func noMatch(s *Identity) error {
 	return fmt.Errorf("%w (%d identifiers looked for, printed above): check the spelling and --workspace; to tombstone someone not seen yet, run again with --preemptive", ErrNoMatch, s.Len())
 }
 
-func cloud(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
-	h, err := cloudKey(ctx, o, e)
+func cloud(ctx context.Context, o options, e Env) error {
+	key, err := cloudKey(ctx, o, e)
+	if err != nil {
+		return err
+	}
+	h := tombstone.NewHasher(key)
+	// The policy hashes with the processor's key too, so that a hashed
+	// address is looked for as the processor stored it.
+	pol, err := privacy.FromEnv(func(k string) string {
+		if k == privacy.EnvKey {
+			return string(key)
+		}
+		return e.Getenv(k)
+	})
 	if err != nil {
 		return err
 	}
@@ -271,7 +299,9 @@ func cloud(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 			return err
 		}
 		if sum(total.Rows) == 0 && !o.req.Preemptive {
-			return noMatch(s)
+			// A rerun after the rows went: the tombstones show it is no
+			// typo.
+			return alreadyForgotten(ctx, store, h, s, e)
 		}
 	}
 	if o.req.DryRun {
@@ -343,11 +373,55 @@ func cloud(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 		}
 	}
 	if !rerun.IsZero() {
-		fmt.Fprintf(e.Stdout, "run forget again after %s with the same identifiers (it finishes the rows above; without --settle, those of events processed before every instance loaded the tombstones)\n",
+		fmt.Fprintf(e.Stdout, "run forget again after %s (it removes the rows above; without --settle, those of events processed before every instance loaded the tombstones):\n",
 			rerun.UTC().Format("2006-01-02 15:04:05 MST"))
+		for _, args := range rerunArgs(s, o.req.Workspace) {
+			fmt.Fprintf(e.Stdout, "  cioevents forget %s --project %s --dataset %s\n", strings.Join(args, " "), o.project, o.dataset)
+		}
 		return fmt.Errorf("%w: run it again after %s", ErrRerun, rerun.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// rerunArgs are the command lines that name every identifier of s a
+// tombstone names: one per workspace of its IDs, the addresses with the
+// first.
+func rerunArgs(s *Identity, ws string) [][]string {
+	byWS := map[string][]string{}
+	order := []string{ws}
+	for _, i := range s.tombstoned() {
+		w := i.Workspace
+		if w == "" {
+			w = ws
+		}
+		if _, ok := byWS[w]; !ok && w != ws {
+			order = append(order, w)
+		}
+		flag := map[string]string{tombstone.KindEmail: "--email", tombstone.KindID: "--id", tombstone.KindCioID: "--cio-id"}[i.Kind]
+		byWS[w] = append(byWS[w], flag, shellQuote(i.Value))
+	}
+	var out [][]string
+	for _, w := range order {
+		if len(byWS[w]) == 0 {
+			continue
+		}
+		args := byWS[w]
+		if w != workspace.Default {
+			args = append(args, "--workspace", w)
+		}
+		out = append(out, args)
+	}
+	return out
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@._-+:/", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func sum(m map[string]int) int {
@@ -372,20 +446,20 @@ func rowsText(ts []Table, rows map[string]int) string {
 // cloudKey reads CIO_PII_KEY from the secret the processor mounts. A
 // policy that hashes nothing has no such secret, and tombstones are then
 // keyed without a key (the fingerprint check says whether that is so).
-func cloudKey(ctx context.Context, o options, e Env) (tombstone.Hasher, error) {
+func cloudKey(ctx context.Context, o options, e Env) ([]byte, error) {
 	sm, err := e.Secrets(ctx, o.project)
 	if err != nil {
-		return tombstone.Hasher{}, fmt.Errorf("forget: %w", err)
+		return nil, fmt.Errorf("forget: %w", err)
 	}
 	if c, ok := sm.(io.Closer); ok {
 		defer c.Close()
 	}
 	key, _, err := sm.Access(ctx, o.secret, "latest")
 	if errors.Is(err, secretstore.ErrNotFound) {
-		return tombstone.NewHasher(nil), nil
+		return nil, nil
 	}
 	if err != nil {
-		return tombstone.Hasher{}, fmt.Errorf("forget: the processor's %s: %w", privacy.EnvKey, err)
+		return nil, fmt.Errorf("forget: the processor's %s: %w", privacy.EnvKey, err)
 	}
-	return tombstone.NewHasher(key), nil
+	return key, nil
 }
