@@ -182,11 +182,13 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 		logger = logging.New(o.LogOutput, cfg.LogLevel)
 	}
 	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
-	// The tombstones `cioevents forget` left: read whole once here (a cold
-	// start fails closed rather than process a forgotten person), then
-	// only the new ones, once a minute, for the instance's life.
+	// The tombstones `cioevents forget` left: the key's fingerprint written
+	// beside them, then read whole once here (a cold start fails closed
+	// rather than process a forgotten person), then only the new ones, once
+	// a minute, for the instance's life. Another key's fingerprint is an
+	// ERROR line, and the instance runs on with its own key.
 	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(getenv(privacy.EnvKey))), Logger: logger}
-	if err := forgotten.Refresh(ctx); err != nil {
+	if err := forgotten.Start(ctx); err != nil && !tombstone.IsKeyMismatch(err) {
 		fs.Close()
 		wh.Close()
 		return nil, fmt.Errorf("processor: %w", err)

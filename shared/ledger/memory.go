@@ -19,7 +19,8 @@ type Memory struct {
 	mu    sync.Mutex
 	docs  map[string]*memDoc
 	// tombstones are kept apart from the documents, as Bolt keeps them.
-	tombstones []Tombstone
+	tombstones     []Tombstone
+	keyFingerprint string
 }
 
 var _ Ledger = (*Memory)(nil)

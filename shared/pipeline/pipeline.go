@@ -82,10 +82,11 @@ type Processor struct {
 	Workspaces interface {
 		Lookup(workspace string) (actions.Client, actions.Policy)
 	}
-	// Forgotten, when set, reports an event naming an erased person
-	// (a tombstone.Set, held in memory: no store call per event).
+	// Forgotten, when set, reports an event of a workspace naming an
+	// erased person (a tombstone.Set, held in memory: no store call per
+	// event).
 	Forgotten interface {
-		Forgotten(ev *event.Event) bool
+		Forgotten(workspace string, ev *event.Event) bool
 	}
 	// TTL is how long a ledger entry outlives its event; ≥ 8 days because
 	// Customer.io retries for 7.
@@ -221,7 +222,7 @@ func (p *Processor) process(ctx context.Context, m Message, actionsOnly bool) (R
 		return p.reject(ctx, m, receivedAt, "oversized", m.Attributes[webhook.AttrEventID])
 	}
 	ev, err := event.Parse(m.Data)
-	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(ev) {
+	if ev != nil && p.Forgotten != nil && p.Forgotten.Forgotten(*workspaceOf(m), ev) {
 		// Dropped rather than stored redacted: a row without the person
 		// still places them in a campaign at a time, and nothing is to be
 		// counted that the event line does not count.

@@ -11,6 +11,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Lifetime is how long a tombstone lives by default: longer than every
@@ -28,14 +31,10 @@ import (
 // marks forgotten once the person is deleted in Customer.io too.
 const Lifetime = 400 * 24 * time.Hour
 
-// DefaultRefresh is how often an instance reads the tombstones created
-// since its last read: one small range read (a single document read when
-// nothing is new).
+// DefaultRefresh is how often an instance reads the tombstones written
+// since its last read: one small indexed query (a single read when nothing
+// is new).
 const DefaultRefresh = time.Minute
-
-// overlap re-reads the tombstones of the last hour at each refresh, so one
-// written by a machine whose clock is behind is still found.
-const overlap = time.Hour
 
 // Kinds of identifier.
 const (
@@ -43,6 +42,36 @@ const (
 	KindID    = "id"
 	KindCioID = "cio_id"
 )
+
+// Errors of Key, for an identifier that cannot be keyed.
+var (
+	// ErrEmpty: the identifier is empty once trimmed. It is refused, not
+	// keyed: an empty key would name nobody, or everybody without one.
+	ErrEmpty = errors.New("tombstone: empty identifier")
+	// ErrKind: not one of KindEmail, KindID, KindCioID.
+	ErrKind = errors.New("tombstone: unknown kind of identifier")
+)
+
+// Normalize is the identifier as it is keyed and matched, everywhere
+// (tombstone keys, forget's matching and deletion): trimmed of white
+// space, and an address lower-cased, since addresses are compared
+// case-insensitively (Customer.io stores them as given). IDs keep their
+// case: two IDs that differ in case are two people to Customer.io.
+func Normalize(kind, value string) (string, error) {
+	switch kind {
+	case KindEmail, KindID, KindCioID:
+	default:
+		return "", fmt.Errorf("%w: %q", ErrKind, kind)
+	}
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return "", fmt.Errorf("%w (%s)", ErrEmpty, kind)
+	}
+	if kind == KindEmail {
+		v = strings.ToLower(v)
+	}
+	return v, nil
+}
 
 // Hasher turns identifiers into tombstone keys. With a secret (CIO_PII_KEY)
 // a key is an HMAC-SHA256, which a list of addresses cannot reverse
@@ -53,14 +82,42 @@ type Hasher struct{ secret []byte }
 // NewHasher returns the hasher for secret (may be empty).
 func NewHasher(secret []byte) Hasher { return Hasher{secret: secret} }
 
-// Key is the tombstone key of one identifier. Addresses are trimmed and
-// lower-cased; IDs are exact. id and customer_id share a kind: both are
-// the workspace's own person ID.
-func (h Hasher) Key(kind, value string) string {
-	if kind == KindEmail {
-		value = strings.ToLower(strings.TrimSpace(value))
+// Keyed reports whether the hasher holds a secret.
+func (h Hasher) Keyed() bool { return len(h.secret) > 0 }
+
+// Key is the tombstone key of one identifier of a person in workspace ws
+// ("" is workspace.Default), normalised first (Normalize); an empty value
+// is ErrEmpty.
+//
+// Scope: an `id`/`customer_id` or a `cio_id` is a workspace's own name for
+// a person — ID 42 in one workspace and ID 42 in another are two people —
+// so its key includes the workspace and it matches only there. An address
+// is keyed without a workspace, so its tombstone holds in every workspace:
+// an erasure request comes from a human being, and their address names
+// that same human wherever it appears (docs/privacy.md says so to users).
+// The address key is the one earlier releases wrote, so their address
+// tombstones keep working unchanged.
+func (h Hasher) Key(ws, kind, value string) (string, error) {
+	v, err := Normalize(kind, value)
+	if err != nil {
+		return "", err
 	}
-	msg := "cioevents-tombstone-v1\x00" + kind + "\x00" + value
+	if kind == KindEmail {
+		return h.sum("cioevents-tombstone-v1\x00" + kind + "\x00" + v), nil
+	}
+	return h.sum("cioevents-tombstone-v2\x00" + workspace.OrDefault(strings.TrimSpace(ws)) + "\x00" + kind + "\x00" + v), nil
+}
+
+// legacyKey is the key earlier releases gave an ID or cio_id: the exact
+// value, no workspace. Events are still matched against it (Set), so an
+// ID forgotten before workspaces scoped tombstones stays forgotten, in
+// every workspace as it was, until its tombstone expires (Lifetime); no
+// migration rewrites them, since their identifiers are not stored.
+func (h Hasher) legacyKey(kind, value string) string {
+	return h.sum("cioevents-tombstone-v1\x00" + kind + "\x00" + value)
+}
+
+func (h Hasher) sum(msg string) string {
 	var sum []byte
 	if len(h.secret) > 0 {
 		m := hmac.New(sha256.New, h.secret)
@@ -73,29 +130,67 @@ func (h Hasher) Key(kind, value string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// fingerprintLabel is what Fingerprint signs. It is no identifier's
+// message (those start "cioevents-tombstone-"), so a fingerprint can never
+// equal a tombstone key.
+const fingerprintLabel = "cioevents-key-fingerprint-v1"
+
+// Fingerprint names the hasher's secret without revealing it: the HMAC of
+// a fixed label under the secret, hex (32 digits). Two machines with the
+// same fingerprint compute the same tombstone keys; the fingerprint says
+// nothing else about the key, which HMAC keeps secret. Without a secret it
+// is the label's plain SHA-256, so an unkeyed hasher has a fingerprint of
+// its own too.
+func (h Hasher) Fingerprint() string { return h.sum(fingerprintLabel) }
+
+// Identifier is one identifier of a person: a kind and its value.
+type Identifier struct{ Kind, Value string }
+
+// Keys are the tombstone keys of ids in workspace ws; the first that
+// cannot be keyed (ErrEmpty, ErrKind) is the error.
+func (h Hasher) Keys(ws string, ids ...Identifier) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		k, err := h.Key(ws, id.Kind, id.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 // Person is whom forget was given.
 type Person struct{ Email, ID, CioID string }
 
-// Keys are the tombstone keys of p's identifiers.
-func (h Hasher) Keys(p Person) []string {
-	var out []string
-	for _, kv := range [][2]string{{KindEmail, p.Email}, {KindID, p.ID}, {KindCioID, p.CioID}} {
-		if strings.TrimSpace(kv[1]) != "" {
-			out = append(out, h.Key(kv[0], kv[1]))
+// Identifiers are p's non-blank identifiers.
+func (p Person) Identifiers() []Identifier {
+	var out []Identifier
+	for _, id := range []Identifier{{KindEmail, p.Email}, {KindID, p.ID}, {KindCioID, p.CioID}} {
+		if strings.TrimSpace(id.Value) != "" {
+			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// EventKeys are the keys of every identifier ev names: its addresses
-// (identifiers.email, email_address, an address recipient), its IDs
-// (identifiers.id, customer_id) and cio_id.
-func (h Hasher) EventKeys(ev *event.Event) []string {
+// EventKeys are the keys an event in workspace ws is matched by: every
+// identifier it names — its addresses (identifiers.email, email_address,
+// an address recipient), its IDs (identifiers.id, customer_id) and
+// cio_id — each as Key makes it, plus each ID's legacyKey. Empty fields
+// are skipped.
+func (h Hasher) EventKeys(ws string, ev *event.Event) []string {
 	d := &ev.Data
 	var out []string
 	add := func(kind string, s event.String) {
-		if s.Valid && strings.TrimSpace(s.Value) != "" {
-			out = append(out, h.Key(kind, s.Value))
+		if !s.Valid {
+			return
+		}
+		if k, err := h.Key(ws, kind, s.Value); err == nil {
+			out = append(out, k)
+			if kind != KindEmail {
+				out = append(out, h.legacyKey(kind, s.Value))
+			}
 		}
 	}
 	add(KindEmail, d.Identifiers.Email)
@@ -119,7 +214,7 @@ type Set struct {
 
 	mu     sync.RWMutex
 	keys   map[string]time.Time // key → expire_at
-	latest time.Time            // newest created_at read
+	cursor string               // the store's, after the last read
 	loaded bool
 }
 
@@ -130,23 +225,24 @@ func (s *Set) now() time.Time {
 	return time.Now()
 }
 
-// Refresh reads the tombstones created since the last read (all of them
-// the first time).
+// Refresh reads the tombstones written since the last read (all of them
+// the first time), by the store's cursor: whatever clock the machine
+// that ran forget keeps, its tombstones are read by the next refresh.
 func (s *Set) Refresh(ctx context.Context) error {
 	s.mu.RLock()
-	since, loaded := s.latest, s.loaded
+	cursor := s.cursor
 	s.mu.RUnlock()
-	if loaded && !since.IsZero() {
-		since = since.Add(-overlap)
-	} else {
-		since = time.Time{}
-	}
-	ts, err := s.Store.ListTombstones(ctx, since)
+	ts, next, err := s.Store.ReadTombstones(ctx, cursor)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cursor != cursor {
+		// Another Refresh ran meanwhile; its read is as new as ours, and
+		// adding ours too would do no harm, but the cursor must not go back.
+		next = s.cursor
+	}
 	if s.keys == nil {
 		s.keys = map[string]time.Time{}
 	}
@@ -160,10 +256,8 @@ func (s *Set) Refresh(ctx context.Context) error {
 		if t.ExpireAt.After(now) && t.ExpireAt.After(s.keys[t.Key]) {
 			s.keys[t.Key] = t.ExpireAt
 		}
-		if t.CreatedAt.After(s.latest) {
-			s.latest = t.CreatedAt
-		}
 	}
+	s.cursor = next
 	s.loaded = true
 	return nil
 }
@@ -189,15 +283,16 @@ func (s *Set) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Forgotten reports whether ev names a person with a live tombstone.
-func (s *Set) Forgotten(ev *event.Event) bool {
+// Forgotten reports whether ev, an event of workspace ws ("" is the
+// default workspace), names a person with a live tombstone.
+func (s *Set) Forgotten(ws string, ev *event.Event) bool {
 	s.mu.RLock()
 	n := len(s.keys)
 	s.mu.RUnlock()
 	if n == 0 {
 		return false
 	}
-	keys := s.Hasher.EventKeys(ev)
+	keys := s.Hasher.EventKeys(ws, ev)
 	now := s.now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -216,15 +311,28 @@ func (s *Set) Len() int {
 	return len(s.keys)
 }
 
-// New returns tombstones for p, created now and living for lifetime
-// (Lifetime if not positive).
+// New returns tombstones for p in the default workspace, created now and
+// living for lifetime (Lifetime if not positive); blank identifiers are
+// skipped. NewIn is the same for any workspace, refusing blank ones.
 func New(h Hasher, p Person, now time.Time, lifetime time.Duration) []ledger.Tombstone {
+	ts, _ := NewIn(h, workspace.Default, p.Identifiers(), now, lifetime)
+	return ts
+}
+
+// NewIn returns tombstones for ids of a person in workspace ws, created
+// now and living for lifetime (Lifetime if not positive). An identifier
+// that cannot be keyed (ErrEmpty, ErrKind) is the error, and no tombstone.
+func NewIn(h Hasher, ws string, ids []Identifier, now time.Time, lifetime time.Duration) ([]ledger.Tombstone, error) {
 	if lifetime <= 0 {
 		lifetime = Lifetime
 	}
-	var out []ledger.Tombstone
-	for _, k := range h.Keys(p) {
+	keys, err := h.Keys(ws, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ledger.Tombstone, 0, len(keys))
+	for _, k := range keys {
 		out = append(out, ledger.Tombstone{Key: k, CreatedAt: now.UTC(), ExpireAt: now.UTC().Add(lifetime)})
 	}
-	return out
+	return out, nil
 }

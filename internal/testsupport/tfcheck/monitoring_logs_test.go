@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/logging"
 	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/signature"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/webhook"
 )
@@ -264,6 +265,19 @@ func outOfBandLines(t *testing.T) []line {
 	var buf bytes.Buffer
 	logging.New(&buf, "info").Error("processor refuses to start: invalid configuration", "error", err.Error())
 	ls := collect(t, "processor", "startup", buf.Bytes())
+	// An instance started with another CIO_PII_KEY than the tombstones'
+	// (tombstone.Set.Start, as the processor calls it) keeps running and
+	// says so in one ERROR line.
+	store := ledger.NewMemory(time.Minute)
+	if _, err := store.PutKeyFingerprint(context.Background(), tombstone.NewHasher([]byte("the right key, 32 bytes long....")).Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	set := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte("a wrong key")), Logger: logging.New(&buf, "info")}
+	if err := set.Start(context.Background()); !tombstone.IsKeyMismatch(err) {
+		t.Fatalf("Start with another key: %v", err)
+	}
+	ls = append(ls, collect(t, "processor", "key_mismatch", buf.Bytes())...)
 	for key, text := range map[string]string{
 		"panic/text":      "panic: runtime error: invalid memory address or nil pointer dereference",
 		"stacktrace/text": "goroutine 1 [running]:",
@@ -327,7 +341,8 @@ var want = map[string]metricWant{
 	},
 	"function_errors": {
 		"startup/processor refuses to start: invalid configuration": {"service": "cioevents-processor"},
-		"panic/text": {"service": "cioevents-processor"},
+		"key_mismatch/tombstone key mismatch":                       {"service": "cioevents-processor"},
+		"panic/text":                                                {"service": "cioevents-processor"},
 	},
 	"lag_received": {
 		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_timestamp/event": {},
@@ -348,7 +363,7 @@ var alertWant = map[string][]string{
 	"track_rate_limited#0":          {"track_429/action"},
 	"bigquery_insert_failures#0":    {"retry_rejected/event", "retry_row/event"},
 	"rejected_events#0":             {"rejected/event"},
-	"function_errors#0":             {"panic/text", "startup/processor refuses to start: invalid configuration"},
+	"function_errors#0":             {"key_mismatch/tombstone key mismatch", "panic/text", "startup/processor refuses to start: invalid configuration"},
 	"spam_complaints#0":             {"spammed/event"},
 	"spam_complaints#0/denominator": {"inserted/event", "no_timestamp/event"},
 	"spam_complaints#1":             {"inserted/event", "no_timestamp/event"},

@@ -251,8 +251,9 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 	closers = append(closers, f.Close)
 	// dev's ledger holds the tombstones `forget --data-dir` left.
 	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
-	if err := forgotten.Refresh(context.Background()); err != nil {
-		return nil, closers, err
+	if err := forgotten.Start(context.Background()); err != nil {
+		return nil, closers, keyRefusal(err, "the "+privacy.EnvKey+" `cioevents dev` runs with on "+dir+
+			" (its fingerprint is in "+filepath.Join(dir, tombstone.FingerprintFile)+")")
 	}
 	// Without --apply-actions the rows are recorded as stored with their
 	// actions deferred: dev, or a later --catch-up-actions, makes them.
@@ -333,8 +334,9 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	closers = append(closers, w.Close)
 	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
 	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))), Logger: logger}
-	if err := forgotten.Refresh(ctx); err != nil {
-		return nil, nil, closers, err
+	if err := forgotten.Start(ctx); err != nil {
+		return nil, nil, closers, keyRefusal(err, "the Secret Manager secret the processor mounts as "+privacy.EnvKey+
+			" (<name_prefix>-pii-key, terraform/secrets.tf)")
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	closers = append(closers, func() error { cancel(); return nil })
@@ -402,4 +404,17 @@ func parseTime(s string, now time.Time, endOfDay bool) (time.Time, error) {
 		return now.Add(-d).Truncate(time.Second), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date, an RFC 3339 time or a look-back", s)
+}
+
+// keyRefusal is Start's error for backfill. Another key's fingerprint
+// beside the tombstones refuses the run (exit 1), naming where the right
+// key lives: its hashes would match no forgotten person, so it would bring
+// them back. The processor, which must not stop, only logs it.
+func keyRefusal(err error, where string) error {
+	var m *tombstone.KeyMismatchError
+	if errors.As(err, &m) {
+		return fmt.Errorf("backfill: refused: %s differs from the key the tombstones were written with (fingerprint %s, yours %s), "+
+			"so forgotten people would come back: use %s", privacy.EnvKey, m.Stored, m.Ours, where)
+	}
+	return fmt.Errorf("backfill: %w", err)
 }

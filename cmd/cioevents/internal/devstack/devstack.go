@@ -481,9 +481,15 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		s.Ledger = "durable, " + filepath.Join(o.DataDir, LedgerFile)
 	}
 	if store, ok := p.Ledger.(ledger.Tombstones); ok {
-		// As deployed: whom forget erased stays erased.
-		set := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey))), Logger: o.Logger}
-		if err := set.Refresh(ctx); err != nil {
+		// As deployed: whom forget erased stays erased. The key's
+		// fingerprint goes beside the tombstones and into the data dir,
+		// where forget compares its own key with it.
+		h := tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey)))
+		set := &tombstone.Set{Store: store, Hasher: h, Logger: o.Logger}
+		if err := set.Start(ctx); err != nil && !tombstone.IsKeyMismatch(err) {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+		if err := tombstone.WriteFingerprintFile(o.DataDir, h); err != nil {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
