@@ -184,7 +184,7 @@ func local(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 		return fmt.Errorf("forget: %s: %w", devstack.LedgerFile, err)
 	}
 	defer db.Close()
-	store := boltStore{db}
+	store := ledger.NewBoltTombstones(db)
 	h := tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))
 	if err := checkLocalKey(ctx, o.dir, store, h); err != nil {
 		return err
@@ -235,7 +235,7 @@ func lifetime(d time.Duration) time.Duration {
 
 // alreadyForgotten answers a request that matches no row: a rerun, when
 // every identifier has its tombstone; else most likely a typo.
-func alreadyForgotten(ctx context.Context, store any, h tombstone.Hasher, s *Identity, e Env) error {
+func alreadyForgotten(ctx context.Context, store ledger.Tombstones, h tombstone.Hasher, s *Identity, e Env) error {
 	done, err := allTombstoned(ctx, store, h, s)
 	if err != nil {
 		return err
@@ -274,7 +274,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 	}
 	defer fs.Close()
 	store := ledger.NewFirestore(fs, o.coll, 0)
-	if err := checkCloudKey(ctx, store, fs, h, o); err != nil {
+	if err := checkCloudKey(ctx, store, h, o); err != nil {
 		return err
 	}
 	bq, err := bigquery.NewClient(ctx, o.project, e.BigQueryOptions...)

@@ -60,10 +60,11 @@ func (i Ident) hashed() bool {
 	return i.Kind == tombstone.KindEmail && strings.HasPrefix(i.Value, hashedPrefix)
 }
 
-// normEmail and normID are the one normalisation of identifiers, used for
-// tombstone keys, matching and deletion alike.
-func normEmail(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
-func normID(v string) string    { return strings.TrimSpace(v) }
+// normEmail and normID are the one normalisation of identifiers
+// (tombstone.Normalize), used for tombstone keys, matching and deletion
+// alike; "" for a blank value.
+func normEmail(v string) string { n, _ := tombstone.Normalize(tombstone.KindEmail, v); return n }
+func normID(v string) string    { n, _ := tombstone.Normalize(tombstone.KindID, v); return n }
 
 // Identity is the set of a person's identifiers, in the order found.
 type Identity struct {
