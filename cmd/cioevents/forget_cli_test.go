@@ -201,3 +201,97 @@ func readFile(t *testing.T, dir, name string) string {
 	}
 	return string(b)
 }
+
+// TestForgetAPersonThroughTheCLI runs the cases of issue 26 as an operator
+// would, with dev and its data dir: forget refuses another key and a
+// missing one (exit 1, naming where the key lives) and a typo (exit 1,
+// naming --preemptive), writing nothing; forget --email then gathers the
+// person's IDs from her rows and removes her ID-only rows too; and her
+// later SMS, push and email events, naming her by any one identifier, are
+// not stored again.
+func TestForgetAPersonThroughTheCLI(t *testing.T) {
+	const (
+		key    = "cli-signing-key"
+		piiKey = "0123456789abcdef0123456789abcdef"
+	)
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=" + key, "CIO_PII=email=hash", "CIO_PII_KEY=" + piiKey}
+	body := func(id, object, identifiers string) string {
+		p := filepath.Join(t.TempDir(), id+".json")
+		b := `{"event_id":"` + id + `","object_type":"` + object + `","metric":"delivered","timestamp":1767225600,` +
+			`"data":{"delivery_id":"d` + id + `","identifiers":{` + identifiers + `}}}`
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	send := func(dev *devProcess, files ...string) {
+		t.Helper()
+		args := []string{"send", "--url", dev.url, "--key", key}
+		for _, f := range files {
+			args = append(args, "--file", f)
+		}
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	dev := startDev(t, env, dir)
+	send(dev,
+		body("01JP00000000000000000000EA", "email", `"email":"Jane@Example.com","id":"u_9001","cio_id":"c_1"`),
+		body("01JP00000000000000000000SA", "sms", `"id":"u_9001"`),
+		body("01JP00000000000000000000PA", "push", `"cio_id":"c_1"`),
+		body("01JP00000000000000000000SM", "email", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"inserted`, 4)
+	dev.stop(t)
+	rows := func() int { return strings.Count(readFile(t, dir, "events.ndjson"), "\n") }
+
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{"another key", []string{"CIO_PII=email=hash", "CIO_PII_KEY=another-key-another-key-another-"}, []string{"--email", "jane@example.com"},
+			[]string{"CIO_PII_KEY", dir, "fingerprint"}},
+		{"no key", []string{"CIO_PII="}, []string{"--email", "jane@example.com"}, []string{"CIO_PII_KEY", dir}},
+		{"a typo", env, []string{"--email", "jnae@example.com"}, []string{"no row names this person", "--preemptive"}},
+	} {
+		r := run(t, c.env, append([]string{"forget", "--data-dir", dir}, c.args...)...)
+		if r.code != 1 || rows() != 4 {
+			t.Fatalf("%s: exit %d with %d rows left, want 1 and all 4\n%s%s", c.name, r.code, rows(), r.stdout, r.stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: stderr lacks %q:\n%s", c.name, w, r.stderr)
+			}
+		}
+	}
+
+	r := run(t, env, "forget", "--data-dir", dir, "--email", " Jane@EXAMPLE.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 3 events rows") || !strings.Contains(r.stdout, "id u_9001 (workspace default)") ||
+		!strings.Contains(r.stdout, "cio_id c_1 (workspace default)") {
+		t.Fatalf("forget: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if rows() != 1 {
+		t.Fatalf("%d rows left, want Sam's", rows())
+	}
+
+	dev = startDev(t, env, dir)
+	send(dev,
+		body("01JP00000000000000000000SB", "sms", `"id":"u_9001"`),
+		body("01JP00000000000000000000PB", "push", `"cio_id":"c_1"`),
+		body("01JP00000000000000000000EB", "email", `"email":"jane@example.com"`),
+		body("01JP00000000000000000000SN", "email", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"forgotten"`, 3)
+	dev.waitLog(t, `"outcome":"inserted`, 1)
+	dev.stop(t)
+	files := readFile(t, dir, "events.ndjson") + readFile(t, dir, "rejected.ndjson") + readFile(t, dir, "actions.ndjson")
+	for _, id := range []string{"SA", "PA", "EA", "SB", "PB", "EB", "u_9001", "c_1"} {
+		if strings.Contains(files, "01JP00000000000000000000"+id) || strings.Contains(files, `"`+id+`"`) {
+			t.Errorf("%s is written after forget", id)
+		}
+	}
+	if rows() != 2 {
+		t.Errorf("%d rows at the end, want Sam's two", rows())
+	}
+}
