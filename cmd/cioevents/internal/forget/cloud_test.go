@@ -300,9 +300,7 @@ func (c *cloudRun) run(ctx context.Context, fsOpts []option.ClientOption, args .
 	return Command(ctx, append(args, "--project", "forget-cloud", "--dataset", "d"), Env{
 		Stdout: &c.out, Getenv: func(k string) string { return env[k] }, Now: c.f.clk.now,
 		BigQueryOptions: c.f.opts, FirestoreOptions: fsOpts,
-		Secrets: func(ctx context.Context, project string) (secretstore.Store, error) {
-			return secretstore.New(ctx, project, c.sm.ClientOptions()...)
-		},
+		Secrets: cloudSecrets(c),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			c.slept = append(c.slept, d)
 			c.f.clk.add(d)
@@ -311,6 +309,12 @@ func (c *cloudRun) run(ctx context.Context, fsOpts []option.ClientOption, args .
 			}
 			return nil
 		}})
+}
+
+func cloudSecrets(c *cloudRun) func(ctx context.Context, project string) (secretstore.Store, error) {
+	return func(ctx context.Context, project string) (secretstore.Store, error) {
+		return secretstore.New(ctx, project, c.sm.ClientOptions()...)
+	}
 }
 
 func (c *cloudRun) docsLeft(t *testing.T) (docs []string, stones int) {

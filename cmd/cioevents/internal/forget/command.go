@@ -58,6 +58,8 @@ type Env struct {
 	// Secrets opens Secret Manager (secretstore.New when nil).
 	Secrets func(ctx context.Context, project string) (secretstore.Store, error)
 	Now     func() time.Time
+	// Statements, when set, gets the BigQuery statements run (TestForgetCost).
+	Statements func(sql []string)
 	// Sleep waits d or until ctx ends (the settle wait; tests pass one that
 	// advances their clock).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -283,6 +285,9 @@ func cloud(ctx context.Context, o options, e Env) error {
 	}
 	defer bq.Close()
 	b := &BigQuery{Client: bq, Project: o.project, Dataset: o.dataset, Tables: Tables(o.events, o.rejected), Now: e.Now}
+	if e.Statements != nil {
+		defer func() { e.Statements(b.Log) }()
+	}
 	s := Seed(o.req, pol)
 	keys, err := b.Gather(ctx, s, o.req.MaxIdentifiers)
 	if err != nil {
