@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
 )
 
 // devProcess is `cioevents dev` running as a user runs it.
@@ -293,5 +295,19 @@ func TestForgetAPersonThroughTheCLI(t *testing.T) {
 	}
 	if rows() != 2 {
 		t.Errorf("%d rows at the end, want Sam's two", rows())
+	}
+}
+
+// TestForgetRerunExitsThree: a forget that must run again (its second
+// sweep is due, or rows are in BigQuery's streaming buffer) exits 3, apart
+// from a failure (1) and a usage error (2), and says why on stderr.
+func TestForgetRerunExitsThree(t *testing.T) {
+	var stderr bytes.Buffer
+	err := fmt.Errorf("%w: run it again after 2026-03-01T15:32:00Z", forget.ErrRerun)
+	if code := exitCode(err, &stderr); code != 3 || !strings.Contains(stderr.String(), "run it again after") {
+		t.Errorf("exit %d, stderr %q; want 3 with the time", code, stderr.String())
+	}
+	if code := exitCode(forget.ErrNoMatch, &stderr); code != 1 {
+		t.Errorf("no match: exit %d, want 1", code)
 	}
 }
