@@ -356,7 +356,10 @@ func cloud(ctx context.Context, o options, e Env) error {
 	if o.settle {
 		fmt.Fprintf(e.Stdout, "waiting %v for every instance to load the tombstones, then sweeping again (--settle=false to skip)\n", SettleWait)
 		if err := e.Sleep(ctx, SettleWait); err != nil {
-			return fmt.Errorf("forget: settle: %w", err)
+			// Interrupted: what was done holds, and a rerun finishes.
+			t := e.Now().Add(SettleWait).UTC().Format(time.RFC3339)
+			fmt.Fprintf(e.Stdout, "the wait was interrupted (%v): run forget again after %s with the same identifiers\n", err, t)
+			return fmt.Errorf("%w: run it again after %s", ErrRerun, t)
 		}
 		// Events taken in the window may name identifiers not seen yet.
 		if keys, err = b.Gather(ctx, s, o.req.MaxIdentifiers); err != nil {
