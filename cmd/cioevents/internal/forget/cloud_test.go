@@ -272,6 +272,8 @@ type cloudRun struct {
 	out    strings.Builder
 	slept  []time.Duration
 	during func()
+	// sleepErr ends the settle wait early, as Ctrl-C would.
+	sleepErr error
 }
 
 func newCloudRun(t *testing.T, fsOpts ...option.ClientOption) *cloudRun {
@@ -303,6 +305,9 @@ func (c *cloudRun) run(ctx context.Context, fsOpts []option.ClientOption, args .
 		Secrets: cloudSecrets(c),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			c.slept = append(c.slept, d)
+			if c.sleepErr != nil {
+				return c.sleepErr
+			}
 			c.f.clk.add(d)
 			if c.during != nil {
 				c.during()
@@ -424,18 +429,21 @@ func TestCommandCloudRefuses(t *testing.T) {
 		err        error
 		out        []string
 		stones     int
+		sleepErr   error
 	}{
 		{"another key in the secret", []byte("another-key-another-key-another-"), key, []string{"--email", "jane@example.com"}, ErrKey,
-			[]string{"cioevents-pii-key"}, 0},
-		{"no fingerprint", key, nil, []string{"--email", "jane@example.com"}, ErrKey, []string{"no key fingerprint"}, 0},
+			[]string{"cioevents-pii-key"}, 0, nil},
+		{"no fingerprint", key, nil, []string{"--email", "jane@example.com"}, ErrKey, []string{"no key fingerprint"}, 0, nil},
 		{"the secret overridden", []byte("another-key-another-key-another-"), key, []string{"--email", "jane@example.com", "--pii-key-secret", "right", "--settle=false"},
-			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 4},
-		{"a typo", key, key, []string{"--email", "jnae@example.com"}, ErrNoMatch, []string{"--preemptive"}, 0},
-		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 1},
-		{"dry run", key, key, []string{"--id", "u_9001", "--dry-run"}, nil, []string{"dry run: would remove 4 events rows, 0 rejected_events rows, 9 ledger documents"}, 0},
+			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 4, nil},
+		{"a typo", key, key, []string{"--email", "jnae@example.com"}, ErrNoMatch, []string{"--preemptive"}, 0, nil},
+		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 1, nil},
+		{"dry run", key, key, []string{"--id", "u_9001", "--dry-run"}, nil, []string{"dry run: would remove 4 events rows, 0 rejected_events rows, 9 ledger documents"}, 0, nil},
+		{"the settle wait interrupted", key, key, []string{"--email", "jane@example.com"}, ErrRerun, []string{"run forget again after 2026-03-01T14:02:00Z"}, 4, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCloudRun(t)
+			c.sleepErr = tc.sleepErr
 			c.sm.AddSecret("projects/forget-cloud/secrets/"+DefaultPIIKeySecret, tc.secret)
 			c.sm.AddSecret("projects/forget-cloud/secrets/right", key)
 			cloudPeople(t, c.f)
