@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -462,5 +465,27 @@ func TestCommandCloudRefuses(t *testing.T) {
 				t.Errorf("%d tombstones, want %d", n, tc.stones)
 			}
 		})
+	}
+}
+
+// TestDefaultSecretIsTerraforms: forget's default secret is the one
+// Terraform creates for the processor's CIO_PII_KEY under the default
+// name_prefix, so an operator of a default deployment names nothing.
+func TestDefaultSecretIsTerraforms(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	secret := regexp.MustCompile(`(?s)resource "google_secret_manager_secret" "pii_key" \{.*?secret_id\s*=\s*"\$\{var\.name_prefix\}(-[a-z-]+)"`).
+		FindStringSubmatch(read("secrets.tf"))
+	prefix := regexp.MustCompile(`(?s)variable "name_prefix" \{.*?default\s*=\s*"([a-z0-9-]+)"`).FindStringSubmatch(read("variables.tf"))
+	if secret == nil || prefix == nil || prefix[1]+secret[1] != DefaultPIIKeySecret {
+		t.Errorf("terraform's PII key secret is %v under the default prefix %v; forget's default is %s", secret, prefix, DefaultPIIKeySecret)
+	}
+	if !strings.Contains(read("functions.tf"), "google_secret_manager_secret.pii_key") {
+		t.Errorf("the processor no longer mounts google_secret_manager_secret.pii_key")
 	}
 }
