@@ -37,6 +37,10 @@ type Table struct {
 	Emails, IDs, CioIDs []string
 	// Body is a quarantined body, matched by the identifiers' text in it.
 	Body string
+	// DeliveryIDs is a delivery_id column: the table's rows of the
+	// person are those of the deliveries their events rows name (a model
+	// that keeps no identifier of people, such as deliveries).
+	DeliveryIDs string
 	// Workspace scopes IDs (NULL is the default workspace); "" : the
 	// table holds the default workspace only.
 	Workspace string
@@ -45,7 +49,10 @@ type Table struct {
 	InsertedAt string
 }
 
-// Tables are the tables of a deployment, by their names.
+// Tables are the tables of a deployment, by their names. A materialized
+// table of people's rows is one more entry, e.g. a model keyed by delivery:
+//
+//	{Name: "deliveries", DeliveryIDs: "delivery_id", Workspace: "workspace"},
 func Tables(events, rejected string) []Table {
 	return []Table{
 		{Name: events, Time: "event_time", Emails: []string{"email", "recipient"}, IDs: []string{"person_id", "customer_id"},
@@ -131,6 +138,17 @@ func (s *Identity) condition(t Table, ps *params) string {
 		}
 	}
 	var ors []string
+	if t.DeliveryIDs != "" {
+		for _, ws := range s.deliveryWorkspaces() {
+			if wc, ok := wsCond(t, ws, ps); ok {
+				ors = append(ors, "("+and(wc, t.DeliveryIDs+" IN UNNEST("+ps.add(s.deliveries[ws])+")")+")")
+			}
+		}
+		if len(ors) == 0 {
+			return ""
+		}
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
 	if len(emails) > 0 {
 		if t.Body != "" {
 			for _, n := range s.needles()[""] {
@@ -299,6 +317,9 @@ func (b *BigQuery) Gather(ctx context.Context, s *Identity, max int) ([]string, 
 					return nil
 				}
 				keys = append(keys, ledgerKeys(&row)...)
+				if row.DeliveryID != nil {
+					s.addDelivery(ws, *row.DeliveryID)
+				}
 				if s.absorb(&row) {
 					grew = true
 				}

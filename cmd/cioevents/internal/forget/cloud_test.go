@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,12 +50,15 @@ type warehouseFake struct {
 	clk    *clock
 }
 
-func newWarehouse(t *testing.T, pol *privacy.Policy, buffer time.Duration) *warehouseFake {
+func newWarehouse(t *testing.T, pol *privacy.Policy, buffer time.Duration, more ...map[string]bigquery.Schema) *warehouseFake {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	bq := bqfake.New(map[string]bigquery.Schema{
-		"d.events": warehouse.EventsSchema(), "d.rejected_events": warehouse.RejectedSchema()})
+	tables := map[string]bigquery.Schema{"d.events": warehouse.EventsSchema(), "d.rejected_events": warehouse.RejectedSchema()}
+	for _, m := range more {
+		maps.Copy(tables, m)
+	}
+	bq := bqfake.New(tables)
 	t.Cleanup(bq.Close)
 	bq.Now, bq.StreamingBuffer = clk.now, buffer
 	bq.RequirePartitionFilter("d.events", "event_time")
@@ -472,12 +476,20 @@ func TestCommandCloudRefuses(t *testing.T) {
 // Terraform creates for the processor's CIO_PII_KEY under the default
 // name_prefix, so an operator of a default deployment names nothing.
 func TestDefaultSecretIsTerraforms(t *testing.T) {
+	// The root's files, or a module's when the root is a thin wrapper.
 	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", name))
-		if err != nil {
-			t.Fatal(err)
+		root := filepath.Join("..", "..", "..", "..", "terraform")
+		mods, _ := filepath.Glob(filepath.Join(root, "modules", "*", name))
+		var all string
+		for _, p := range append([]string{filepath.Join(root, name)}, mods...) {
+			if b, err := os.ReadFile(p); err == nil {
+				all += string(b)
+			}
 		}
-		return string(b)
+		if all == "" {
+			t.Fatalf("no %s in terraform/", name)
+		}
+		return all
 	}
 	secret := regexp.MustCompile(`(?s)resource "google_secret_manager_secret" "pii_key" \{.*?secret_id\s*=\s*"\$\{var\.name_prefix\}(-[a-z-]+)"`).
 		FindStringSubmatch(read("secrets.tf"))
@@ -487,5 +499,42 @@ func TestDefaultSecretIsTerraforms(t *testing.T) {
 	}
 	if !strings.Contains(read("functions.tf"), "google_secret_manager_secret.pii_key") {
 		t.Errorf("the processor no longer mounts google_secret_manager_secret.pii_key")
+	}
+}
+
+// TestDeliveriesTableIsOneLine: a model that keeps no identifier of people
+// (one row per workspace and delivery) is one more Table; forget removes
+// the rows of the person's deliveries, in their workspace only.
+func TestDeliveriesTableIsOneLine(t *testing.T) {
+	ctx := context.Background()
+	pol, _ := privacy.Parse("email=hash", key)
+	f := newWarehouse(t, pol, 30*time.Minute, map[string]bigquery.Schema{"d.deliveries": {
+		{Name: "workspace", Type: bigquery.StringFieldType}, {Name: "delivery_id", Type: bigquery.StringFieldType},
+		{Name: "domain", Type: bigquery.StringFieldType}}})
+	cloudPeople(t, f)
+	for _, d := range [][2]string{{"default", "d-01JA"}, {"default", "d-01JB"}, {"default", "d-01JD"}, {"eu", "d-01JE"},
+		{"eu", "d-01JF"}, {"default", "d-01JF"}} {
+		if err := f.client.Dataset("d").Table("deliveries").Inserter().Put(ctx,
+			mapSaver{"workspace": d[0], "delivery_id": d[1], "domain": "example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.add(2 * time.Hour)
+	b := f.forgetter()
+	b.Tables = append(b.Tables, Table{Name: "deliveries", DeliveryIDs: "delivery_id", Workspace: "workspace"})
+	s := seed(t, Request{Emails: []string{"jane@example.com"}}, pol)
+	if _, err := b.Gather(ctx, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Remove(ctx, s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, r := range f.bq.Rows("d.deliveries") {
+		left = append(left, r["workspace"].(string)+"/"+r["delivery_id"].(string))
+	}
+	if res.Rows["deliveries"] != 3 || strings.Join(left, ",") != "default/d-01JD,eu/d-01JE,default/d-01JF" {
+		t.Errorf("removed %d deliveries rows, left %v; want 3 gone, and d-01JF of the default workspace kept", res.Rows["deliveries"], left)
 	}
 }

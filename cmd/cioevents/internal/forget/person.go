@@ -76,6 +76,33 @@ type Identity struct {
 	// Rows counts the rows the set matched when it stopped growing, and
 	// Rounds the passes it took.
 	Rows, Rounds int
+	// deliveries are the delivery_ids of the person's events rows, by
+	// workspace: a model keyed by delivery holds their rows by them.
+	deliveries   map[string][]string
+	seenDelivery map[[2]string]bool
+}
+
+// addDelivery records a delivery of the person's in workspace ws.
+func (s *Identity) addDelivery(ws, id string) {
+	ws = workspace.OrDefault(ws)
+	if id == "" || s.seenDelivery[[2]string{ws, id}] {
+		return
+	}
+	if s.deliveries == nil {
+		s.deliveries, s.seenDelivery = map[string][]string{}, map[[2]string]bool{}
+	}
+	s.seenDelivery[[2]string{ws, id}] = true
+	s.deliveries[ws] = append(s.deliveries[ws], id)
+}
+
+// deliveryWorkspaces are the workspaces of the person's deliveries, sorted.
+func (s *Identity) deliveryWorkspaces() []string {
+	var out []string
+	for ws := range s.deliveries {
+		out = append(out, ws)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func newIdentity() *Identity {
