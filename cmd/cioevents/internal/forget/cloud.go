@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
 	"github.com/cioevents/cioevents/shared/event"
@@ -47,17 +49,29 @@ type Table struct {
 	// InsertedAt is when a streamed row was inserted ("" : the table is
 	// not streamed, so DML reaches every row at once).
 	InsertedAt string
+	// Optional: a deployment may lack the table (one from before it);
+	// forget then passes it by.
+	Optional bool
+}
+
+// notFound reports BigQuery's answer for a table that does not exist.
+func notFound(err error) bool {
+	var be *bigquery.Error
+	var ge *googleapi.Error
+	return errors.As(err, &be) && be.Reason == "notFound" || errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
 // Tables are the tables of a deployment, by their names. A materialized
-// table of people's rows is one more entry, e.g. a model keyed by delivery:
-//
-//	{Name: "deliveries", DeliveryIDs: "delivery_id", Workspace: "workspace"},
+// table of people's rows is one more entry.
 func Tables(events, rejected string) []Table {
 	return []Table{
 		{Name: events, Time: "event_time", Emails: []string{"email", "recipient"}, IDs: []string{"person_id", "customer_id"},
 			CioIDs: []string{"cio_id"}, Workspace: "workspace", InsertedAt: "inserted_at"},
 		{Name: rejected, Body: "body", Workspace: "workspace", InsertedAt: "inserted_at"},
+		// The deliveries model keeps no identifier of people: one row per
+		// workspace and delivery, written by a scheduled MERGE (DML, so
+		// no streaming buffer), absent from deployments before it.
+		{Name: "deliveries", DeliveryIDs: "delivery_id", Workspace: "workspace", Optional: true},
 	}
 }
 
@@ -356,6 +370,7 @@ func (b *BigQuery) Remove(ctx context.Context, s *Identity, dry bool) (Result, e
 	cutoff := b.now().Add(-StreamingBuffer)
 	for i, t := range b.Tables {
 		if i == 0 && s.Rows == 0 && s.Rounds > 0 {
+			res.Rows[t.Name] = 0
 			continue
 		}
 		var ps params
@@ -366,7 +381,11 @@ func (b *BigQuery) Remove(ctx context.Context, s *Identity, dry bool) (Result, e
 		from := " FROM " + b.ref(t) + " WHERE "
 		var removed, pending int
 		if dry {
-			if _, err := b.run(ctx, "SELECT COUNT(*)"+from+and(allTime(t), cond), ps, count(&removed)); err != nil {
+			_, err := b.run(ctx, "SELECT COUNT(*)"+from+and(allTime(t), cond), ps, count(&removed))
+			if t.Optional && notFound(err) {
+				continue
+			}
+			if err != nil {
 				return res, err
 			}
 		} else {
@@ -384,6 +403,8 @@ func (b *BigQuery) Remove(ctx context.Context, s *Identity, dry bool) (Result, e
 				if _, err := b.run(ctx, "SELECT COUNT(*)"+where, dps, count(&pending)); err != nil {
 					return res, err
 				}
+			case t.Optional && notFound(err):
+				continue
 			case err != nil:
 				return res, err
 			default:

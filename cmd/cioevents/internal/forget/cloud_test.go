@@ -81,6 +81,15 @@ func (f *warehouseFake) forgetter() *BigQuery {
 	return &BigQuery{Client: f.client, Project: "p", Dataset: "d", Tables: Tables("events", "rejected_events"), Now: f.clk.now}
 }
 
+// delivery adds a row to the deliveries model, as its MERGE does.
+func (f *warehouseFake) delivery(t *testing.T, ws, id string) {
+	t.Helper()
+	if err := f.client.Dataset("d").Table("deliveries").Inserter().Put(context.Background(),
+		mapSaver{"workspace": ws, "delivery_id": id, "domain": "example.com"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *warehouseFake) insert(t *testing.T, r warehouse.Row) {
 	t.Helper()
 	if err := f.w.InsertEvent(context.Background(), r); err != nil {
@@ -216,7 +225,7 @@ func TestConditionUsesOnlyGivenIdentifiers(t *testing.T) {
 	pol, _ := privacy.Parse("email=hash", key)
 	s := seed(t, Request{Emails: []string{"jane@example.com"}}, pol)
 	ts := append(Tables("events", "rejected_events"),
-		Table{Name: "deliveries", Time: "sent_at", Emails: []string{"email"}, IDs: []string{"person_id"}, Workspace: "workspace"})
+		Table{Name: "people_model", Time: "sent_at", Emails: []string{"email"}, IDs: []string{"person_id"}, Workspace: "workspace"})
 	for _, tb := range ts {
 		var ps params
 		c := s.condition(tb, &ps)
@@ -229,9 +238,9 @@ func TestConditionUsesOnlyGivenIdentifiers(t *testing.T) {
 	}
 	s = seed(t, Request{IDs: []string{"42"}, Workspace: "eu"}, pol)
 	var ps params
-	if c := s.condition(ts[2], &ps); !strings.Contains(c, "workspace = @") || strings.Contains(c, "IS NULL") ||
+	if c := s.condition(ts[3], &ps); !strings.Contains(c, "workspace = @") || strings.Contains(c, "IS NULL") ||
 		!strings.Contains(c, "TRIM(person_id) IN UNNEST(@") || len(ps) != 2 || ps[0].Value.([]string)[0] != "42" {
-		t.Errorf("deliveries: %s", c)
+		t.Errorf("people_model: %s", c)
 	}
 }
 
@@ -504,24 +513,19 @@ func TestDefaultSecretIsTerraforms(t *testing.T) {
 
 // TestDeliveriesTableIsOneLine: a model that keeps no identifier of people
 // (one row per workspace and delivery) is one more Table; forget removes
-// the rows of the person's deliveries, in their workspace only.
+// the rows of the person's deliveries, in their workspace only. (The other
+// tests' fakes have no deliveries table: an optional table is passed by.)
 func TestDeliveriesTableIsOneLine(t *testing.T) {
 	ctx := context.Background()
 	pol, _ := privacy.Parse("email=hash", key)
-	f := newWarehouse(t, pol, 30*time.Minute, map[string]bigquery.Schema{"d.deliveries": {
-		{Name: "workspace", Type: bigquery.StringFieldType}, {Name: "delivery_id", Type: bigquery.StringFieldType},
-		{Name: "domain", Type: bigquery.StringFieldType}}})
+	f := newWarehouse(t, pol, 30*time.Minute, map[string]bigquery.Schema{"d.deliveries": deliveriesSchema})
 	cloudPeople(t, f)
 	for _, d := range [][2]string{{"default", "d-01JA"}, {"default", "d-01JB"}, {"default", "d-01JD"}, {"eu", "d-01JE"},
 		{"eu", "d-01JF"}, {"default", "d-01JF"}} {
-		if err := f.client.Dataset("d").Table("deliveries").Inserter().Put(ctx,
-			mapSaver{"workspace": d[0], "delivery_id": d[1], "domain": "example.com"}); err != nil {
-			t.Fatal(err)
-		}
+		f.delivery(t, d[0], d[1])
 	}
 	f.clk.add(2 * time.Hour)
 	b := f.forgetter()
-	b.Tables = append(b.Tables, Table{Name: "deliveries", DeliveryIDs: "delivery_id", Workspace: "workspace"})
 	s := seed(t, Request{Emails: []string{"jane@example.com"}}, pol)
 	if _, err := b.Gather(ctx, s, 0); err != nil {
 		t.Fatal(err)

@@ -362,6 +362,9 @@ func cloud(ctx context.Context, o options, e Env) error {
 			return fmt.Errorf("%w: run it again after %s", ErrRerun, t)
 		}
 		// Events taken in the window may name identifiers not seen yet.
+		// The deliveries of the rows just removed are gone with them;
+		// only those of rows still there are looked for again.
+		s.deliveries, s.seenDelivery = nil, nil
 		if keys, err = b.Gather(ctx, s, o.req.MaxIdentifiers); err != nil {
 			return err
 		}
@@ -440,15 +443,16 @@ func sum(m map[string]int) int {
 	return n
 }
 
+// rowsText says how many rows went from each table, leaving out an
+// optional table the deployment lacks.
 func rowsText(ts []Table, rows map[string]int) string {
-	out := ""
-	for i, t := range ts {
-		if i > 0 {
-			out += ", "
+	var out []string
+	for _, t := range ts {
+		if n, ok := rows[t.Name]; ok || !t.Optional {
+			out = append(out, fmt.Sprintf("%d %s rows", n, t.Name))
 		}
-		out += fmt.Sprintf("%d %s rows", rows[t.Name], t.Name)
 	}
-	return out
+	return strings.Join(out, ", ")
 }
 
 // cloudKey reads CIO_PII_KEY from the secret the processor mounts. A

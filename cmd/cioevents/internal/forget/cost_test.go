@@ -50,6 +50,10 @@ func bytesBilled(sql string, schema bigquery.Schema, rows []map[string]any) int6
 	return n
 }
 
+// deliveriesSchema is the part of the deliveries model forget reads.
+var deliveriesSchema = bigquery.Schema{{Name: "workspace", Type: bigquery.StringFieldType},
+	{Name: "delivery_id", Type: bigquery.StringFieldType}, {Name: "domain", Type: bigquery.StringFieldType}}
+
 // TestForgetCost measures what a cloud forget of a person with 1,000 rows
 // costs — Firestore operations counted at the wire (opcount), BigQuery
 // statements and the bytes they read — and holds the counts to what the
@@ -70,6 +74,7 @@ func TestForgetCost(t *testing.T) {
 	defer conn.Close()
 	fsOpts := []option.ClientOption{option.WithGRPCConn(conn)}
 	c := newCloudRun(t, fsOpts...)
+	c.f = newWarehouse(t, c.f.w.Policy, 30*time.Minute, map[string]bigquery.Schema{"d.deliveries": deliveriesSchema})
 	c.sm.AddSecret("projects/forget-cloud/secrets/"+DefaultPIIKeySecret, key)
 
 	const personRows, others = 1000, 1000
@@ -84,6 +89,7 @@ func TestForgetCost(t *testing.T) {
 		}
 		r := p.row(t)
 		c.f.insert(t, r)
+		c.f.delivery(t, "default", *r.DeliveryID)
 		ids := []string{ledger.DocID(r.Key()), ledger.DocID("actions-" + r.Key())}
 		if i < 100 {
 			ids = append(ids, ledger.LegacyDocID(r.EventID)) // from before the identity key
@@ -96,12 +102,14 @@ func TestForgetCost(t *testing.T) {
 	}
 	bw.End()
 	for i := range others {
-		c.f.insert(t, person{id: fmt.Sprintf("01JOTHER%05d", i), object: "email", email: fmt.Sprintf("p%d@example.net", i),
-			pid: fmt.Sprintf("u_%d", i), cio: fmt.Sprintf("c_%d", 1000+i), recipient: fmt.Sprintf("p%d@example.net", i)}.row(t))
+		r := person{id: fmt.Sprintf("01JOTHER%05d", i), object: "email", email: fmt.Sprintf("p%d@example.net", i),
+			pid: fmt.Sprintf("u_%d", i), cio: fmt.Sprintf("c_%d", 1000+i), recipient: fmt.Sprintf("p%d@example.net", i)}.row(t)
+		c.f.insert(t, r)
+		c.f.delivery(t, "default", *r.DeliveryID)
 	}
 	processorFingerprint(t, c.fs, c.coll, key)
 	c.f.clk.add(2 * time.Hour)
-	before, rejected := c.f.bq.Rows("d.events"), c.f.bq.Rows("d.rejected_events")
+	before, rejected, deliveries := c.f.bq.Rows("d.events"), c.f.bq.Rows("d.rejected_events"), c.f.bq.Rows("d.deliveries")
 	var statements []string
 	counter.Reset()
 	env := map[string]string{"CIO_PII": "email=hash", "LEDGER_COLLECTION": c.coll}
@@ -114,8 +122,8 @@ func TestForgetCost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("forget: %v\n%s", err, c.out.String())
 	}
-	if left := len(c.f.bq.Rows("d.events")); left != others {
-		t.Fatalf("%d rows left, want the %d others", left, others)
+	if left, d := len(c.f.bq.Rows("d.events")), len(c.f.bq.Rows("d.deliveries")); left != others || d != others {
+		t.Fatalf("%d events and %d deliveries rows left, want the %d others'", left, d, others)
 	}
 	docs := 2*personRows + 100
 	// Reads: the key fingerprint, then 4 candidate documents per row.
@@ -131,9 +139,12 @@ func TestForgetCost(t *testing.T) {
 		} else {
 			selects++
 		}
-		if strings.Contains(s, "rejected_events") {
+		switch {
+		case strings.Contains(s, "rejected_events"):
 			billed += bytesBilled(s, warehouse.RejectedSchema(), rejected)
-		} else {
+		case strings.Contains(s, ".deliveries`"):
+			billed += bytesBilled(s, deliveriesSchema, deliveries)
+		default:
 			billed += bytesBilled(s, warehouse.EventsSchema(), before)
 		}
 	}
@@ -141,8 +152,8 @@ func TestForgetCost(t *testing.T) {
 	for _, f := range warehouse.EventsSchema() {
 		tableBytes += bytesBilled("DELETE", bigquery.Schema{f}, before)
 	}
-	if dml != 3 {
-		t.Errorf("%d DML statements, want 3 (two tables, and the second sweep's rejected_events: Gather found no events row left)", dml)
+	if dml != 4 {
+		t.Errorf("%d DML statements, want 4 (three tables, and the second sweep's rejected_events: no events row or delivery was left)", dml)
 	}
 	t.Logf("forget of a person with %d rows (table of %d rows, %d bytes): Firestore %d reads, %d deletes, %d writes, %d RPCs; "+
 		"BigQuery %d statements (%d SELECT, %d DELETE), ~%d bytes read (%.1f × the table), each statement at least 10 MB billed",
