@@ -323,6 +323,8 @@ func TestCommandLocal(t *testing.T) {
 			left: all, stones: 1},
 		{name: "dry run writes nothing", args: []string{"--cio-id", "c_1", "--dry-run"}, devKey: key,
 			left: all, out: []string{"id e_77 (workspace eu)", "dry run: would remove 4 events rows, 0 rejected rows, 4 actions lines"}},
+		{name: "more identifiers than allowed: refused, nothing written", args: []string{"--email", "jane@example.com", "--max-identifiers", "3"},
+			devKey: key, err: ErrTooMany, left: all},
 		{name: "another key", args: []string{"--email", "jane@example.com"}, devKey: []byte("another-key-another-key-another-"),
 			err: ErrKey, left: all, out: nil},
 		{name: "no key fingerprint", args: []string{"--email", "jane@example.com"}, err: ErrKey, left: all},
