@@ -311,3 +311,61 @@ func TestForgetRerunExitsThree(t *testing.T) {
 		t.Errorf("no match: exit %d, want 1", code)
 	}
 }
+
+// TestForgetWorkspaceScopeThroughTheCLI: IDs are per workspace. With dev
+// verifying two workspaces' keys, forget --id 42 --workspace eu removes
+// eu's person 42 only; afterwards eu's 42 is dropped and the default
+// workspace's 42 is stored. An address is forgotten in every workspace.
+func TestForgetWorkspaceScopeThroughTheCLI(t *testing.T) {
+	const piiKey = "0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=eu=k-eu,k-default", "CIO_PII_KEY=" + piiKey}
+	body := func(id, identifiers string) string {
+		p := filepath.Join(t.TempDir(), id+".json")
+		b := `{"event_id":"` + id + `","object_type":"sms","metric":"delivered","timestamp":1767225600,` +
+			`"data":{"delivery_id":"d` + id + `","identifiers":{` + identifiers + `}}}`
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	send := func(dev *devProcess, key string, files ...string) {
+		t.Helper()
+		args := []string{"send", "--url", dev.url, "--key", key}
+		for _, f := range files {
+			args = append(args, "--file", f)
+		}
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	dev := startDev(t, env, dir)
+	send(dev, "k-eu", body("01JWS0000000000000000000E1", `"id":"42"`), body("01JWS0000000000000000000E2", `"id":"7","email":"ann@example.org"`))
+	send(dev, "k-default", body("01JWS0000000000000000000D1", `"id":"42"`), body("01JWS0000000000000000000D2", `"id":"8","email":"Ann@example.org"`))
+	dev.waitLog(t, `"outcome":"inserted`, 4)
+	dev.stop(t)
+
+	r := run(t, env, "forget", "--data-dir", dir, "--id", "42", "--workspace", "eu")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 1 events rows") || !strings.Contains(r.stdout, "id 42 (workspace eu)") {
+		t.Fatalf("forget --workspace eu: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, env, "forget", "--data-dir", dir, "--email", "ann@example.org")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 2 events rows") || !strings.Contains(r.stdout, "id 7 (workspace eu)") ||
+		!strings.Contains(r.stdout, "id 8 (workspace default)") {
+		t.Fatalf("forget --email: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if rows := readFile(t, dir, "events.ndjson"); strings.Count(rows, "\n") != 1 || !strings.Contains(rows, "01JWS0000000000000000000D1") {
+		t.Fatalf("rows left:\n%s", rows)
+	}
+
+	dev = startDev(t, env, dir)
+	send(dev, "k-eu", body("01JWS0000000000000000000E3", `"id":"42"`), body("01JWS0000000000000000000E4", `"id":"7"`))
+	send(dev, "k-default", body("01JWS0000000000000000000D3", `"id":"42"`), body("01JWS0000000000000000000D4", `"id":"8"`))
+	dev.waitLog(t, `"outcome":"forgotten"`, 3)
+	dev.waitLog(t, `"outcome":"inserted`, 1)
+	dev.stop(t)
+	rows := readFile(t, dir, "events.ndjson")
+	if strings.Count(rows, "\n") != 2 || !strings.Contains(rows, "01JWS0000000000000000000D3") {
+		t.Errorf("rows at the end, want the default workspace's 42 twice:\n%s", rows)
+	}
+}
