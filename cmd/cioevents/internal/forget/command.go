@@ -258,6 +258,9 @@ func cloud(ctx context.Context, o options, e Env) error {
 	if err != nil {
 		return err
 	}
+	if e.Getenv(privacy.EnvKey) != "" {
+		fmt.Fprintf(e.Stdout, "note: %s in this shell is not used: the key is the processor's, from secret %s\n", privacy.EnvKey, o.secret)
+	}
 	h := tombstone.NewHasher(key)
 	// The policy hashes with the processor's key too, so that a hashed
 	// address is looked for as the processor stored it.
