@@ -78,6 +78,10 @@ func TestEveryCommandLine(t *testing.T) {
 		{"forget without a person", []string{"forget", "--data-dir", data}, 2, []string{"--email", "--id", "--cio-id"}},
 		{"forget without a source", []string{"forget", "--email", "a@example.com"}, 2, []string{"--data-dir", "--project"}},
 		{"forget data dir without events", []string{"forget", "--email", "a@example.com", "--data-dir", empty}, 1, []string{"--data-dir"}},
+		{"forget blank --id", []string{"forget", "--id", "  ", "--data-dir", data}, 2, []string{"--id is empty"}},
+		{"forget an ID as --email", []string{"forget", "--email", "u_9001", "--data-dir", data}, 2, []string{"--email", "not an address"}},
+		{"forget bad --workspace", []string{"forget", "--id", "42", "--workspace", "Bad Name", "--data-dir", data}, 2, []string{"--workspace"}},
+		{"forget a data dir dev never keyed", []string{"forget", "--email", "a@example.com", "--data-dir", data}, 1, []string{"CIO_PII_KEY", "no key fingerprint"}},
 	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

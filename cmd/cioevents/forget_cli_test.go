@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
 )
 
 // devProcess is `cioevents dev` running as a user runs it.
@@ -200,4 +202,170 @@ func readFile(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestForgetAPersonThroughTheCLI runs the cases of issue 26 as an operator
+// would, with dev and its data dir: forget refuses another key and a
+// missing one (exit 1, naming where the key lives) and a typo (exit 1,
+// naming --preemptive), writing nothing; forget --email then gathers the
+// person's IDs from her rows and removes her ID-only rows too; and her
+// later SMS, push and email events, naming her by any one identifier, are
+// not stored again.
+func TestForgetAPersonThroughTheCLI(t *testing.T) {
+	const (
+		key    = "cli-signing-key"
+		piiKey = "0123456789abcdef0123456789abcdef"
+	)
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=" + key, "CIO_PII=email=hash", "CIO_PII_KEY=" + piiKey}
+	body := func(id, object, identifiers string) string {
+		p := filepath.Join(t.TempDir(), id+".json")
+		b := `{"event_id":"` + id + `","object_type":"` + object + `","metric":"delivered","timestamp":1767225600,` +
+			`"data":{"delivery_id":"d` + id + `","identifiers":{` + identifiers + `}}}`
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	send := func(dev *devProcess, files ...string) {
+		t.Helper()
+		args := []string{"send", "--url", dev.url, "--key", key}
+		for _, f := range files {
+			args = append(args, "--file", f)
+		}
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	dev := startDev(t, env, dir)
+	send(dev,
+		body("01JP00000000000000000000EA", "email", `"email":"Jane@Example.com","id":"u_9001","cio_id":"c_1"`),
+		body("01JP00000000000000000000SA", "sms", `"id":"u_9001"`),
+		body("01JP00000000000000000000PA", "push", `"cio_id":"c_1"`),
+		body("01JP00000000000000000000SM", "email", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"inserted`, 4)
+	dev.stop(t)
+	rows := func() int { return strings.Count(readFile(t, dir, "events.ndjson"), "\n") }
+
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{"another key", []string{"CIO_PII=email=hash", "CIO_PII_KEY=another-key-another-key-another-"}, []string{"--email", "jane@example.com"},
+			[]string{"CIO_PII_KEY", dir, "fingerprint"}},
+		{"no key", []string{"CIO_PII="}, []string{"--email", "jane@example.com"}, []string{"CIO_PII_KEY", dir}},
+		{"a typo", env, []string{"--email", "jnae@example.com"}, []string{"no row names this person", "--preemptive"}},
+	} {
+		r := run(t, c.env, append([]string{"forget", "--data-dir", dir}, c.args...)...)
+		if r.code != 1 || rows() != 4 {
+			t.Fatalf("%s: exit %d with %d rows left, want 1 and all 4\n%s%s", c.name, r.code, rows(), r.stdout, r.stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: stderr lacks %q:\n%s", c.name, w, r.stderr)
+			}
+		}
+	}
+
+	r := run(t, env, "forget", "--data-dir", dir, "--email", " Jane@EXAMPLE.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 3 events rows") || !strings.Contains(r.stdout, "id u_9001 (workspace default)") ||
+		!strings.Contains(r.stdout, "cio_id c_1 (workspace default)") {
+		t.Fatalf("forget: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if rows() != 1 {
+		t.Fatalf("%d rows left, want Sam's", rows())
+	}
+
+	dev = startDev(t, env, dir)
+	send(dev,
+		body("01JP00000000000000000000SB", "sms", `"id":"u_9001"`),
+		body("01JP00000000000000000000PB", "push", `"cio_id":"c_1"`),
+		body("01JP00000000000000000000EB", "email", `"email":"jane@example.com"`),
+		body("01JP00000000000000000000SN", "email", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"forgotten"`, 3)
+	dev.waitLog(t, `"outcome":"inserted`, 1)
+	dev.stop(t)
+	files := readFile(t, dir, "events.ndjson") + readFile(t, dir, "rejected.ndjson") + readFile(t, dir, "actions.ndjson")
+	for _, id := range []string{"SA", "PA", "EA", "SB", "PB", "EB", "u_9001", "c_1"} {
+		if strings.Contains(files, "01JP00000000000000000000"+id) || strings.Contains(files, `"`+id+`"`) {
+			t.Errorf("%s is written after forget", id)
+		}
+	}
+	if rows() != 2 {
+		t.Errorf("%d rows at the end, want Sam's two", rows())
+	}
+}
+
+// TestForgetRerunExitsThree: a forget that must run again (its second
+// sweep is due, or rows are in BigQuery's streaming buffer) exits 3, apart
+// from a failure (1) and a usage error (2), and says why on stderr.
+func TestForgetRerunExitsThree(t *testing.T) {
+	var stderr bytes.Buffer
+	err := fmt.Errorf("%w: run it again after 2026-03-01T15:32:00Z", forget.ErrRerun)
+	if code := exitCode(err, &stderr); code != 3 || !strings.Contains(stderr.String(), "run it again after") {
+		t.Errorf("exit %d, stderr %q; want 3 with the time", code, stderr.String())
+	}
+	if code := exitCode(forget.ErrNoMatch, &stderr); code != 1 {
+		t.Errorf("no match: exit %d, want 1", code)
+	}
+}
+
+// TestForgetWorkspaceScopeThroughTheCLI: IDs are per workspace. With dev
+// verifying two workspaces' keys, forget --id 42 --workspace eu removes
+// eu's person 42 only; afterwards eu's 42 is dropped and the default
+// workspace's 42 is stored. An address is forgotten in every workspace.
+func TestForgetWorkspaceScopeThroughTheCLI(t *testing.T) {
+	const piiKey = "0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=eu=k-eu,k-default", "CIO_PII_KEY=" + piiKey}
+	body := func(id, identifiers string) string {
+		p := filepath.Join(t.TempDir(), id+".json")
+		b := `{"event_id":"` + id + `","object_type":"sms","metric":"delivered","timestamp":1767225600,` +
+			`"data":{"delivery_id":"d` + id + `","identifiers":{` + identifiers + `}}}`
+		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	send := func(dev *devProcess, key string, files ...string) {
+		t.Helper()
+		args := []string{"send", "--url", dev.url, "--key", key}
+		for _, f := range files {
+			args = append(args, "--file", f)
+		}
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	dev := startDev(t, env, dir)
+	send(dev, "k-eu", body("01JWS0000000000000000000E1", `"id":"42"`), body("01JWS0000000000000000000E2", `"id":"7","email":"ann@example.org"`))
+	send(dev, "k-default", body("01JWS0000000000000000000D1", `"id":"42"`), body("01JWS0000000000000000000D2", `"id":"8","email":"Ann@example.org"`))
+	dev.waitLog(t, `"outcome":"inserted`, 4)
+	dev.stop(t)
+
+	r := run(t, env, "forget", "--data-dir", dir, "--id", "42", "--workspace", "eu")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 1 events rows") || !strings.Contains(r.stdout, "id 42 (workspace eu)") {
+		t.Fatalf("forget --workspace eu: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, env, "forget", "--data-dir", dir, "--email", "ann@example.org")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 2 events rows") || !strings.Contains(r.stdout, "id 7 (workspace eu)") ||
+		!strings.Contains(r.stdout, "id 8 (workspace default)") {
+		t.Fatalf("forget --email: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if rows := readFile(t, dir, "events.ndjson"); strings.Count(rows, "\n") != 1 || !strings.Contains(rows, "01JWS0000000000000000000D1") {
+		t.Fatalf("rows left:\n%s", rows)
+	}
+
+	dev = startDev(t, env, dir)
+	send(dev, "k-eu", body("01JWS0000000000000000000E3", `"id":"42"`), body("01JWS0000000000000000000E4", `"id":"7"`))
+	send(dev, "k-default", body("01JWS0000000000000000000D3", `"id":"42"`), body("01JWS0000000000000000000D4", `"id":"8"`))
+	dev.waitLog(t, `"outcome":"forgotten"`, 3)
+	dev.waitLog(t, `"outcome":"inserted`, 1)
+	dev.stop(t)
+	rows := readFile(t, dir, "events.ndjson")
+	if strings.Count(rows, "\n") != 2 || !strings.Contains(rows, "01JWS0000000000000000000D3") {
+		t.Errorf("rows at the end, want the default workspace's 42 twice:\n%s", rows)
+	}
 }

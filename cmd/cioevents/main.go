@@ -7,13 +7,14 @@
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
-//	cioevents forget   remove one person's rows from the warehouse and their ledger documents
+//	cioevents forget   erase one person: tombstones, their rows, actions lines and ledger records
 //	cioevents cost     count operations per event through both functions; $ per million events
 //	cioevents connect  point Customer.io's reporting webhook here and store its signing key
 //	cioevents doctor   prove the loop end to end: a checklist of dev or the deployment
 //
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error or a
-// data directory another process (a running dev) holds.
+// data directory another process (a running dev) holds, 3 when forget must be
+// run again at the time it printed (docs/privacy.md).
 // `dev` and `serve` write only JSON log lines on their log stream (dev:
 // stderr, its banner on stdout; serve: stdout, as Cloud Functions does),
 // including their own failure; the other commands print plain text.
@@ -142,6 +143,10 @@ func exitCode(err error, stderr io.Writer) int {
 		return 2
 	case errors.As(err, &le):
 		return 1
+	case errors.Is(err, forget.ErrRerun):
+		// Done so far, and not finished: forget printed when to run again.
+		fmt.Fprintln(stderr, "cioevents:", err)
+		return 3
 	case errors.Is(err, datadir.ErrHeld):
 		// Not a failure of the command: it refused to write under dev.
 		fmt.Fprintln(stderr, "cioevents:", err)
