@@ -60,12 +60,69 @@ func (s *Server) Webhooks() []Webhook {
 	return out
 }
 
-// serve wraps a webhook endpoint: it applies the gate and records the call.
-func (s *Server) serve(h func(r *http.Request) (int, any)) http.HandlerFunc {
+// Names of the webhook calls, for FailCall.
+const (
+	CallList   = "list"
+	CallCreate = "create"
+	CallGet    = "get"
+	CallUpdate = "update"
+)
+
+// Fault is how FailCall makes a call fail. The last three do the call's work
+// first, so the client cannot tell from what it got whether the change
+// happened: the uncertain outcomes a client must not answer by repeating a
+// create.
+type Fault int
+
+const (
+	// Refuse answers 500 and changes nothing.
+	Refuse Fault = iota + 1
+	// ErrorAfter makes the change, then answers 500 (a gateway that lost
+	// the backend's answer).
+	ErrorAfter
+	// LoseResponse makes the change, then closes the connection without an
+	// answer.
+	LoseResponse
+	// Hang makes the change, then answers nothing until the client gives up
+	// (its timeout or context ends the request).
+	Hang
+)
+
+// FailCall makes the next calls named name (CallList, CallCreate, CallGet,
+// CallUpdate) fail with faults, one fault per call, in order; the calls
+// after them succeed. The call is recorded with status 0 when no answer
+// was sent.
+func (s *Server) FailCall(name string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string][]Fault{}
+	}
+	s.faults[name] = append(s.faults[name], faults...)
+}
+
+func (s *Server) nextFault(name string) Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := s.faults[name]
+	if len(fs) == 0 {
+		return 0
+	}
+	s.faults[name] = fs[1:]
+	return fs[0]
+}
+
+// serve wraps a webhook endpoint: it applies the gate and any fault of name,
+// and records the call.
+func (s *Server) serve(name string, h func(r *http.Request) (int, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		call := Call{Method: r.Method, Path: r.URL.Path, Host: r.Host, Query: r.URL.Query()}
 		status, body, header, _, ok := s.gate(r, &call)
+		fault := Fault(0)
 		if ok {
+			fault = s.nextFault(name)
+		}
+		if ok && fault != Refuse {
 			var v any
 			status, v = h(r)
 			if b, isBytes := v.([]byte); isBytes {
@@ -74,10 +131,26 @@ func (s *Server) serve(h func(r *http.Request) (int, any)) http.HandlerFunc {
 				body, _ = json.Marshal(v)
 			}
 		}
+		switch fault {
+		case Refuse, ErrorAfter:
+			status, body = http.StatusInternalServerError, errBody("appapifake: programmed failure")
+		case LoseResponse, Hang:
+			status = 0
+		}
 		s.mu.Lock()
 		call.Status = status
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
+		switch fault {
+		case LoseResponse:
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		case Hang:
+			<-r.Context().Done()
+			return
+		}
 		for k, v := range header {
 			w.Header().Set(k, v)
 		}
