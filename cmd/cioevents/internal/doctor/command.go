@@ -58,16 +58,13 @@ func (e *Env) defaults() {
 	if e.Stderr == nil {
 		e.Stderr = os.Stderr
 	}
-	if e.TerraformDir == "" {
-		e.TerraformDir = "terraform"
-	}
 }
 
 // ErrUsage marks a mistake in the command line.
 var ErrUsage = cli.ErrUsage
 
 type flags struct {
-	url, key, dataDir, project, dataset, table, sub, dlSub, service, secret string
+	url, key, dataDir, project, dataset, table, sub, dlSub, service, secret, tfDir string
 	cloud, asJSON                                                           bool
 	timeout, maxAge                                                         time.Duration
 }
@@ -92,6 +89,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
 	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
 	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
+	fl.StringVar(&f.tfDir, "terraform-dir", "", "the Terraform root whose outputs describe the deployment (default: terraform/ of the repository holding the working directory)")
 	fl.DurationVar(&f.maxAge, "max-unacked-age", 10*time.Minute, "oldest unacked message age that still passes")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -185,9 +183,15 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 	needTF := f.url == "" || f.project == "" || f.dlSub == "" || (f.key == "" && f.secret == "")
 	var tf tfoutput.Outputs
 	if needTF {
-		var err error
-		if tf, err = tfoutput.Read(ctx, e.Terraform, e.TerraformDir); err != nil {
-			fmt.Fprintf(e.Stderr, "doctor: terraform output not read (%v); using flags and default names\n", err)
+		dir, err := firstOf(f.tfDir, e.TerraformDir), error(nil)
+		if dir == "" {
+			dir, err = tfoutput.FindDir(".")
+		}
+		if err == nil {
+			tf, err = tfoutput.Read(ctx, e.Terraform, dir)
+		}
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "doctor: %v; using flags and default names\n", err)
 		}
 	}
 	project := firstOf(f.project, tf.Project, e.Getenv(config.EnvProject))

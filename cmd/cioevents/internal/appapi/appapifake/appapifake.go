@@ -89,6 +89,7 @@ type Server struct {
 	failAfter  string
 	webhooks   []Webhook
 	faults     map[string][]Fault
+	onChange   func(Webhook)
 	nextID     int64
 	rate       float64
 	tokens     float64

@@ -86,6 +86,12 @@ const (
 	// Hang makes the change, then answers nothing until the client gives up
 	// (its timeout or context ends the request).
 	Hang
+	// Forbid answers 403 and changes nothing: a failure the client does not
+	// retry (a key without the permission, or revoked meanwhile).
+	Forbid
+	// Pass lets the call through: FailCall(CallList, Pass, Forbid) fails
+	// the second list only.
+	Pass
 )
 
 // FailCall makes the next calls named name (CallList, CallCreate, CallGet,
@@ -122,7 +128,7 @@ func (s *Server) serve(name string, h func(r *http.Request) (int, any)) http.Han
 		if ok {
 			fault = s.nextFault(name)
 		}
-		if ok && fault != Refuse {
+		if ok && fault != Refuse && fault != Forbid {
 			var v any
 			status, v = h(r)
 			if b, isBytes := v.([]byte); isBytes {
@@ -134,6 +140,8 @@ func (s *Server) serve(name string, h func(r *http.Request) (int, any)) http.Han
 		switch fault {
 		case Refuse, ErrorAfter:
 			status, body = http.StatusInternalServerError, errBody("appapifake: programmed failure")
+		case Forbid:
+			status, body = http.StatusForbidden, errBody("appapifake: programmed failure")
 		case LoseResponse, Hang:
 			status = 0
 		}
@@ -205,6 +213,25 @@ func decodeWebhook(r *http.Request) (Webhook, []byte) {
 	return w, nil
 }
 
+// OnChange makes the fake call f with each webhook a create or an update
+// through the API stored, before it answers: a test checks there what
+// must hold whenever a webhook changes (e.g. that a live one's key is
+// stored).
+func (s *Server) OnChange(f func(Webhook)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChange = f
+}
+
+func (s *Server) changed(w Webhook) {
+	s.mu.Lock()
+	f := s.onChange
+	s.mu.Unlock()
+	if f != nil {
+		f(w)
+	}
+}
+
 func (s *Server) createWebhook(r *http.Request) (int, any) {
 	w, bad := decodeWebhook(r)
 	if bad != nil {
@@ -212,6 +239,7 @@ func (s *Server) createWebhook(r *http.Request) (int, any) {
 	}
 	w.ID = s.AddWebhook(w)
 	w.Type = "webhook"
+	s.changed(w)
 	return http.StatusOK, w
 }
 
@@ -221,13 +249,15 @@ func (s *Server) updateWebhook(r *http.Request) (int, any) {
 		return http.StatusBadRequest, bad
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	i := s.find(r)
 	if i < 0 {
+		s.mu.Unlock()
 		return http.StatusNotFound, errBody("webhook not found")
 	}
 	w.ID, w.Type = s.webhooks[i].ID, s.webhooks[i].Type
 	s.webhooks[i] = w
+	s.mu.Unlock()
+	s.changed(w)
 	return http.StatusOK, w
 }
 
