@@ -43,7 +43,7 @@ type Env struct {
 	AppAPIURL  string
 	AppAPIHTTP *http.Client
 	// Google are extra options of every Google client (endpoint, no auth).
-	BigQuery, SecretManager, Monitoring, Logging []option.ClientOption
+	BigQuery, SecretManager, Monitoring, Logging, PubSub []option.ClientOption
 	// PollEvery overrides how often the probe's row is looked for.
 	PollEvery time.Duration
 }
@@ -64,7 +64,7 @@ func (e *Env) defaults() {
 var ErrUsage = cli.ErrUsage
 
 type flags struct {
-	url, key, dataDir, project, dataset, table, sub, dlSub, service, secret, tfDir string
+	url, key, dataDir, project, dataset, table, sub, dlSub, topic, service, secret, tfDir string
 	cloud, asJSON                                                           bool
 	timeout, maxAge                                                         time.Duration
 }
@@ -86,6 +86,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	fl.StringVar(&f.dataset, "dataset", "", "BigQuery dataset (default: from terraform output events_table, else cioevents)")
 	fl.StringVar(&f.table, "table", "", "events table (default: from terraform output events_table, else events)")
 	fl.StringVar(&f.sub, "subscription", "", "the processor's push subscription (default: <prefix>-processor-push)")
+	fl.StringVar(&f.topic, "topic", "", "the receiver's Pub/Sub topic (default: terraform output topic, else <prefix>-events)")
 	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
 	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
 	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
@@ -207,6 +208,7 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 	prefix := strings.TrimSuffix(o.DeadLetterSubscription, "-events-dead-letter")
 	o.Subscription = firstOf(f.sub, prefix+"-processor-push")
 	o.ProcessorService = firstOf(f.service, prefix+"-processor")
+	o.Topic = firstOf(f.topic, tf.Topic, prefix+"-events")
 
 	bq, err := bigquery.NewClient(ctx, project, e.BigQuery...)
 	if err != nil {
@@ -232,10 +234,16 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 		o.Key, o.KeySource = firstKey(string(data)), fmt.Sprintf("in version %s of secret %s", version, secret)
 	}
 	if m, err := cloudmetrics.New(ctx, e.Monitoring...); err != nil {
-		o.SkipStuck = err.Error()
+		o.MetricsErr = err
 	} else {
 		closers = append(closers, m.Close)
 		o.Metrics = m
+	}
+	if ps, err := cloudmetrics.NewPubSub(ctx, project, e.PubSub...); err != nil {
+		o.ResourcesErr = err
+	} else {
+		closers = append(closers, ps.Close)
+		o.Resources = ps
 	}
 	if l, err := cloudlogs.New(ctx, e.Logging...); err == nil {
 		closers = append(closers, l.Close)
