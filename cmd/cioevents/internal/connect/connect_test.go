@@ -433,10 +433,10 @@ func TestRefusedCreateThenRerun(t *testing.T) {
 // without its key, and a rerun finishes the job with that same webhook.
 func TestFailureBetweenSteps(t *testing.T) {
 	for _, c := range []struct {
-		name  string
+		name   string
 		break_ func(r *rig)
-		mend  func(r *rig)
-		want  string
+		mend   func(r *rig)
+		want   string
 	}{
 		{"list after a lost create fails", func(r *rig) {
 			r.api.FailCall(appapifake.CallCreate, appapifake.LoseResponse)

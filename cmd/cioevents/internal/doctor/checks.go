@@ -237,6 +237,7 @@ func denied(err error) bool {
 	return strings.Contains(err.Error(), "denied") || strings.Contains(err.Error(), "403") ||
 		strings.Contains(err.Error(), "PermissionDenied")
 }
+
 // checkPubSub confirms through the Pub/Sub admin API that the topic and
 // both subscriptions exist: a metric of a name that does not exist reads as
 // "no data", like a quiet subscription. exist holds the names confirmed.

@@ -65,8 +65,8 @@ var ErrUsage = cli.ErrUsage
 
 type flags struct {
 	url, key, dataDir, project, dataset, table, sub, dlSub, topic, service, secret, tfDir string
-	cloud, asJSON                                                           bool
-	timeout, maxAge                                                         time.Duration
+	cloud, asJSON                                                                         bool
+	timeout, maxAge                                                                       time.Duration
 }
 
 // Command runs `cioevents doctor`; it returns an error wrapping
