@@ -171,6 +171,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 		e.TerraformDir, _ = tfoutput.FindDir(".") // readTerraform says why when it is needed
 	}
 	if o.appAPIURL != "" {
+		if _, err := appapi.BaseURL("", o.appAPIURL); err != nil {
+			return usage("--app-api-url %q: %v", o.appAPIURL, err)
+		}
 		e.AppAPIURL = o.appAPIURL
 	}
 	var tf tfoutput.Outputs
