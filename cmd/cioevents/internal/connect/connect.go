@@ -308,14 +308,25 @@ func describe(out io.Writer, have appapi.Webhook, found bool, o options, events 
 		fmt.Fprintf(out, "webhook: would create %q → %s, disabled, %d event types; enabled once the receiver accepts its key\n", o.name, o.url, len(events))
 		return
 	}
-	missing, extra, disabled := Diff(have, events)
-	if len(missing) == 0 && len(extra) == 0 && !disabled && have.Endpoint == o.url {
-		fmt.Fprintf(out, "webhook: id %d %q → %s already enabled with the %d event types; unchanged\n", have.ID, have.Name, o.url, len(events))
-		return
+	changes(out, "would update", "enable it (it is disabled) once the receiver accepts its key", have, o, events, false)
+}
+
+// changes prints how have differs from the webhook wanted (o.url, events,
+// disabled or not) under "webhook: <verb> id …", or that it is unchanged;
+// enable is the line for a disabled webhook to be enabled.
+func changes(out io.Writer, verb, enable string, have appapi.Webhook, o options, events []string, disabled bool) (unchanged bool) {
+	missing, extra, _ := Diff(have, events)
+	if len(missing) == 0 && len(extra) == 0 && have.Disabled == disabled && have.Endpoint == o.url {
+		state := "enabled"
+		if disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(out, "webhook: id %d %q → %s already %s with the %d event types; unchanged\n", have.ID, have.Name, o.url, state, len(events))
+		return true
 	}
-	fmt.Fprintf(out, "webhook: would update id %d %q → %s:\n", have.ID, have.Name, o.url)
-	if disabled {
-		fmt.Fprintln(out, "  enable it (it is disabled) once the receiver accepts its key")
+	fmt.Fprintf(out, "webhook: %s id %d %q → %s:\n", verb, have.ID, have.Name, o.url)
+	if have.Disabled && !disabled {
+		fmt.Fprintln(out, "  "+enable)
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(out, "  + %d event types: %s\n", len(missing), strings.Join(missing, ", "))
@@ -326,6 +337,7 @@ func describe(out io.Writer, have appapi.Webhook, found bool, o options, events 
 	if have.Endpoint != o.url {
 		fmt.Fprintf(out, "  endpoint %s → %s\n", have.Endpoint, o.url)
 	}
+	return false
 }
 
 // create makes w once. A create is not idempotent, so after an answer that
@@ -356,27 +368,8 @@ func create(ctx context.Context, c *appapi.Client, w appapi.Webhook, out io.Writ
 // update sets have's endpoint and event types, disabled or enabled; it
 // changes nothing when have already is so. Options and name are kept.
 func update(ctx context.Context, c *appapi.Client, have appapi.Webhook, o options, events []string, disabled bool, out io.Writer) error {
-	missing, extra, _ := Diff(have, events)
-	if len(missing) == 0 && len(extra) == 0 && have.Disabled == disabled && have.Endpoint == o.url {
-		state := "enabled"
-		if disabled {
-			state = "disabled"
-		}
-		fmt.Fprintf(out, "webhook: id %d %q → %s already %s with the %d event types; unchanged\n", have.ID, have.Name, o.url, state, len(events))
+	if changes(out, "update", "enable it", have, o, events, disabled) {
 		return nil
-	}
-	fmt.Fprintf(out, "webhook: update id %d %q → %s:\n", have.ID, have.Name, o.url)
-	if have.Disabled && !disabled {
-		fmt.Fprintln(out, "  enable it")
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(out, "  + %d event types: %s\n", len(missing), strings.Join(missing, ", "))
-	}
-	if len(extra) > 0 {
-		fmt.Fprintf(out, "  - %d event types: %s\n", len(extra), strings.Join(extra, ", "))
-	}
-	if have.Endpoint != o.url {
-		fmt.Fprintf(out, "  endpoint %s → %s\n", have.Endpoint, o.url)
 	}
 	have.Endpoint, have.Events, have.Disabled = o.url, events, disabled
 	if _, err := c.UpdateWebhook(ctx, have); err != nil {
