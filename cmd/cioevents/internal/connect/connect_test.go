@@ -363,14 +363,6 @@ func (r *rig) wantConnected(t *testing.T) {
 	}
 }
 
-// wantOneDisabled: exactly one webhook, not live.
-func (r *rig) wantOneDisabled(t *testing.T) {
-	t.Helper()
-	if hooks := r.api.Webhooks(); len(hooks) != 1 || !hooks[0].Disabled {
-		t.Fatalf("webhooks = %+v; want exactly one, disabled", hooks)
-	}
-}
-
 // An uncertain create (made, but the answer lost, late or a 5xx) is never
 // sent again: connect lists the webhooks, adopts the one to the receiver
 // and goes on. Each leaves exactly one webhook, live only after its key
