@@ -89,12 +89,12 @@ func TestEveryCommandLine(t *testing.T) {
 			where[n] = place{empty, env}
 		}
 		return []tc{
-			{"connect in terraform/modules: terraform's error in one line", []string{"connect"}, 2,
-				[]string{"deployed URL could not be read: terraform output in " + filepath.Join(repo, "terraform") + " failed: " + summary}},
-			{"connect --terraform-dir", []string{"connect", "--terraform-dir", filepath.Join(repo, "terraform")}, 2, []string{summary}},
+			{"connect in terraform/modules: terraform's error in one line", []string{"connect"}, 1,
+				[]string{"deployed URL could not be read: terraform output failed in " + filepath.Join(repo, "terraform") + ": " + summary}},
+			{"connect --terraform-dir", []string{"connect", "--terraform-dir", filepath.Join(repo, "terraform")}, 1, []string{summary}},
 			{"connect outside a repository", []string{"connect"}, 2, []string{"no terraform/ directory", "--terraform-dir"}},
 			{"doctor --cloud in a subdirectory", []string{"doctor", "--cloud"}, 2,
-				[]string{"doctor: terraform output in " + filepath.Join(repo, "terraform") + " failed: " + summary, "no project"}},
+				[]string{"doctor: terraform output failed in " + filepath.Join(repo, "terraform") + ": " + summary, "no project"}},
 			{"connect --app-api-url is a URL", []string{"connect", "--url", "https://r.example", "--skip-key", "--app-api-url", "api.example"}, 2,
 				[]string{`--app-api-url "api.example"`}},
 			// Without network, only the fake can answer: exit 0 is the fake's.
@@ -146,6 +146,9 @@ func TestEveryCommandLine(t *testing.T) {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 				}
+			}
+			if strings.Contains(c.name, "in one line") && strings.Contains(strings.TrimSpace(r.stderr), "\n") {
+				t.Errorf("stderr is more than one line:\n%s", r.stderr)
 			}
 			if strings.Contains(r.stderr, "\x1b[") || strings.Contains(r.stderr, "Reason: Initial configuration") {
 				t.Errorf("terraform's coloured, multi-line diagnostic got through:\n%s", r.stderr)

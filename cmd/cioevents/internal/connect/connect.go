@@ -179,6 +179,9 @@ func Command(ctx context.Context, args []string, e Env) error {
 	var tf tfoutput.Outputs
 	if o.url == "" || (!o.skipKey && (o.project == "" || o.secret == "")) {
 		tf, err = readTerraform(ctx, e)
+		if err != nil && o.url == "" && errors.Is(err, tfoutput.ErrFailed) {
+			return fmt.Errorf("connect: no --url, and the deployed URL could not be read: %w", err)
+		}
 		if err != nil && o.url == "" {
 			return usage("no --url, and the deployed URL could not be read: %v", err)
 		}

@@ -73,8 +73,12 @@ func Failure(dir, stderr string, err error) error {
 	default:
 		todo = fmt.Sprintf("run `terraform -chdir=%s output` for the whole message", dir)
 	}
-	return fmt.Errorf("terraform output in %s failed: %s; %s (or pass the values as flags)", dir, sum, todo)
+	return fmt.Errorf("%w in %s: %s; %s (or pass the values as flags)", ErrFailed, dir, sum, todo)
 }
+
+// ErrFailed marks a terraform that ran and failed: not a mistake in the
+// command line, so a command reports it as a failure (exit 1).
+var ErrFailed = errors.New("terraform output failed")
 
 // FindDir is the terraform/ of the repository holding start: the nearest
 // directory at or above start with a terraform/ that holds a Terraform

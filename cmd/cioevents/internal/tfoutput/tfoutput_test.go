@@ -16,7 +16,7 @@ func TestFailureIsOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := Failure("/repo/terraform", string(stderr), errors.New("exit status 1")).Error()
-	want := "terraform output in /repo/terraform failed: Error: Backend initialization required, please run \"terraform init\"; " +
+	want := "terraform output failed in /repo/terraform: Error: Backend initialization required, please run \"terraform init\"; " +
 		"run `terraform -chdir=/repo/terraform init`, then retry (or pass the values as flags)"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
