@@ -74,24 +74,7 @@ type flags struct {
 func Command(ctx context.Context, args []string, e Env) error {
 	e.defaults()
 	var f flags
-	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fl.SetOutput(e.Stderr)
-	fl.StringVar(&f.url, "url", "", "receiver URL (dev: http://127.0.0.1:8080/; --cloud: terraform output webhook_url)")
-	fl.StringVar(&f.key, "key", "", "signing key for the probe (dev: "+config.EnvSigningKeys+" or the key in the data dir; --cloud: the secret's latest version)")
-	fl.StringVar(&f.dataDir, "data-dir", ".cioevents", "dev's data directory, where the probe's row must appear")
-	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long to wait for the probe's row")
-	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
-	fl.BoolVar(&f.cloud, "cloud", false, "check the deployment (values from terraform output in terraform/ unless given)")
-	fl.StringVar(&f.project, "project", "", "Google Cloud project (implies --cloud)")
-	fl.StringVar(&f.dataset, "dataset", "", "BigQuery dataset (default: from terraform output events_table, else cioevents)")
-	fl.StringVar(&f.table, "table", "", "events table (default: from terraform output events_table, else events)")
-	fl.StringVar(&f.sub, "subscription", "", "the processor's push subscription (default: <prefix>-processor-push)")
-	fl.StringVar(&f.topic, "topic", "", "the receiver's Pub/Sub topic (default: terraform output topic, else <prefix>-events)")
-	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
-	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
-	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
-	fl.StringVar(&f.tfDir, "terraform-dir", "", "the Terraform root whose outputs describe the deployment (default: terraform/ of the repository holding the working directory)")
-	fl.DurationVar(&f.maxAge, "max-unacked-age", 10*time.Minute, "oldest unacked message age that still passes")
+	fl := newFlagSet(&f, e.Stderr)
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -133,6 +116,31 @@ func Command(ctx context.Context, args []string, e Env) error {
 		rep.Print(e.Stdout)
 	}
 	return failedCount(rep)
+}
+
+// newFlagSet defines doctor's flags into f. The scheduled probe's job
+// (terraform/modules/cioevents/probe.tf) passes some of them; a test holds
+// the two together.
+func newFlagSet(f *flags, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&f.url, "url", "", "receiver URL (dev: http://127.0.0.1:8080/; --cloud: terraform output webhook_url)")
+	fl.StringVar(&f.key, "key", "", "signing key for the probe (dev: "+config.EnvSigningKeys+" or the key in the data dir; --cloud: the secret's latest version)")
+	fl.StringVar(&f.dataDir, "data-dir", ".cioevents", "dev's data directory, where the probe's row must appear")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long to wait for the probe's row")
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.cloud, "cloud", false, "check the deployment (values from terraform output in terraform/ unless given)")
+	fl.StringVar(&f.project, "project", "", "Google Cloud project (implies --cloud)")
+	fl.StringVar(&f.dataset, "dataset", "", "BigQuery dataset (default: from terraform output events_table, else cioevents)")
+	fl.StringVar(&f.table, "table", "", "events table (default: from terraform output events_table, else events)")
+	fl.StringVar(&f.sub, "subscription", "", "the processor's push subscription (default: <prefix>-processor-push)")
+	fl.StringVar(&f.topic, "topic", "", "the receiver's Pub/Sub topic (default: terraform output topic, else <prefix>-events)")
+	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
+	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
+	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
+	fl.StringVar(&f.tfDir, "terraform-dir", "", "the Terraform root whose outputs describe the deployment (default: terraform/ of the repository holding the working directory)")
+	fl.DurationVar(&f.maxAge, "max-unacked-age", 10*time.Minute, "oldest unacked message age that still passes")
+	return fl
 }
 
 // localOptions checks a running `cioevents dev` with its defaults.
