@@ -3,7 +3,7 @@
 accept "probe every 5 minutes with the job image" {
   vars = {
     probe_interval_minutes = 5
-    backfill_image         = "europe-docker.pkg.dev/p/r/cioevents:v1"
+    backfill_image         = "images.example.com/p/r/cioevents:v1"
   }
 }
 
