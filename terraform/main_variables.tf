@@ -123,6 +123,12 @@ variable "log_sample_success" {
   default     = 1
 }
 
+variable "probe_interval_minutes" {
+  description = "Minutes between scheduled doctor runs (a divisor of 60); 0 turns the probe off. It runs the job image (backfill_image) and is off while that is empty."
+  type        = number
+  default     = 15
+}
+
 variable "project_id" {
   description = "Project to deploy into. It must already exist, with billing and the bootstrap APIs enabled (docs/deploy.md)."
   type        = string

@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
 )
 
 // commands lists every command; TestEveryCommandLine covers each.
-var commands = []string{"dev", "serve", "send", "replay", "schema", "backfill", "report", "forget", "cost"}
+var commands = []string{"dev", "serve", "send", "replay", "schema", "backfill", "report", "forget", "cost", "connect", "doctor"}
 
 // flagLine is how the flag package prints a flag: "  -name" and, for a flag
 // with a value, the value's type or the name the usage text backquotes.
@@ -45,7 +47,60 @@ func TestEveryCommandLine(t *testing.T) {
 		code int
 		want []string // in stderr
 	}
+	// where a case runs, when not in an empty directory with no extra
+	// environment.
+	type place struct {
+		dir string
+		env []string
+	}
+	where := map[string]place{}
 	var cases []tc
+	// terraformCases: connect and doctor find terraform/ from anywhere in a
+	// repository, take --terraform-dir, and report terraform's failure in
+	// one line. A fake terraform on PATH answers as terraform does before
+	// `terraform init`.
+	terraformCases := func(t *testing.T) []tc {
+		repo := t.TempDir()
+		deep := filepath.Join(repo, "terraform", "modules", "cioevents")
+		bin := filepath.Join(repo, "bin")
+		for _, d := range []string{deep, bin} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stderr, err := filepath.Abs("internal/tfoutput/testdata/backend-init.stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := "#!/bin/sh\necho \"$PWD\" >> " + filepath.Join(bin, "ran-in") + "\ncat " + stderr + " >&2\nexit 1\n"
+		for name, body := range map[string]string{"terraform/main.tf": "", "go.mod": "module x\n", "bin/terraform": script} {
+			if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "CIO_APP_API_KEY=k"}
+		summary := `Error: Backend initialization required, please run "terraform init"; run ` + "`terraform -chdir=" + filepath.Join(repo, "terraform") + " init`"
+		api := appapifake.New("k")
+		t.Cleanup(api.Close)
+		where["connect --app-api-url reaches that host"] = place{empty, env}
+		where["connect in terraform/modules: terraform's error in one line"] = place{deep, env}
+		where["doctor --cloud in a subdirectory"] = place{bin, env}
+		for _, n := range []string{"connect --terraform-dir", "connect outside a repository", "connect --app-api-url is a URL"} {
+			where[n] = place{empty, env}
+		}
+		return []tc{
+			{"connect in terraform/modules: terraform's error in one line", []string{"connect"}, 1,
+				[]string{"deployed URL could not be read: terraform output failed in " + filepath.Join(repo, "terraform") + ": " + summary}},
+			{"connect --terraform-dir", []string{"connect", "--terraform-dir", filepath.Join(repo, "terraform")}, 1, []string{summary}},
+			{"connect outside a repository", []string{"connect"}, 2, []string{"no terraform/ directory", "--terraform-dir"}},
+			{"doctor --cloud in a subdirectory", []string{"doctor", "--cloud"}, 2,
+				[]string{"doctor: terraform output failed in " + filepath.Join(repo, "terraform") + ": " + summary, "no project"}},
+			{"connect --app-api-url is a URL", []string{"connect", "--url", "https://r.example", "--skip-key", "--app-api-url", "api.example"}, 2,
+				[]string{`--app-api-url "api.example"`}},
+			// Without network, only the fake can answer: exit 0 is the fake's.
+			{"connect --app-api-url reaches that host", []string{"connect", "--url", "https://r.example", "--skip-key", "--app-api-url", api.URL()}, 0, nil},
+		}
+	}
 	for _, c := range commands {
 		cases = append(cases,
 			tc{c + " -h", []string{c, "-h"}, 0, []string{"Usage of " + c}},
@@ -83,9 +138,11 @@ func TestEveryCommandLine(t *testing.T) {
 		{"forget bad --workspace", []string{"forget", "--id", "42", "--workspace", "Bad Name", "--data-dir", data}, 2, []string{"--workspace"}},
 		{"forget a data dir dev never keyed", []string{"forget", "--email", "a@example.com", "--data-dir", data}, 1, []string{"CIO_PII_KEY", "no key fingerprint"}},
 	}...)
+	cases = append(cases, terraformCases(t)...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := run(t, nil, c.args...)
+			p := where[c.name]
+			r := runIn(t, p.dir, p.env, c.args...)
 			if r.code != c.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, c.code, r.stdout, r.stderr)
 			}
@@ -93,6 +150,12 @@ func TestEveryCommandLine(t *testing.T) {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 				}
+			}
+			if strings.Contains(c.name, "in one line") && strings.Contains(strings.TrimSpace(r.stderr), "\n") {
+				t.Errorf("stderr is more than one line:\n%s", r.stderr)
+			}
+			if strings.Contains(r.stderr, "\x1b[") || strings.Contains(r.stderr, "Reason: Initial configuration") {
+				t.Errorf("terraform's coloured, multi-line diagnostic got through:\n%s", r.stderr)
 			}
 			if c.code == 2 && strings.Contains(r.stderr, "cioevents: ") && !strings.Contains(r.stderr, "-h") {
 				t.Errorf("a usage mistake reported as a failure:\n%s", r.stderr)

@@ -32,6 +32,7 @@ func TestCostTables(t *testing.T) {
 	}{
 		{"../../" + cost.DeployDoc, cost.TableBegin, cost.TableEnd, cost.Render},
 		{"../../" + cost.SummaryDoc, cost.SummaryBegin, cost.SummaryEnd, cost.Summary},
+		{"../../" + cost.ProbeDoc, cost.ProbeBegin, cost.ProbeEnd, cost.ProbeCost},
 	} {
 		b, err := os.ReadFile(d.file)
 		if err != nil {

@@ -58,10 +58,19 @@ type result struct {
 // hosts, keys or targets leak in from the test's own).
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runIn(t, "", env, args...)
+}
+
+// runIn runs the command in dir (an empty directory when "").
+func runIn(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, built(t), args...)
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
+	if dir == "" {
+		cmd.Dir = t.TempDir()
+	}
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -102,3 +102,7 @@ project_id = "my-project-id"
 # backfill_lookback         = "3d"
 # backfill_workspace        = "default"    # the workspace the App API key belongs to
 # backfill_dry_run          = true         # false also stores the missing events
+
+# Scheduled probe (docs/probe.md): `cioevents doctor --cloud` as a Cloud Run job,
+# on the job image (backfill_image); 0 turns it off.
+# probe_interval_minutes = 15

@@ -3,6 +3,7 @@ package tfcheck_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -40,6 +41,7 @@ type line struct {
 // Services as the default name_prefix names them; TestLogMetricFilters
 // checks the filters resolve to these.
 var services = map[string]logfilter.Resource{
+	"probe":     {Type: "cloud_run_job", Labels: map[string]string{"job_name": "cioevents-probe", "location": "us-central1"}},
 	"receiver":  {Type: "cloud_run_revision", Labels: map[string]string{"service_name": "cioevents-receiver", "revision_name": "cioevents-receiver-00001-abc"}},
 	"processor": {Type: "cloud_run_revision", Labels: map[string]string{"service_name": "cioevents-processor", "revision_name": "cioevents-processor-00001-abc"}},
 }
@@ -305,6 +307,34 @@ func outOfBandLines(t *testing.T) []line {
 	return ls
 }
 
+// probeLinesFile holds the lines `cioevents doctor --cloud --json` writes
+// for a run with every status, kept equal to doctor's output by its own
+// test (TestProbeLines), since this package cannot import it.
+const probeLinesFile = "../../../cmd/cioevents/internal/doctor/testdata/probe-lines.ndjson"
+
+// probeLines are the scheduled probe job's lines, keyed "probe <status>
+// <check>/doctor check" and "probe run/doctor run".
+func probeLines(t *testing.T) []line {
+	t.Helper()
+	raw, err := os.ReadFile(probeLinesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls []line
+	for _, l := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var fields struct{ Name, Status string }
+		if err := json.Unmarshal(l, &fields); err != nil {
+			t.Fatal(err)
+		}
+		name := "probe run"
+		if fields.Name != "" {
+			name = "probe " + fields.Status + " " + fields.Name
+		}
+		ls = append(ls, collect(t, "probe", name, l)...)
+	}
+	return ls
+}
+
 // metricWant is what one log-based metric must count: the lines it matches
 // (every other captured line must not match) and, per line, label values.
 // A value of "" means the label is absent from the line.
@@ -366,6 +396,16 @@ var want = map[string]metricWant{
 	"lag_event": {
 		"inserted/event": {}, "identify/event": {}, "spammed/event": {}, "sent/event": {}, "no_credentials/event": {},
 	},
+	"probe_checks": {
+		"probe CRITICAL fails closed/doctor check": {"check": "fails closed", "status": "CRITICAL"},
+		"probe unknown signed probe/doctor check":  {"check": "signed probe", "status": "unknown"},
+		"probe FAIL Pub/Sub names/doctor check":    {"check": "Pub/Sub names", "status": "FAIL"},
+		"probe unknown nothing stuck/doctor check": {"check": "nothing stuck", "status": "unknown"},
+		"probe FAIL dead letters/doctor check":     {"check": "dead letters", "status": "FAIL"},
+	},
+	"probe_runs": {
+		"probe run/doctor run": {"ok": "false"},
+	},
 }
 
 // alertWant lists, per alert condition ("policy#i", "policy#i/denominator"),
@@ -385,6 +425,9 @@ var alertWant = map[string][]string{
 	"bounces#0":                     {"identify/event"},
 	"bounces#0/denominator":         {"sent/event"},
 	"bounces#1":                     {"sent/event"},
+	"probe#0": {"probe CRITICAL fails closed/doctor check", "probe FAIL Pub/Sub names/doctor check", "probe FAIL dead letters/doctor check",
+		"probe unknown nothing stuck/doctor check", "probe unknown signed probe/doctor check"},
+	"probe#1": {"probe run/doctor run"},
 	// Built-in Pub/Sub metrics: no log line is involved.
 	"backlog#0":      nil,
 	"dead_letters#0": nil,
@@ -442,7 +485,7 @@ func checkLines(metrics []tfcheck.LogMetric, policies []tfcheck.AlertPolicy, lin
 			}
 			series[l.key] = append(series[l.key], map[string]any{
 				"metric":   map[string]any{"type": "logging.googleapis.com/user/" + lm.Name, "label": got, "labels": got},
-				"resource": map[string]any{"type": "cloud_run_revision"},
+				"resource": map[string]any{"type": resourceType(l.entry)},
 			})
 		}
 		for _, k := range slices.Sorted(maps.Keys(w)) {
@@ -490,6 +533,13 @@ func checkLines(metrics []tfcheck.LogMetric, policies []tfcheck.AlertPolicy, lin
 	return errs
 }
 
+// resourceType is the monitored resource type of a log entry, which its
+// metric's time series carry.
+func resourceType(e map[string]any) any {
+	r, _ := e["resource"].(map[string]any)
+	return r["type"]
+}
+
 func loadMonitoring(t *testing.T) ([]tfcheck.LogMetric, []tfcheck.AlertPolicy) {
 	t.Helper()
 	m, err := tfcheck.Load(moduleDir)
@@ -512,7 +562,7 @@ func loadMonitoring(t *testing.T) ([]tfcheck.LogMetric, []tfcheck.AlertPolicy) {
 // as Cloud Logging would, and each alert condition to the resulting series.
 func TestLogMetricFilters(t *testing.T) {
 	metrics, policies := loadMonitoring(t)
-	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t))
+	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t), probeLines(t))
 	for _, e := range checkLines(metrics, policies, lines) {
 		t.Error(e)
 	}
@@ -532,7 +582,7 @@ func TestLogMetricFilters(t *testing.T) {
 // metric depends on can be renamed in the code without a test failing.
 func TestRenamedFieldBreaksMetrics(t *testing.T) {
 	metrics, policies := loadMonitoring(t)
-	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t))
+	lines := slices.Concat(receiverLines(t), processorLines(t), outOfBandLines(t), probeLines(t))
 	for _, field := range dependedOn(t, metrics) {
 		top, sub, _ := strings.Cut(field, ".")
 		renamed := make([]line, len(lines))

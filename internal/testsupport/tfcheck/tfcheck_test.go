@@ -85,7 +85,7 @@ func TestRepositoryConfigurationPasses(t *testing.T) {
 		"google_cloudfunctions2_function": 2,
 		"google_bigquery_table":           4, // views.tf: the reporting views, one for_each resource
 		"google_pubsub_subscription":      2,
-		"google_service_account":          5, // backfill.tf: created only when enabled
+		"google_service_account":          6, // backfill.tf, probe.tf: created only when enabled
 	} {
 		if got := len(m.Resources(typ)); got != want {
 			t.Errorf("%d resources of type %s, want %d: %v", got, typ, want, m.Resources(typ))

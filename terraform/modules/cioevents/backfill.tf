@@ -70,7 +70,7 @@ locals {
 }
 
 resource "google_project_service" "scheduler" {
-  count = local.backfill
+  count = local.backfill + local.probe > 0 ? 1 : 0
 
   project            = var.project_id
   service            = "cloudscheduler.googleapis.com"

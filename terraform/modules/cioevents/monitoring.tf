@@ -860,6 +860,18 @@ locals {
       aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group = ["metric.label.service"] }]
     },
     {
+      title = "Scheduled doctor: failed and unknown checks"
+      plot  = "STACKED_BAR"
+      series = [{ filter = local.probe_checks_series,
+      aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group = ["metric.label.check"] }]
+    },
+    {
+      title = "Scheduled doctor: runs by result"
+      plot  = "STACKED_BAR"
+      series = [{ filter = local.probe_runs_series,
+      aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group = ["metric.label.ok"] }]
+    },
+    {
       title = "Email events / min by metric (deliverability)"
       plot  = "STACKED_BAR"
       series = [{ filter = "${local.processor_series} AND metric.label.object_type=\"email\" AND metric.label.outcome=starts_with(\"inserted\")",

@@ -68,12 +68,43 @@ func (c *Client) Webhooks(ctx context.Context) ([]Webhook, error) {
 	return out.Webhooks, nil
 }
 
-// CreateWebhook creates w and returns it as stored (with its ID).
+// ErrUncertain means a request got no answer to rely on (a lost response, a
+// timeout, a 5xx): the API may or may not have made the change.
+var ErrUncertain = errors.New("appapi: no reliable answer, the change may or may not have been made")
+
+// CreateWebhook creates w and returns it as stored (with its ID). A create
+// is not idempotent: a second POST makes a second webhook. So it is sent
+// again only after a 429 (refused before any work); any other failure after
+// the request left wraps ErrUncertain, and the caller must list the webhooks
+// to learn whether it exists.
 func (c *Client) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
 	w.ID, w.Type = 0, ""
+	body, err := json.Marshal(w)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("appapi: %w", err)
+	}
 	var out Webhook
-	err := c.do(ctx, http.MethodPost, "/v1/reporting_webhooks", w, &out)
-	return out, err
+	for attempt := 1; ; attempt++ {
+		if err := c.lim.Wait(ctx); err != nil {
+			return Webhook{}, err
+		}
+		wait, err := c.call(ctx, http.MethodPost, "/v1/reporting_webhooks", body, &out)
+		switch {
+		case err == nil:
+			return out, nil
+		case wait < 0 && ctx.Err() != nil:
+			return Webhook{}, fmt.Errorf("%w: %w", ErrUncertain, err)
+		case wait < 0:
+			return Webhook{}, err
+		case wait == 0:
+			return Webhook{}, fmt.Errorf("%w: %w", ErrUncertain, err)
+		case attempt >= c.attempts:
+			return Webhook{}, fmt.Errorf("appapi: gave up after %d attempts: %w", c.attempts, err)
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return Webhook{}, err
+		}
+	}
 }
 
 // UpdateWebhook replaces webhook w.ID with w and returns it as stored.

@@ -106,3 +106,51 @@ func TestWebhooksRegionHost(t *testing.T) {
 		t.Errorf("EU client called %s, want %s", got, appapifake.HostEU)
 	}
 }
+
+// A create whose outcome is unknown is never sent again: each fault of the
+// fake makes (or not) the webhook and leaves the client unable to tell, so
+// the client says so (ErrUncertain) after exactly one POST. A 429, refused
+// before any work, is retried.
+func TestCreateIsNotRetriedAfterAnUncertainOutcome(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fault   appapifake.Fault
+		created int
+	}{
+		{"5xx before the work", appapifake.Refuse, 0},
+		{"5xx after the work", appapifake.ErrorAfter, 1},
+		{"lost response", appapifake.LoseResponse, 1},
+		{"timeout", appapifake.Hang, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := appapifake.New("app-key")
+			defer fake.Close()
+			// The timeout only ends the hang; no outcome depends on its length.
+			cl := newClient(t, fake, Config{HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}, BaseURL: fake.URL()})
+			fake.FailCall(appapifake.CallCreate, c.fault)
+			_, err := cl.CreateWebhook(context.Background(), Webhook{Name: "n", Endpoint: "https://a.example/", Events: []string{"email_sent"}})
+			if !errors.Is(err, ErrUncertain) {
+				t.Fatalf("err = %v, want ErrUncertain", err)
+			}
+			posts := 0
+			for _, call := range fake.Calls() {
+				if call.Method == http.MethodPost {
+					posts++
+				}
+			}
+			if posts != 1 || len(fake.Webhooks()) != c.created {
+				t.Errorf("%d POSTs and %d webhooks, want 1 POST and %d", posts, len(fake.Webhooks()), c.created)
+			}
+		})
+	}
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+	cl := newClient(t, fake, Config{})
+	fake.FailNext(1, http.StatusTooManyRequests, "1")
+	if _, err := cl.CreateWebhook(context.Background(), Webhook{Name: "n", Endpoint: "https://a.example/", Events: []string{"email_sent"}}); err != nil {
+		t.Fatalf("after a 429: %v", err)
+	}
+	if n := len(fake.Webhooks()); n != 1 {
+		t.Errorf("%d webhooks after a 429 and a retry, want 1", n)
+	}
+}

@@ -1,17 +1,29 @@
 // Package connect is `cioevents connect`: it points Customer.io's reporting
-// webhook at the deployed receiver through the App API (created, or updated in
-// place, matched by endpoint), then stores the webhook's signing key as a new
-// version of the signing-keys secret, keeping other workspaces' keys, and says
-// how the receiver picks it up. It never prints or logs the key.
+// webhook at the deployed receiver through the App API and stores the
+// webhook's signing key as a new version of the signing-keys secret, in an
+// order no failure can turn into a live webhook the receiver cannot verify:
+//
+//  1. find the webhook posting to the receiver, or create it disabled (a
+//     create is sent once; after a lost answer the list says whether it
+//     exists, and a rerun adopts it);
+//  2. store the key beside the keys already there (the receiver accepts any
+//     of them), so whatever is live keeps verifying;
+//  3. post a signed probe to the receiver: a 2xx proves it holds the key;
+//  4. only then enable the webhook and set its event types.
+//
+// A webhook that was live before stays live throughout (disabling it might
+// drop events); one that was not stays disabled until step 3 passes. It
+// never prints or logs the key.
 package connect
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"io"
 	"net/http"
 	"os"
@@ -19,19 +31,24 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/secretstore"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/tfoutput"
 	"github.com/cioevents/cioevents/shared/config"
+	"github.com/cioevents/cioevents/shared/event"
+	"github.com/cioevents/cioevents/shared/signature"
 	"github.com/cioevents/cioevents/shared/workspace"
 )
 
 // Usage is the command line, for the CLI's usage text.
-const Usage = `connect [--url URL] [--events e1,e2] [--name N] [--dry-run] [--skip-key]
-          [--signing-key-file F|-] [--workspace W] [--project P] [--secret S] [--tfvars F]   (CIO_APP_API_KEY, CIO_REGION)`
+const Usage = `connect [--url URL] [--events e1,e2] [--name N] [--dry-run] [--skip-key] [--signing-key-file F|-]
+          [--workspace W] [--project P] [--secret S] [--tfvars F] [--app-api-url U] [--terraform-dir D]
+                                                                      (CIO_APP_API_KEY, CIO_REGION)`
 
 // DefaultSecret is the signing-keys secret of the default name_prefix.
 const DefaultSecret = "cioevents-webhook-signing-keys"
@@ -45,11 +62,17 @@ type Env struct {
 	Stderr io.Writer
 	// Terraform runs `terraform output -json` (tfoutput.Exec when nil).
 	Terraform tfoutput.Runner
-	// TerraformDir is where terraform/ is (default "terraform").
+	// TerraformDir is where terraform/ is (default: tfoutput.FindDir from
+	// the working directory).
 	TerraformDir string
 	// AppAPIURL and HTTPClient override the App API host and transport.
 	AppAPIURL  string
 	HTTPClient *http.Client
+	// Receiver is the HTTP client of the signed probe that proves the
+	// receiver holds the key (default: a 10 s timeout).
+	Receiver *http.Client
+	// Now is the clock of the probe's signature (time.Now when nil).
+	Now func() time.Time
 	// Secrets opens Secret Manager for a project (secretstore.New when nil).
 	Secrets func(ctx context.Context, project string) (secretstore.Store, error)
 	// ReadKey reads the key from a terminal without echo; nil uses
@@ -70,8 +93,11 @@ func (e *Env) defaults() {
 	if e.Stderr == nil {
 		e.Stderr = os.Stderr
 	}
-	if e.TerraformDir == "" {
-		e.TerraformDir = "terraform"
+	if e.Receiver == nil {
+		e.Receiver = &http.Client{Timeout: 10 * time.Second}
+	}
+	if e.Now == nil {
+		e.Now = time.Now
 	}
 	if e.Secrets == nil {
 		e.Secrets = func(ctx context.Context, project string) (secretstore.Store, error) {
@@ -97,8 +123,8 @@ func usage(format string, args ...any) error {
 }
 
 type options struct {
-	url, name, events, keyFile, ws, project, secret, tfvars string
-	dryRun, skipKey                                         bool
+	url, name, events, keyFile, ws, project, secret, tfvars, appAPIURL, tfDir string
+	dryRun, skipKey                                                           bool
 }
 
 // Command runs `cioevents connect`.
@@ -117,6 +143,8 @@ func Command(ctx context.Context, args []string, e Env) error {
 	fl.StringVar(&o.project, "project", "", "Google Cloud project (default: from terraform output events_table, then "+config.EnvProject+")")
 	fl.StringVar(&o.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, then "+DefaultSecret+")")
 	fl.StringVar(&o.tfvars, "tfvars", "", "environment file with signing_keys_version (default: terraform/env/$ENV.tfvars)")
+	fl.StringVar(&o.appAPIURL, "app-api-url", "", "App API base URL, for a proxy or a fake (default: the host of "+config.EnvRegion+")")
+	fl.StringVar(&o.tfDir, "terraform-dir", "", "the Terraform root whose outputs describe the deployment (default: terraform/ of the repository holding the working directory)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -137,9 +165,23 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if key == "" {
 		return usage("%s is not set: create an App API key in Customer.io (Settings → API Credentials → App API keys) and export it", appapi.EnvKey)
 	}
+	if o.tfDir != "" {
+		e.TerraformDir = o.tfDir
+	} else if e.TerraformDir == "" {
+		e.TerraformDir, _ = tfoutput.FindDir(".") // readTerraform says why when it is needed
+	}
+	if o.appAPIURL != "" {
+		if _, err := appapi.BaseURL("", o.appAPIURL); err != nil {
+			return usage("--app-api-url %q: %v", o.appAPIURL, err)
+		}
+		e.AppAPIURL = o.appAPIURL
+	}
 	var tf tfoutput.Outputs
 	if o.url == "" || (!o.skipKey && (o.project == "" || o.secret == "")) {
-		tf, err = tfoutput.Read(ctx, e.Terraform, e.TerraformDir)
+		tf, err = readTerraform(ctx, e)
+		if err != nil && o.url == "" && errors.Is(err, tfoutput.ErrFailed) {
+			return fmt.Errorf("connect: no --url, and the deployed URL could not be read: %w", err)
+		}
 		if err != nil && o.url == "" {
 			return usage("no --url, and the deployed URL could not be read: %v", err)
 		}
@@ -154,13 +196,17 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureWebhook(ctx, client, o, events, e.Stdout); err != nil {
-		return err
+	return run(ctx, client, o, events, tf, e)
+}
+
+// readTerraform reads the outputs in e.TerraformDir, else in the terraform/
+// found from the working directory.
+func readTerraform(ctx context.Context, e Env) (tfoutput.Outputs, error) {
+	if e.TerraformDir == "" {
+		_, err := tfoutput.FindDir(".")
+		return tfoutput.Outputs{}, err
 	}
-	if o.skipKey {
-		return nil
-	}
-	return storeKey(ctx, o, tf, e)
+	return tfoutput.Read(ctx, e.Terraform, e.TerraformDir)
 }
 
 func chooseEvents(list string) ([]string, error) {
@@ -210,36 +256,80 @@ func Diff(have appapi.Webhook, want []string) (missing, extra []string, disabled
 	return missing, extra, have.Disabled
 }
 
-func ensureWebhook(ctx context.Context, c *appapi.Client, o options, events []string, out io.Writer) error {
+// run does the four steps of the package comment.
+func run(ctx context.Context, c *appapi.Client, o options, events []string, tf tfoutput.Outputs, e Env) error {
+	out := e.Stdout
 	hooks, err := c.Webhooks(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: list reporting webhooks: %w", err)
 	}
-	verb := "would "
-	if !o.dryRun {
-		verb = ""
-	}
 	have, found := FindWebhook(hooks, o.url)
+	if o.dryRun {
+		describe(out, have, found, o, events)
+		if !o.skipKey {
+			return storeKey(ctx, o, tf, e, nil)
+		}
+		return nil
+	}
 	if !found {
-		fmt.Fprintf(out, "webhook: %screate %q → %s, enabled, %d event types\n", verb, o.name, o.url, len(events))
-		if o.dryRun {
+		fmt.Fprintf(out, "webhook: create %q → %s, disabled until the receiver holds its key, %d event types\n", o.name, o.url, len(events))
+		if have, err = create(ctx, c, appapi.Webhook{Name: o.name, Endpoint: o.url, Events: events, Disabled: true}, out); err != nil {
+			return err
+		}
+	}
+	wasLive := !have.Disabled
+	if o.skipKey {
+		if !wasLive {
+			if err := update(ctx, c, have, o, events, true, out); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "webhook: id %d left disabled: rerun connect without --skip-key to store its key; it is enabled once the receiver accepts that key\n", have.ID)
 			return nil
 		}
-		w, err := c.CreateWebhook(ctx, appapi.Webhook{Name: o.name, Endpoint: o.url, Events: events})
-		if err != nil {
-			return fmt.Errorf("connect: create the reporting webhook: %w", err)
+		return update(ctx, c, have, o, events, false, out)
+	}
+	key, err := storeKeyRead(ctx, o, tf, e)
+	if err != nil {
+		if !wasLive {
+			err = fmt.Errorf("%w (webhook %d left disabled)", err, have.ID)
 		}
-		fmt.Fprintf(out, "webhook: created id %d\n", w.ID)
-		return nil
+		return err
 	}
-	missing, extra, disabled := Diff(have, events)
-	if len(missing) == 0 && len(extra) == 0 && !disabled && have.Endpoint == o.url {
-		fmt.Fprintf(out, "webhook: id %d %q → %s already enabled with the %d event types; unchanged\n", have.ID, have.Name, o.url, len(events))
-		return nil
+	if err := receiverHolds(ctx, e, o.url, key); err != nil {
+		if wasLive {
+			return fmt.Errorf("connect: webhook %d is live but %v; its settings were left as they were", have.ID, err)
+		}
+		return fmt.Errorf("connect: webhook %d left disabled: %v; once it does, rerun connect to enable it", have.ID, err)
 	}
-	fmt.Fprintf(out, "webhook: %supdate id %d %q → %s:\n", verb, have.ID, have.Name, o.url)
-	if disabled {
-		fmt.Fprintln(out, "  enable it (it is disabled)")
+	fmt.Fprintf(out, "receiver: a probe signed with the key was accepted at %s\n", o.url)
+	return update(ctx, c, have, o, events, false, out)
+}
+
+// describe prints what a run would change.
+func describe(out io.Writer, have appapi.Webhook, found bool, o options, events []string) {
+	if !found {
+		fmt.Fprintf(out, "webhook: would create %q → %s, disabled, %d event types; enabled once the receiver accepts its key\n", o.name, o.url, len(events))
+		return
+	}
+	changes(out, "would update", "enable it (it is disabled) once the receiver accepts its key", have, o, events, false)
+}
+
+// changes prints how have differs from the webhook wanted (o.url, events,
+// disabled or not) under "webhook: <verb> id …", or that it is unchanged;
+// enable is the line for a disabled webhook to be enabled.
+func changes(out io.Writer, verb, enable string, have appapi.Webhook, o options, events []string, disabled bool) (unchanged bool) {
+	missing, extra, _ := Diff(have, events)
+	if len(missing) == 0 && len(extra) == 0 && have.Disabled == disabled && have.Endpoint == o.url {
+		state := "enabled"
+		if disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(out, "webhook: id %d %q → %s already %s with the %d event types; unchanged\n", have.ID, have.Name, o.url, state, len(events))
+		return true
+	}
+	fmt.Fprintf(out, "webhook: %s id %d %q → %s:\n", verb, have.ID, have.Name, o.url)
+	if have.Disabled && !disabled {
+		fmt.Fprintln(out, "  "+enable)
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(out, "  + %d event types: %s\n", len(missing), strings.Join(missing, ", "))
@@ -250,10 +340,41 @@ func ensureWebhook(ctx context.Context, c *appapi.Client, o options, events []st
 	if have.Endpoint != o.url {
 		fmt.Fprintf(out, "  endpoint %s → %s\n", have.Endpoint, o.url)
 	}
-	if o.dryRun {
+	return false
+}
+
+// create makes w once. A create is not idempotent, so after an answer that
+// does not say whether it happened, the list does: a webhook to the endpoint
+// is the one this made (or one made meanwhile, which is as good) and is
+// adopted; none means nothing was made, and a rerun is safe either way.
+func create(ctx context.Context, c *appapi.Client, w appapi.Webhook, out io.Writer) (appapi.Webhook, error) {
+	made, err := c.CreateWebhook(ctx, w)
+	if err == nil {
+		fmt.Fprintf(out, "webhook: created id %d (disabled)\n", made.ID)
+		return made, nil
+	}
+	if !errors.Is(err, appapi.ErrUncertain) {
+		return made, fmt.Errorf("connect: create the reporting webhook: %w", err)
+	}
+	hooks, lerr := c.Webhooks(ctx)
+	if lerr != nil {
+		return made, fmt.Errorf("connect: create the reporting webhook: %w; and the list that would tell whether it exists failed too (%v): rerun connect, it adopts a webhook it made", err, lerr)
+	}
+	found, ok := FindWebhook(hooks, w.Endpoint)
+	if !ok {
+		return made, fmt.Errorf("connect: create the reporting webhook: %w; the list shows none to %s, so none was made: rerun connect", err, w.Endpoint)
+	}
+	fmt.Fprintf(out, "webhook: the create got no reliable answer (%v); the list shows id %d → %s, adopted\n", err, found.ID, found.Endpoint)
+	return found, nil
+}
+
+// update sets have's endpoint and event types, disabled or enabled; it
+// changes nothing when have already is so. Options and name are kept.
+func update(ctx context.Context, c *appapi.Client, have appapi.Webhook, o options, events []string, disabled bool, out io.Writer) error {
+	if changes(out, "update", "enable it", have, o, events, disabled) {
 		return nil
 	}
-	have.Endpoint, have.Events, have.Disabled = o.url, events, false
+	have.Endpoint, have.Events, have.Disabled = o.url, events, disabled
 	if _, err := c.UpdateWebhook(ctx, have); err != nil {
 		return fmt.Errorf("connect: update reporting webhook %d: %w", have.ID, err)
 	}
@@ -261,19 +382,55 @@ func ensureWebhook(ctx context.Context, c *appapi.Client, o options, events []st
 	return nil
 }
 
-func storeKey(ctx context.Context, o options, tf tfoutput.Outputs, e Env) error {
+// receiverHolds posts a probe signed with key to url: a 2xx proves the
+// receiver verifies with key, a 401 that it does not (yet). The probe is
+// an ordinary probe event (shared/event/probe.go): no figure counts it.
+func receiverHolds(ctx context.Context, e Env, url, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	now := e.Now()
+	var id [10]byte
+	rand.Read(id[:])
+	req, err := signature.NewRequest(ctx, url, []byte(key), now, event.ProbeBody("connect-"+hex.EncodeToString(id[:]), now))
+	if err != nil {
+		return fmt.Errorf("the key could not be checked at %s: %v", url, err)
+	}
+	resp, err := e.Receiver.Do(req)
+	if err != nil {
+		return fmt.Errorf("the receiver at %s did not answer a probe signed with the key (%v)", url, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
+		return nil
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("the receiver at %s answers 401 to a probe signed with the key: it has not loaded the new secret version yet (see above)", url)
+	default:
+		return fmt.Errorf("the receiver at %s answered %d to a probe signed with the key", url, resp.StatusCode)
+	}
+}
+
+// storeKeyRead stores the key (storeKey) after reading it.
+func storeKeyRead(ctx context.Context, o options, tf tfoutput.Outputs, e Env) (string, error) {
+	key, err := readKey(o.keyFile, e)
+	if err != nil {
+		return "", err
+	}
+	return key, storeKey(ctx, o, tf, e, &key)
+}
+
+// storeKey adds key to the signing-keys secret as a new version (nil key:
+// the dry run, which says what it would do).
+func storeKey(ctx context.Context, o options, tf tfoutput.Outputs, e Env, key *string) error {
 	project := firstOf(o.project, tf.Project, e.Getenv(config.EnvProject))
 	secret := firstOf(o.secret, tf.SigningKeysSecret, DefaultSecret)
 	if project == "" {
 		return usage("no Google Cloud project: pass --project, set %s, or run from the repository after terraform apply", config.EnvProject)
 	}
-	if o.dryRun {
+	if key == nil {
 		fmt.Fprintf(e.Stdout, "signing key: would add a new version of secret %s in project %s (workspace %s)\n", secret, project, o.ws)
 		return nil
-	}
-	key, err := readKey(o.keyFile, e)
-	if err != nil {
-		return err
 	}
 	store, err := e.Secrets(ctx, project)
 	if err != nil {
@@ -291,7 +448,7 @@ func storeKey(ctx context.Context, o options, tf tfoutput.Outputs, e Env) error 
 		// secret fails the add below, naming it.
 		current = nil
 	}
-	next, kept, same := Merge(string(current), o.ws, key)
+	next, kept, same := Merge(string(current), o.ws, *key)
 	if same {
 		fmt.Fprintf(e.Stdout, "signing key: secret %s already holds this key for workspace %s; no new version\n", secret, o.ws)
 		return nil
@@ -352,36 +509,43 @@ func readKey(file string, e Env) (string, error) {
 	return k, nil
 }
 
-// Merge puts key first in the workspace's place in the comma-separated list
-// current and keeps every other workspace's entries as they are. The
-// workspace's own older keys are dropped: the webhook now signs with key.
-// same is true when current already is exactly that. kept names the other
-// workspaces.
+// Merge puts key first in the comma-separated list current and keeps every
+// entry already there: the receiver accepts a request signed by any of them,
+// so a webhook still signing with an older key of the workspace keeps being
+// verified until it signs with key. The workspace keeps at most one older
+// key (the newest), so rotations do not pile keys up. same is true when the
+// workspace already has key; then current is kept as it is. kept names the
+// workspaces whose entries were kept.
 func Merge(current, ws, key string) (next string, kept []string, same bool) {
 	entry := key
 	if ws != workspace.Default || strings.Contains(key, "=") {
 		entry = ws + "=" + key
 	}
 	out := []string{entry}
+	older := 0
 	for _, e := range strings.Split(current, ",") {
 		e = strings.TrimSpace(e)
 		if e == "" {
 			continue
 		}
-		name := workspace.Default
-		if n, _, named := strings.Cut(e, "="); named && workspace.Valid(strings.TrimSpace(n)) {
-			name = strings.TrimSpace(n)
+		name, k := workspace.Default, e
+		if n, v, named := strings.Cut(e, "="); named && workspace.Valid(strings.TrimSpace(n)) {
+			name, k = strings.TrimSpace(n), strings.TrimSpace(v)
 		}
 		if name == ws {
-			continue
+			if k == key {
+				return strings.TrimSpace(current), nil, true
+			}
+			if older++; older > 1 {
+				continue
+			}
 		}
 		out = append(out, e)
-		if !slices.Contains(kept, name) {
+		if name != ws && !slices.Contains(kept, name) {
 			kept = append(kept, name)
 		}
 	}
-	next = strings.Join(out, ",")
-	return next, kept, next == strings.TrimSpace(current)
+	return strings.Join(out, ","), kept, false
 }
 
 var versionLine = regexp.MustCompile(`(?m)^\s*signing_keys_version\s*=\s*"([^"]*)".*$`)

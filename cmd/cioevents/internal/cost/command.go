@@ -74,7 +74,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	fl.SetOutput(e.Stderr)
 	n := fl.Int("n", 2000, "events to drive through both functions (a multiple of 100)")
 	seed := fl.Uint64("seed", 1, "seed of the order of the mix and of the event IDs")
-	write := fl.Bool("write", false, "regenerate "+MeasurementFile+" and the tables in "+DeployDoc+" and "+SummaryDoc)
+	write := fl.Bool("write", false, "regenerate "+MeasurementFile+" and the tables in "+DeployDoc+", "+SummaryDoc+" and "+ProbeDoc)
 	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
@@ -108,7 +108,14 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if err := replaceIn(filepath.Join(e.Root, SummaryDoc), SummaryBegin, SummaryEnd, summary); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stderr, "wrote %s, %s, %s\n", MeasurementFile, DeployDoc, SummaryDoc)
+	probe, err := ProbeCost(m)
+	if err != nil {
+		return err
+	}
+	if err := replaceIn(filepath.Join(e.Root, ProbeDoc), ProbeBegin, ProbeEnd, probe); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "wrote %s, %s, %s, %s\n", MeasurementFile, DeployDoc, SummaryDoc, ProbeDoc)
 	return nil
 }
 

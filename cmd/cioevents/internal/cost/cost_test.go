@@ -168,3 +168,32 @@ func TestEventsRepeatTheMixEvery100(t *testing.T) {
 		t.Error("150 events accepted; the mix needs multiples of 100")
 	}
 }
+
+// The probe's monthly cost: run-proportional items scale with the number
+// of runs, the fixed ones (the Scheduler job, the alert's conditions) do not.
+func TestProbeMonthlyScalesWithRuns(t *testing.T) {
+	m := Measurement{Events: 100, FirestoreWrites: 3, FirestoreReads: 1, FirestoreDeletes: 1, BigQueryRows: 1, BigQueryBillable: 1024}
+	m.Receiver.CPUMicros, m.Processor.CPUMicros = 100, 300
+	at15, err := ProbeMonthly(m, 15, AssumedProbeRun, ProbeListPrices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at5, err := ProbeMonthly(m, 5, AssumedProbeRun, ProbeListPrices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := map[string]bool{"Cloud Scheduler": true, "Alert policy": true}
+	for i := range at15 {
+		want := at15[i].USD * 3
+		if fixed[at15[i].Item] {
+			want = at15[i].USD
+		}
+		if math.Abs(at5[i].USD-want) > 1e-9 {
+			t.Errorf("%s: $%.4f every 5 min, want $%.4f", at15[i].Item, at5[i].USD, want)
+		}
+	}
+	// 2,920 runs of 20 s at 1 vCPU and 0.5 GiB.
+	if got, want := at15[0].USD, 2920*20*(0.000018+0.5*0.000002); math.Abs(got-want) > 1e-9 {
+		t.Errorf("Cloud Run job: $%.4f, want $%.4f", got, want)
+	}
+}

@@ -28,6 +28,7 @@ const (
 	nameStuck    = "nothing stuck"
 	nameDLQ      = "dead letters"
 	nameCustomer = "Customer.io webhook"
+	namePubSub   = "Pub/Sub names"
 )
 
 // Runbooks the failures link.
@@ -43,7 +44,20 @@ const (
 	runbookCustomer     = "docs/runbooks/doctor/customerio-webhook.md"
 	runbookTrack        = "docs/runbooks/track-credentials.md"
 	runbookFunctions    = "docs/runbooks/function-errors.md"
+	runbookPubSub       = "docs/runbooks/doctor/pubsub.md"
+	// The sections on what each check's "unknown" means.
+	runbookProbeUnknown    = "docs/runbooks/doctor/probe.md#doctor-says-unknown"
+	runbookViewsUnknown    = "docs/runbooks/doctor/views.md#doctor-says-unknown"
+	runbookBacklogUnknown  = "docs/runbooks/backlog.md#doctor-says-unknown"
+	runbookDLQUnknown      = "docs/runbooks/dead-letters.md#doctor-says-unknown"
+	runbookCustomerUnknown = "docs/runbooks/doctor/customerio-webhook.md#doctor-says-unknown"
+	runbookPubSubUnknown   = "docs/runbooks/doctor/pubsub.md#doctor-says-unknown"
 )
+
+func unknown(c Check, measured, cause, runbook string) Check {
+	c.Status, c.Measured, c.Cause, c.Runbook = Unknown, measured, cause, runbook
+	return c
+}
 
 // Customer.io waits this long for a 2xx before it counts a failure.
 const cioTimeout = 4 * time.Second
@@ -152,7 +166,8 @@ func checkProbe(ctx context.Context, o Options) Check {
 	for {
 		found, source, err := o.Rows.FindProbe(ctx, eventID, sent)
 		if err != nil {
-			return fail(c, fmt.Sprintf("%s; could not look for its row in %s: %v", accepted, o.Rows.Where(), err), "", runbookProbeLost)
+			return unknown(c, fmt.Sprintf("%s; could not look for its row in %s: %v", accepted, o.Rows.Where(), err),
+				"doctor's credentials cannot query the table, so whether the probe landed is not known", runbookProbeUnknown)
 		}
 		if found {
 			lat := o.Now().Sub(sent)
@@ -191,7 +206,9 @@ func checkViews(ctx context.Context, o Options) []Check {
 	since := o.Now().Add(-24 * time.Hour)
 	for _, v := range o.Views {
 		c := Check{Name: nameViews + " " + v.Name}
-		if err := o.DryRun.DryRun(ctx, v.SQL, since); err != nil {
+		if err := o.DryRun.DryRun(ctx, v.SQL, since); err != nil && denied(err) {
+			c = unknown(c, fmt.Sprintf("dry run refused: %v", err), viewCause(err), runbookViewsUnknown)
+		} else if err != nil {
 			c = fail(c, fmt.Sprintf("dry run failed: %v", err), viewCause(err), runbookViews)
 		} else {
 			c.Status, c.Measured = Pass, "dry run with its partition filter succeeded"
@@ -208,23 +225,84 @@ func viewCause(err error) string {
 	if strings.Contains(err.Error(), "Not found") || strings.Contains(err.Error(), "notFound") {
 		return "the view does not exist: terraform apply creates it"
 	}
-	if strings.Contains(err.Error(), "denied") || strings.Contains(err.Error(), "403") {
+	if denied(err) {
 		return "your credentials cannot run queries: bigquery.jobs.create (roles/bigquery.jobUser) and bigquery.tables.getData on the dataset"
 	}
 	return ""
 }
 
-func checkStuck(ctx context.Context, o Options) []Check {
-	if o.Metrics == nil {
+// denied reports whether err is a refusal of doctor's own credentials: what
+// the check is about was not observed.
+func denied(err error) bool {
+	return strings.Contains(err.Error(), "denied") || strings.Contains(err.Error(), "403") ||
+		strings.Contains(err.Error(), "PermissionDenied")
+}
+
+// checkPubSub confirms through the Pub/Sub admin API that the topic and
+// both subscriptions exist: a metric of a name that does not exist reads as
+// "no data", like a quiet subscription. exist holds the names confirmed.
+func checkPubSub(ctx context.Context, o Options) (Check, map[string]bool) {
+	exist := map[string]bool{}
+	if o.Metrics == nil && o.MetricsErr == nil {
+		return Check{}, exist // local: no Pub/Sub
+	}
+	c := Check{Name: namePubSub}
+	if o.Resources == nil {
+		return unknown(c, fmt.Sprintf("not checked: %v", o.ResourcesErr), "doctor could not reach the Pub/Sub admin API", runbookPubSubUnknown), exist
+	}
+	var missing, errs, found []string
+	for _, r := range []struct{ kind, id string }{{"topic", o.Topic}, {"subscription", o.Subscription}, {"subscription", o.DeadLetterSubscription}} {
+		ok, err := o.Resources.Exists(ctx, o.Project, r.kind, r.id)
+		switch {
+		case err != nil:
+			errs = append(errs, err.Error())
+		case !ok:
+			missing = append(missing, fmt.Sprintf("%s %s", r.kind, r.id))
+		default:
+			exist[r.kind+"/"+r.id] = true
+			found = append(found, r.kind+" "+r.id)
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return fail(c, fmt.Sprintf("%s does not exist in project %s", strings.Join(missing, ", "), o.Project),
+			"a wrong name (a flag, or another name_prefix) or a deployment not applied: its metrics would read as \"no data\"", runbookPubSub), exist
+	case len(errs) > 0:
+		return unknown(c, strings.Join(errs, "; "), "doctor could not confirm the names exist", runbookPubSubUnknown), exist
+	}
+	c.Status, c.Measured = Pass, fmt.Sprintf("%s exist in project %s", strings.Join(found, ", "), o.Project)
+	return c, exist
+}
+
+// checkStuck reads the backlog and dead-letter metrics. Missing data is
+// unknown, except that Pub/Sub writes no backlog point while nothing waits
+// on a subscription: for a subscription checkPubSub just confirmed, no
+// point means nothing is waiting, and the line says that is why it passed.
+func checkStuck(ctx context.Context, o Options, exist map[string]bool) []Check {
+	if o.Metrics == nil && o.MetricsErr == nil {
 		return []Check{{Name: nameStuck, Status: Skip, Measured: o.SkipStuck}}
 	}
-	age := Check{Name: nameStuck}
-	v, err := o.Metrics.Latest(ctx, o.Project, o.Subscription, cloudmetrics.OldestUnackedAge)
+	read := func(c Check, sub, metric, runbookUnknown string) (Check, float64, bool) {
+		if o.Metrics == nil {
+			return unknown(c, fmt.Sprintf("not read: %v", o.MetricsErr), "doctor could not reach Cloud Monitoring", runbookUnknown), 0, false
+		}
+		v, err := o.Metrics.Latest(ctx, o.Project, sub, metric)
+		switch {
+		case errors.Is(err, cloudmetrics.ErrNoData) && exist["subscription/"+sub]:
+			c.Status, c.Measured = Pass, fmt.Sprintf("nothing waiting in %s: it exists (confirmed through the Pub/Sub admin API) "+
+				"and has no %s point in the last %s, which Pub/Sub leaves out while no message waits", sub, shortMetric(metric), cloudmetrics.Window)
+			return c, 0, false
+		case errors.Is(err, cloudmetrics.ErrNoData):
+			return unknown(c, fmt.Sprintf("no %s data for %s in the last %s, and the subscription was not confirmed to exist",
+				shortMetric(metric), sub, cloudmetrics.Window), "no data is not a measurement: see Pub/Sub names above", runbookUnknown), 0, false
+		case err != nil:
+			return unknown(c, fmt.Sprintf("could not read %s: %v", sub, err), "doctor's credentials cannot read the metric, or Cloud Monitoring failed", runbookUnknown), 0, false
+		}
+		return c, v, true
+	}
+	age, v, ok := read(Check{Name: nameStuck}, o.Subscription, cloudmetrics.OldestUnackedAge, runbookBacklogUnknown)
 	switch {
-	case errors.Is(err, cloudmetrics.ErrNoData):
-		age.Status, age.Measured = Pass, fmt.Sprintf("no unacked messages reported for %s in the last %s", o.Subscription, cloudmetrics.Window)
-	case err != nil:
-		age = fail(age, fmt.Sprintf("could not read %s: %v", o.Subscription, err), "", runbookBacklog)
+	case !ok:
 	case time.Duration(v)*time.Second > o.MaxUnackedAge:
 		age = fail(age, fmt.Sprintf("oldest unacked message in %s is %s old (threshold %s)", o.Subscription,
 			time.Duration(v)*time.Second, o.MaxUnackedAge),
@@ -233,19 +311,20 @@ func checkStuck(ctx context.Context, o Options) []Check {
 		age.Status, age.Measured = Pass, fmt.Sprintf("oldest unacked message in %s is %s old (threshold %s)",
 			o.Subscription, time.Duration(v)*time.Second, o.MaxUnackedAge)
 	}
-	dl := Check{Name: nameDLQ}
-	n, err := o.Metrics.Latest(ctx, o.Project, o.DeadLetterSubscription, cloudmetrics.Undelivered)
+	dl, n, ok := read(Check{Name: nameDLQ}, o.DeadLetterSubscription, cloudmetrics.Undelivered, runbookDLQUnknown)
 	switch {
-	case errors.Is(err, cloudmetrics.ErrNoData) || (err == nil && n == 0):
+	case !ok:
+	case n == 0:
 		dl.Status, dl.Measured = Pass, fmt.Sprintf("0 messages waiting in %s", o.DeadLetterSubscription)
-	case err != nil:
-		dl = fail(dl, fmt.Sprintf("could not read %s: %v", o.DeadLetterSubscription, err), "", runbookDeadLetters)
 	default:
 		dl = fail(dl, fmt.Sprintf("%.0f messages waiting in %s", n, o.DeadLetterSubscription),
 			"events failed every delivery attempt and are parked: fix the cause, then cioevents replay", runbookDeadLetters)
 	}
 	return []Check{age, dl}
 }
+
+// shortMetric is the metric's last path element.
+func shortMetric(m string) string { return m[strings.LastIndex(m, "/")+1:] }
 
 func checkCustomerIO(ctx context.Context, o Options) Check {
 	c := Check{Name: nameCustomer}
@@ -255,8 +334,8 @@ func checkCustomerIO(ctx context.Context, o Options) Check {
 	}
 	hooks, err := o.Webhooks.Webhooks(ctx)
 	if err != nil {
-		return fail(c, fmt.Sprintf("could not list reporting webhooks: %v", err),
-			"CIO_APP_API_KEY is wrong, or CIO_REGION does not match the workspace", runbookCustomer)
+		return unknown(c, fmt.Sprintf("could not list reporting webhooks: %v", err),
+			"the App API did not answer, or CIO_APP_API_KEY is wrong or of the other region (CIO_REGION)", runbookCustomerUnknown)
 	}
 	h, ok := connect.FindWebhook(hooks, o.URL)
 	if !ok {

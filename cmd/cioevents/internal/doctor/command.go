@@ -43,7 +43,7 @@ type Env struct {
 	AppAPIURL  string
 	AppAPIHTTP *http.Client
 	// Google are extra options of every Google client (endpoint, no auth).
-	BigQuery, SecretManager, Monitoring, Logging []option.ClientOption
+	BigQuery, SecretManager, Monitoring, Logging, PubSub []option.ClientOption
 	// PollEvery overrides how often the probe's row is looked for.
 	PollEvery time.Duration
 }
@@ -58,18 +58,15 @@ func (e *Env) defaults() {
 	if e.Stderr == nil {
 		e.Stderr = os.Stderr
 	}
-	if e.TerraformDir == "" {
-		e.TerraformDir = "terraform"
-	}
 }
 
 // ErrUsage marks a mistake in the command line.
 var ErrUsage = cli.ErrUsage
 
 type flags struct {
-	url, key, dataDir, project, dataset, table, sub, dlSub, service, secret string
-	cloud, asJSON                                                           bool
-	timeout, maxAge                                                         time.Duration
+	url, key, dataDir, project, dataset, table, sub, dlSub, topic, service, secret, tfDir string
+	cloud, asJSON                                                                         bool
+	timeout, maxAge                                                                       time.Duration
 }
 
 // Command runs `cioevents doctor`; it returns an error wrapping
@@ -77,22 +74,7 @@ type flags struct {
 func Command(ctx context.Context, args []string, e Env) error {
 	e.defaults()
 	var f flags
-	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fl.SetOutput(e.Stderr)
-	fl.StringVar(&f.url, "url", "", "receiver URL (dev: http://127.0.0.1:8080/; --cloud: terraform output webhook_url)")
-	fl.StringVar(&f.key, "key", "", "signing key for the probe (dev: "+config.EnvSigningKeys+" or the key in the data dir; --cloud: the secret's latest version)")
-	fl.StringVar(&f.dataDir, "data-dir", ".cioevents", "dev's data directory, where the probe's row must appear")
-	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long to wait for the probe's row")
-	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
-	fl.BoolVar(&f.cloud, "cloud", false, "check the deployment (values from terraform output in terraform/ unless given)")
-	fl.StringVar(&f.project, "project", "", "Google Cloud project (implies --cloud)")
-	fl.StringVar(&f.dataset, "dataset", "", "BigQuery dataset (default: from terraform output events_table, else cioevents)")
-	fl.StringVar(&f.table, "table", "", "events table (default: from terraform output events_table, else events)")
-	fl.StringVar(&f.sub, "subscription", "", "the processor's push subscription (default: <prefix>-processor-push)")
-	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
-	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
-	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
-	fl.DurationVar(&f.maxAge, "max-unacked-age", 10*time.Minute, "oldest unacked message age that still passes")
+	fl := newFlagSet(&f, e.Stderr)
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -134,6 +116,31 @@ func Command(ctx context.Context, args []string, e Env) error {
 		rep.Print(e.Stdout)
 	}
 	return failedCount(rep)
+}
+
+// newFlagSet defines doctor's flags into f. The scheduled probe's job
+// (terraform/modules/cioevents/probe.tf) passes some of them; a test holds
+// the two together.
+func newFlagSet(f *flags, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&f.url, "url", "", "receiver URL (dev: http://127.0.0.1:8080/; --cloud: terraform output webhook_url)")
+	fl.StringVar(&f.key, "key", "", "signing key for the probe (dev: "+config.EnvSigningKeys+" or the key in the data dir; --cloud: the secret's latest version)")
+	fl.StringVar(&f.dataDir, "data-dir", ".cioevents", "dev's data directory, where the probe's row must appear")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long to wait for the probe's row")
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.cloud, "cloud", false, "check the deployment (values from terraform output in terraform/ unless given)")
+	fl.StringVar(&f.project, "project", "", "Google Cloud project (implies --cloud)")
+	fl.StringVar(&f.dataset, "dataset", "", "BigQuery dataset (default: from terraform output events_table, else cioevents)")
+	fl.StringVar(&f.table, "table", "", "events table (default: from terraform output events_table, else events)")
+	fl.StringVar(&f.sub, "subscription", "", "the processor's push subscription (default: <prefix>-processor-push)")
+	fl.StringVar(&f.topic, "topic", "", "the receiver's Pub/Sub topic (default: terraform output topic, else <prefix>-events)")
+	fl.StringVar(&f.dlSub, "dead-letter-subscription", "", "dead-letter subscription (default: terraform output dead_letter_subscription)")
+	fl.StringVar(&f.service, "processor-service", "", "the processor's Cloud Run service, whose logs explain a lost probe (default: <prefix>-processor)")
+	fl.StringVar(&f.secret, "secret", "", "signing-keys secret (default: terraform output signing_keys_secret, else "+connect.DefaultSecret+")")
+	fl.StringVar(&f.tfDir, "terraform-dir", "", "the Terraform root whose outputs describe the deployment (default: terraform/ of the repository holding the working directory)")
+	fl.DurationVar(&f.maxAge, "max-unacked-age", 10*time.Minute, "oldest unacked message age that still passes")
+	return fl
 }
 
 // localOptions checks a running `cioevents dev` with its defaults.
@@ -185,9 +192,15 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 	needTF := f.url == "" || f.project == "" || f.dlSub == "" || (f.key == "" && f.secret == "")
 	var tf tfoutput.Outputs
 	if needTF {
-		var err error
-		if tf, err = tfoutput.Read(ctx, e.Terraform, e.TerraformDir); err != nil {
-			fmt.Fprintf(e.Stderr, "doctor: terraform output not read (%v); using flags and default names\n", err)
+		dir, err := firstOf(f.tfDir, e.TerraformDir), error(nil)
+		if dir == "" {
+			dir, err = tfoutput.FindDir(".")
+		}
+		if err == nil {
+			tf, err = tfoutput.Read(ctx, e.Terraform, dir)
+		}
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "doctor: %v; using flags and default names\n", err)
 		}
 	}
 	project := firstOf(f.project, tf.Project, e.Getenv(config.EnvProject))
@@ -203,6 +216,7 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 	prefix := strings.TrimSuffix(o.DeadLetterSubscription, "-events-dead-letter")
 	o.Subscription = firstOf(f.sub, prefix+"-processor-push")
 	o.ProcessorService = firstOf(f.service, prefix+"-processor")
+	o.Topic = firstOf(f.topic, tf.Topic, prefix+"-events")
 
 	bq, err := bigquery.NewClient(ctx, project, e.BigQuery...)
 	if err != nil {
@@ -228,10 +242,16 @@ func cloudOptions(ctx context.Context, f flags, e Env) (Options, []func() error,
 		o.Key, o.KeySource = firstKey(string(data)), fmt.Sprintf("in version %s of secret %s", version, secret)
 	}
 	if m, err := cloudmetrics.New(ctx, e.Monitoring...); err != nil {
-		o.SkipStuck = err.Error()
+		o.MetricsErr = err
 	} else {
 		closers = append(closers, m.Close)
 		o.Metrics = m
+	}
+	if ps, err := cloudmetrics.NewPubSub(ctx, project, e.PubSub...); err != nil {
+		o.ResourcesErr = err
+	} else {
+		closers = append(closers, ps.Close)
+		o.Resources = ps
 	}
 	if l, err := cloudlogs.New(ctx, e.Logging...); err == nil {
 		closers = append(closers, l.Close)

@@ -25,12 +25,20 @@ import (
 type Status string
 
 // Statuses. Critical is a failure that loses data or lets anyone in.
+// Unknown means doctor could not observe what the check is about (no metric
+// data, a read refused): it is not a pass. Skip is a check not asked for
+// (dev has no views; CIO_APP_API_KEY unset): it is reported and does not
+// fail the run.
 const (
 	Pass     Status = "ok"
 	Fail     Status = "FAIL"
 	Critical Status = "CRITICAL"
+	Unknown  Status = "unknown"
 	Skip     Status = "skip"
 )
+
+// Passed reports whether s lets the run pass: ok, or a skip.
+func (s Status) Passed() bool { return s == Pass || s == Skip }
 
 // Check is one line of the checklist.
 type Check struct {
@@ -95,11 +103,15 @@ type Options struct {
 	SkipViews string
 
 	// Metrics reads Subscription's oldest unacked age and
-	// DeadLetterSubscription's undelivered count in Project.
+	// DeadLetterSubscription's undelivered count in Project, after
+	// Resources confirmed they and Topic exist. With Metrics nil,
+	// SkipStuck says why (locally) and MetricsErr why not (deployed).
 	Metrics                              cloudmetrics.Reader
-	Project                              string
+	Resources                            cloudmetrics.Resources
+	Project, Topic                       string
 	Subscription, DeadLetterSubscription string
 	SkipStuck                            string
+	MetricsErr, ResourcesErr             error
 	// MaxUnackedAge is the oldest unacked message age that still passes
 	// (default 10 minutes).
 	MaxUnackedAge time.Duration
@@ -151,15 +163,32 @@ func Run(ctx context.Context, o Options) Report {
 		r.Checks = append(r.Checks, checkProbe(ctx, o))
 	}
 	r.Checks = append(r.Checks, checkViews(ctx, o)...)
-	r.Checks = append(r.Checks, checkStuck(ctx, o)...)
+	names, exist := checkPubSub(ctx, o)
+	if names.Name != "" {
+		r.Checks = append(r.Checks, names)
+	}
+	r.Checks = append(r.Checks, checkStuck(ctx, o, exist)...)
 	r.Checks = append(r.Checks, checkCustomerIO(ctx, o))
 	r.OK = true
 	for _, c := range r.Checks {
-		if c.Status == Fail || c.Status == Critical {
+		if !c.Status.Passed() {
 			r.OK = false
 		}
 	}
 	return r
+}
+
+// counts are the checks that failed (FAIL or CRITICAL) and the unknown ones.
+func (r Report) counts() (failed, unknown int) {
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Fail, Critical:
+			failed++
+		case Unknown:
+			unknown++
+		}
+	}
+	return failed, unknown
 }
 
 // Print writes the checklist, one line per check, and a last line.
@@ -174,16 +203,62 @@ func (r Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	if r.OK {
+	failed, unknown := r.counts()
+	switch {
+	case r.OK:
 		fmt.Fprintln(w, "all checks passed")
-	} else {
-		fmt.Fprintln(w, "some checks failed")
+	case unknown == 0:
+		fmt.Fprintf(w, "%d of %d checks failed\n", failed, len(r.Checks))
+	default:
+		fmt.Fprintf(w, "%d of %d checks failed, %d unknown (unknown is not passed)\n", failed, len(r.Checks), unknown)
 	}
 }
 
-// JSON writes the report as one JSON document.
+// LogMessage is the `message` of doctor's --json lines; LogRunMessage that
+// of the last line, the run's summary. Cloud Logging keeps every other field
+// under jsonPayload, where the probe's log-based metric reads `status`.
+const (
+	LogMessage    = "doctor check"
+	LogRunMessage = "doctor run"
+)
+
+// Line is one --json line: a check, in Cloud Logging's structured shape.
+type Line struct {
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	Check
+}
+
+// Severity is the Cloud Logging severity of a check's line: ERROR for a
+// failure, CRITICAL for a critical one, WARNING for unknown.
+func (s Status) Severity() string {
+	switch s {
+	case Fail:
+		return "ERROR"
+	case Critical:
+		return "CRITICAL"
+	case Unknown:
+		return "WARNING"
+	default:
+		return "INFO"
+	}
+}
+
+// JSON writes the report as JSON lines, one per check and a last one with
+// the run's result, so the scheduled probe's log holds one entry per check
+// for the log-based metric to count.
 func (r Report) JSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	for _, c := range r.Checks {
+		if err := enc.Encode(Line{Severity: c.Status.Severity(), Message: LogMessage, Check: c}); err != nil {
+			return err
+		}
+	}
+	failed, unknown := r.counts()
+	sev := "INFO"
+	if !r.OK {
+		sev = "ERROR"
+	}
+	return enc.Encode(map[string]any{"severity": sev, "message": LogRunMessage, "ok": r.OK, "checks": len(r.Checks),
+		"failed": failed, "unknown": unknown})
 }

@@ -19,7 +19,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
@@ -40,7 +44,7 @@ import (
 func noEnv(string) string { return "" }
 
 // startDev runs the whole local pipeline, as `cioevents dev` does.
-func startDev(t *testing.T, o devstack.Options) *devstack.Stack {
+func startDev(t testing.TB, o devstack.Options) *devstack.Stack {
 	t.Helper()
 	o.Addr = "127.0.0.1:0"
 	if o.DataDir == "" {
@@ -57,7 +61,7 @@ func startDev(t *testing.T, o devstack.Options) *devstack.Stack {
 	return s
 }
 
-func run(t *testing.T, e doctor.Env, args ...string) (string, error) {
+func run(t testing.TB, e doctor.Env, args ...string) (string, error) {
 	t.Helper()
 	var out, stderr bytes.Buffer
 	e.Stdout, e.Stderr = &out, &stderr
@@ -70,7 +74,7 @@ func run(t *testing.T, e doctor.Env, args ...string) (string, error) {
 }
 
 // hasLine asserts that out has a line matching re.
-func hasLine(t *testing.T, out, re string) {
+func hasLine(t testing.TB, out, re string) {
 	t.Helper()
 	if !regexp.MustCompile(`(?m)` + re).MatchString(out) {
 		t.Errorf("no line matching %q in:\n%s", re, out)
@@ -111,12 +115,24 @@ func TestJSON(t *testing.T) {
 	if !errors.Is(err, doctor.ErrChecksFailed) {
 		t.Fatalf("err = %v, want ErrChecksFailed", err)
 	}
-	var rep doctor.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("--json output is not JSON: %v", err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var first doctor.Line
+	var last struct {
+		Severity, Message string
+		OK                bool
+		Failed, Checks    int
 	}
-	if rep.OK || rep.Checks[0].Status != doctor.Critical || rep.Checks[0].Runbook == "" {
-		t.Errorf("report = %+v; want a CRITICAL first check with its runbook", rep)
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatalf("--json line is not JSON: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatalf("--json line is not JSON: %v\n%s", err, out)
+	}
+	if first.Status != doctor.Critical || first.Severity != "CRITICAL" || first.Message != doctor.LogMessage || first.Runbook == "" {
+		t.Errorf("first line = %+v; want a CRITICAL check with its runbook", first)
+	}
+	if last.OK || last.Severity != "ERROR" || last.Message != doctor.LogRunMessage || last.Checks != len(lines)-1 || last.Failed == 0 {
+		t.Errorf("last line = %+v; want the run's failed summary after one line per check", last)
 	}
 }
 
@@ -206,7 +222,7 @@ const (
 // events_deduped passes through its window the columns it partitions by
 // (terraform/modules/cioevents/bigquery.tf), and each reporting view filters event_time itself
 // (funnel.Views, the committed SQL).
-func committedViews(t *testing.T, bq *bqfake.Server) {
+func committedViews(t testing.TB, bq *bqfake.Server) {
 	t.Helper()
 	sql, err := os.ReadFile("../../../../terraform/modules/cioevents/views/events_deduped.sql")
 	if err != nil {
@@ -289,7 +305,7 @@ func (f *logForwarder) Write(p []byte) (int, error) {
 	}
 }
 
-func newCloud(t *testing.T) *cloud {
+func newCloud(t testing.TB) *cloud {
 	t.Helper()
 	ctx := context.Background()
 	c := &cloud{bq: bqfake.New(map[string]bigquery.Schema{
@@ -322,6 +338,7 @@ func newCloud(t *testing.T) *cloud {
 	c.stack = startDev(t, devstack.Options{Keys: [][]byte{[]byte(key)}, Warehouse: wh,
 		Logger: slog.New(slog.NewJSONHandler(fwd, nil))})
 	c.api.AddWebhook(appapifake.Webhook{Name: "cioevents", Endpoint: c.stack.URL, Events: appapi.WebhookEvents})
+	pubsubNames(t, "cioevents-events", "cioevents-processor-push", dlSub)
 	c.metrics.Set(cloudmetrics.OldestUnackedAge, "cioevents-processor-push", 4)
 	c.metrics.Set(cloudmetrics.Undelivered, dlSub, 0)
 	c.env = doctor.Env{
@@ -335,7 +352,30 @@ func newCloud(t *testing.T) *cloud {
 	return c
 }
 
-func (c *cloud) run(t *testing.T, extra ...string) (string, error) {
+// pubsubNames makes the topic and the subscriptions exist in the Pub/Sub
+// emulator (PUBSUB_EMULATOR_HOST), as terraform apply would; the emulator
+// outlives the test, so names already there are fine.
+func pubsubNames(t testing.TB, topic string, subs ...string) {
+	t.Helper()
+	ctx := context.Background()
+	ps, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	tn := "projects/" + project + "/topics/" + topic
+	if _, err := ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: tn}); err != nil && status.Code(err) != codes.AlreadyExists {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		_, err := ps.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: "projects/" + project + "/subscriptions/" + s, Topic: tn})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (c *cloud) run(t testing.TB, extra ...string) (string, error) {
 	t.Helper()
 	args := append([]string{"--project", project, "--url", c.stack.URL, "--dead-letter-subscription", dlSub}, extra...)
 	return run(t, c.env, args...)
@@ -352,6 +392,7 @@ func TestCloudHealthy(t *testing.T) {
 	for _, v := range []string{"events_deduped", "delivery_funnel_daily", "deliverability_daily", "person_engagement"} {
 		hasLine(t, out, `^\[ok\]\s+view `+v+`: dry run with its partition filter succeeded$`)
 	}
+	hasLine(t, out, `^\[ok\]\s+Pub/Sub names: topic cioevents-events, subscription cioevents-processor-push, subscription cioevents-events-dead-letter exist in project my-project$`)
 	hasLine(t, out, `^\[ok\]\s+nothing stuck: oldest unacked message in cioevents-processor-push is 4s old \(threshold 10m0s\)$`)
 	hasLine(t, out, `^\[ok\]\s+dead letters: 0 messages waiting in cioevents-events-dead-letter$`)
 	hasLine(t, out, `^\[ok\]\s+Customer.io webhook: webhook 1 "cioevents" → \S+ enabled with all 72 event types$`)
@@ -422,4 +463,48 @@ func TestInsertPermissionDenied(t *testing.T) {
 	hasLine(t, out, `^\[FAIL\]\s+signed probe: accepted 200 in \d+ ms, but no row in my-project.cioevents.events within 2s$`)
 	hasLine(t, out, `likely cause: the processor logged at \S+ \(WARNING\) at step row: retry at row: warehouse: insert into cioevents.events \(insert ID cioevents-probe-\w+\): HTTP 403 accessDenied → BigQuery refuses the insert: the processor's service account lacks bigquery.tables.updateData`)
 	hasLine(t, out, `runbook: docs/runbooks/bigquery-insert-failures.md$`)
+}
+
+// A guessed subscription name reads as "no data" in Cloud Monitoring, like a
+// quiet subscription; doctor asks the Pub/Sub admin API first, fails naming
+// it, and does not call its backlog ok.
+func TestWrongSubscriptionName(t *testing.T) {
+	c := newCloud(t)
+	committedViews(t, c.bq)
+	out, err := c.run(t, "--subscription", "cioevents-procesor-push")
+	if !errors.Is(err, doctor.ErrChecksFailed) {
+		t.Fatalf("err = %v, want ErrChecksFailed\n%s", err, out)
+	}
+	hasLine(t, out, `^\[FAIL\]\s+Pub/Sub names: subscription cioevents-procesor-push does not exist in project my-project$`)
+	hasLine(t, out, `^\[unknown\]\s+nothing stuck: no oldest_unacked_message_age data for cioevents-procesor-push in the last 10m0s, and the subscription was not confirmed to exist$`)
+	hasLine(t, out, `runbook: docs/runbooks/doctor/pubsub.md$`)
+	hasLine(t, out, `^1 of 10 checks failed, 1 unknown \(unknown is not passed\)$`)
+}
+
+// A subscription confirmed to exist with no backlog point has nothing
+// waiting (Pub/Sub writes no point then), and doctor says that is why it
+// passed.
+func TestQuietSubscriptionPassesSayingWhy(t *testing.T) {
+	c := newCloud(t)
+	committedViews(t, c.bq)
+	pubsubNames(t, "cioevents-events", "cioevents-quiet-push")
+	out, err := c.run(t, "--subscription", "cioevents-quiet-push")
+	if err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	hasLine(t, out, `^\[ok\]\s+nothing stuck: nothing waiting in cioevents-quiet-push: it exists \(confirmed through the Pub/Sub admin API\) and has no oldest_unacked_message_age point in the last 10m0s, which Pub/Sub leaves out while no message waits$`)
+}
+
+// BenchmarkCloudDoctor is one `doctor --cloud` of a healthy deployment on
+// the fakes and the Pub/Sub emulator: the probe through the real receiver
+// and processor into bqfake, four view dry runs, the Pub/Sub names, two
+// metrics and the webhook list.
+func BenchmarkCloudDoctor(b *testing.B) {
+	c := newCloud(b)
+	committedViews(b, c.bq)
+	for b.Loop() {
+		if out, err := c.run(b); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+	}
 }

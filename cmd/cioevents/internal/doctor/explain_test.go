@@ -48,7 +48,9 @@ func TestExplain(t *testing.T) {
 // Every runbook a failure links exists, and so does the section it names.
 func TestRunbooksExist(t *testing.T) {
 	for _, rb := range []string{runbookFailsOpen, runbookReceiverDown, runbookProbeLost, runbookKey, runbookInsert,
-		runbookViews, runbookBacklog, runbookDeadLetters, runbookCustomer, runbookTrack, runbookFunctions} {
+		runbookViews, runbookBacklog, runbookDeadLetters, runbookCustomer, runbookTrack, runbookFunctions, runbookPubSub,
+		runbookProbeUnknown, runbookViewsUnknown, runbookBacklogUnknown, runbookDLQUnknown, runbookCustomerUnknown,
+		runbookPubSubUnknown} {
 		path, anchor, _ := strings.Cut(rb, "#")
 		b, err := os.ReadFile(filepath.Join("../../../..", path))
 		if err != nil {

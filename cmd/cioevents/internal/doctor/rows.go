@@ -119,14 +119,12 @@ func Views(project, dataset, table string) []ViewQuery {
 var ErrChecksFailed = errors.New("doctor: checks failed")
 
 func failedCount(r Report) error {
-	n := 0
-	for _, c := range r.Checks {
-		if c.Status == Fail || c.Status == Critical {
-			n++
-		}
-	}
-	if n == 0 {
+	if r.OK {
 		return nil
 	}
-	return fmt.Errorf("%w: %d of %d", ErrChecksFailed, n, len(r.Checks))
+	failed, unknown := r.counts()
+	if unknown == 0 {
+		return fmt.Errorf("%w: %d of %d", ErrChecksFailed, failed, len(r.Checks))
+	}
+	return fmt.Errorf("%w: %d of %d, and %d unknown", ErrChecksFailed, failed, len(r.Checks), unknown)
 }

@@ -7,7 +7,8 @@
 // /v1/reporting_webhooks (list, create, get, update), validating event types
 // against the API's enum. It can refuse requests to
 // the host of the other region, throttle above a rate with 429, fail on
-// demand, and it records every call.
+// demand (a status before the work, or after it: a 5xx, a lost response, a
+// hang until the client gives up; see FailCall), and it records every call.
 package appapifake
 
 import (
@@ -87,6 +88,8 @@ type Server struct {
 	failStatus int
 	failAfter  string
 	webhooks   []Webhook
+	faults     map[string][]Fault
+	onChange   func(Webhook)
 	nextID     int64
 	rate       float64
 	tokens     float64
@@ -98,10 +101,10 @@ func New(key string) *Server {
 	s := &Server{key: key, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/messages", s.list)
-	mux.HandleFunc("GET /v1/reporting_webhooks", s.serve(s.listWebhooks))
-	mux.HandleFunc("POST /v1/reporting_webhooks", s.serve(s.createWebhook))
-	mux.HandleFunc("GET /v1/reporting_webhooks/{id}", s.serve(s.getWebhook))
-	mux.HandleFunc("PUT /v1/reporting_webhooks/{id}", s.serve(s.updateWebhook))
+	mux.HandleFunc("GET /v1/reporting_webhooks", s.serve(CallList, s.listWebhooks))
+	mux.HandleFunc("POST /v1/reporting_webhooks", s.serve(CallCreate, s.createWebhook))
+	mux.HandleFunc("GET /v1/reporting_webhooks/{id}", s.serve(CallGet, s.getWebhook))
+	mux.HandleFunc("PUT /v1/reporting_webhooks/{id}", s.serve(CallUpdate, s.updateWebhook))
 	s.srv = httptest.NewServer(mux)
 	return s
 }

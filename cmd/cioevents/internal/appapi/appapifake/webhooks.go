@@ -60,12 +60,75 @@ func (s *Server) Webhooks() []Webhook {
 	return out
 }
 
-// serve wraps a webhook endpoint: it applies the gate and records the call.
-func (s *Server) serve(h func(r *http.Request) (int, any)) http.HandlerFunc {
+// Names of the webhook calls, for FailCall.
+const (
+	CallList   = "list"
+	CallCreate = "create"
+	CallGet    = "get"
+	CallUpdate = "update"
+)
+
+// Fault is how FailCall makes a call fail. The last three do the call's work
+// first, so the client cannot tell from what it got whether the change
+// happened: the uncertain outcomes a client must not answer by repeating a
+// create.
+type Fault int
+
+const (
+	// Refuse answers 500 and changes nothing.
+	Refuse Fault = iota + 1
+	// ErrorAfter makes the change, then answers 500 (a gateway that lost
+	// the backend's answer).
+	ErrorAfter
+	// LoseResponse makes the change, then closes the connection without an
+	// answer.
+	LoseResponse
+	// Hang makes the change, then answers nothing until the client gives up
+	// (its timeout or context ends the request).
+	Hang
+	// Forbid answers 403 and changes nothing: a failure the client does not
+	// retry (a key without the permission, or revoked meanwhile).
+	Forbid
+	// Pass lets the call through: FailCall(CallList, Pass, Forbid) fails
+	// the second list only.
+	Pass
+)
+
+// FailCall makes the next calls named name (CallList, CallCreate, CallGet,
+// CallUpdate) fail with faults, one fault per call, in order; the calls
+// after them succeed. The call is recorded with status 0 when no answer
+// was sent.
+func (s *Server) FailCall(name string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string][]Fault{}
+	}
+	s.faults[name] = append(s.faults[name], faults...)
+}
+
+func (s *Server) nextFault(name string) Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := s.faults[name]
+	if len(fs) == 0 {
+		return 0
+	}
+	s.faults[name] = fs[1:]
+	return fs[0]
+}
+
+// serve wraps a webhook endpoint: it applies the gate and any fault of name,
+// and records the call.
+func (s *Server) serve(name string, h func(r *http.Request) (int, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		call := Call{Method: r.Method, Path: r.URL.Path, Host: r.Host, Query: r.URL.Query()}
 		status, body, header, _, ok := s.gate(r, &call)
+		fault := Fault(0)
 		if ok {
+			fault = s.nextFault(name)
+		}
+		if ok && fault != Refuse && fault != Forbid {
 			var v any
 			status, v = h(r)
 			if b, isBytes := v.([]byte); isBytes {
@@ -74,10 +137,28 @@ func (s *Server) serve(h func(r *http.Request) (int, any)) http.HandlerFunc {
 				body, _ = json.Marshal(v)
 			}
 		}
+		switch fault {
+		case Refuse, ErrorAfter:
+			status, body = http.StatusInternalServerError, errBody("appapifake: programmed failure")
+		case Forbid:
+			status, body = http.StatusForbidden, errBody("appapifake: programmed failure")
+		case LoseResponse, Hang:
+			status = 0
+		}
 		s.mu.Lock()
 		call.Status = status
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
+		switch fault {
+		case LoseResponse:
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		case Hang:
+			<-r.Context().Done()
+			return
+		}
 		for k, v := range header {
 			w.Header().Set(k, v)
 		}
@@ -132,6 +213,25 @@ func decodeWebhook(r *http.Request) (Webhook, []byte) {
 	return w, nil
 }
 
+// OnChange makes the fake call f with each webhook a create or an update
+// through the API stored, before it answers: a test checks there what
+// must hold whenever a webhook changes (e.g. that a live one's key is
+// stored).
+func (s *Server) OnChange(f func(Webhook)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChange = f
+}
+
+func (s *Server) changed(w Webhook) {
+	s.mu.Lock()
+	f := s.onChange
+	s.mu.Unlock()
+	if f != nil {
+		f(w)
+	}
+}
+
 func (s *Server) createWebhook(r *http.Request) (int, any) {
 	w, bad := decodeWebhook(r)
 	if bad != nil {
@@ -139,6 +239,7 @@ func (s *Server) createWebhook(r *http.Request) (int, any) {
 	}
 	w.ID = s.AddWebhook(w)
 	w.Type = "webhook"
+	s.changed(w)
 	return http.StatusOK, w
 }
 
@@ -148,13 +249,15 @@ func (s *Server) updateWebhook(r *http.Request) (int, any) {
 		return http.StatusBadRequest, bad
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	i := s.find(r)
 	if i < 0 {
+		s.mu.Unlock()
 		return http.StatusNotFound, errBody("webhook not found")
 	}
 	w.ID, w.Type = s.webhooks[i].ID, s.webhooks[i].Type
 	s.webhooks[i] = w
+	s.mu.Unlock()
+	s.changed(w)
 	return http.StatusOK, w
 }
 
