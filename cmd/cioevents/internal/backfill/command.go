@@ -134,7 +134,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 		BaseURL: *apiURL, HTTPClient: e.HTTPClient, RateLimit: *apiRate, Budget: *apiTimeout,
 		Progress: e.Stderr, Command: "backfill"})
 	if err != nil {
-		return fmt.Errorf("%w (set %s)", err, EnvAppAPIKey)
+		return cli.Config(fmt.Errorf("%w (set %s)", err, EnvAppAPIKey))
 	}
 	o := Options{
 		Lister: client, Since: from, Until: to, DryRun: *dry, Concurrency: *conc, Progress: e.Stderr, Now: e.Now,
@@ -237,7 +237,7 @@ func printResult(out io.Writer, rep Report, dry, catchUp bool) {
 func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, cli.Config(err)
 	}
 	// The files and ledger are dev's: never written under a running dev.
 	held, err := datadir.Acquire(dir, "cioevents backfill")
@@ -311,7 +311,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	}
 	cfg, err := config.LoadProcessor(getenv)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("backfill configuration: %w", err)
+		return nil, nil, nil, cli.Config(fmt.Errorf("backfill configuration: %w", err))
 	}
 	policy, err := actions.ParsePolicy(policyText(ws, cfg.Actions, cfg.WorkspaceActions), cfg.AllowSuppress)
 	if err != nil {
@@ -338,7 +338,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	closers = append(closers, fs.Close)
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
-		return nil, nil, closers, err
+		return nil, nil, closers, cli.Config(err)
 	}
 	w, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, e.BigQueryOptions...)
 	if err != nil {

@@ -70,7 +70,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	pol, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
-		return err
+		return cli.Config(err)
 	}
 	secret := []byte(e.Getenv(privacy.EnvKey))
 	stones := tombstone.New(tombstone.NewHasher(secret), tombstone.Person(p), e.Now(), *lifetime)
