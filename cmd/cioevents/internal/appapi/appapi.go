@@ -24,7 +24,9 @@ import (
 	customerio "github.com/customerio/go-customerio/v3"
 	"golang.org/x/time/rate"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/shared/cioregion"
+	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/event"
 )
 
@@ -86,10 +88,19 @@ type Client struct {
 	wait     waiting
 }
 
-// New validates cfg. Errors never include the key.
+// New validates cfg. Errors never include the key; each is a setting the
+// command cannot run with (cli.ErrConfig).
 func New(cfg Config) (*Client, error) {
+	c, err := build(cfg)
+	return c, cli.Config(err)
+}
+
+func build(cfg Config) (*Client, error) {
 	if strings.TrimSpace(cfg.Key) == "" {
 		return nil, errors.New("appapi: App API key is empty")
+	}
+	if err := config.CheckSecret(EnvKey, cfg.Key); err != nil {
+		return nil, fmt.Errorf("appapi: %w", err)
 	}
 	base, err := BaseURL(cfg.Region, cfg.BaseURL)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 )
 
 // fakeClock hands every timer it starts to the test, which fires it.
@@ -250,5 +251,17 @@ func TestBudgetAndProgressConfig(t *testing.T) {
 	}
 	if want := "cioevents: waiting for " + addr + " (5 s)…\n"; out.String() != want {
 		t.Errorf("progress %q, want %q", out.String(), want)
+	}
+}
+
+// The App API key follows the rule of every secret: quotes an env file kept
+// are refused, naming the variable, as a setting (exit 2 in the CLI).
+func TestQuotedKeyRefused(t *testing.T) {
+	for _, key := range []string{`"app-key"`, `'app-key'`} {
+		_, err := New(Config{Key: key})
+		if err == nil || !strings.Contains(err.Error(), EnvKey+": the value is wrapped in quotes") ||
+			strings.Contains(err.Error(), "app-key") || !errors.Is(err, cli.ErrConfig) {
+			t.Errorf("key %s: %v", key, err)
+		}
 	}
 }
