@@ -16,7 +16,7 @@ resource "google_bigquery_table" "events" {
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.events.dataset_id
   table_id    = var.events_table
-  description = "One row per delivery of a Customer.io event; query events_deduped for one row per event_id."
+  description = "One row per delivery of a Customer.io event; query events_deduped for one row per event: (delivery_id, metric), plus event_time for metrics that repeat; event_id only without a delivery_id."
 
   schema = file("${path.module}/schema/events.json")
 
