@@ -168,8 +168,8 @@ func TestNoAnswerShowsProgressThenFailsNamingTheHost(t *testing.T) {
 				clock.next(t, ProgressEvery).c <- time.Time{}
 			}
 			clock.next(t, ProgressEvery) // the third is started once the second line is out
-			want := "cioevents: backfill: waiting for " + tc.addr + " (5 s)…\n" +
-				"cioevents: backfill: waiting for " + tc.addr + " (10 s)…\n"
+			want := "cioevents: backfill: waiting for " + tc.addr + " (4 s)…\n" +
+				"cioevents: backfill: waiting for " + tc.addr + " (8 s)…\n"
 			if got := out.String(); got != want {
 				t.Errorf("progress:\n%s\nwant:\n%s", got, want)
 			}
@@ -249,7 +249,7 @@ func TestBudgetAndProgressConfig(t *testing.T) {
 	if err := <-errc; !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "in 7 s") {
 		t.Errorf("error %v, want ErrNoAnswer after 7 s", err)
 	}
-	if want := "cioevents: waiting for " + addr + " (5 s)…\n"; out.String() != want {
+	if want := "cioevents: waiting for " + addr + " (4 s)…\n"; out.String() != want {
 		t.Errorf("progress %q, want %q", out.String(), want)
 	}
 }
