@@ -77,6 +77,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// closedPort is a loopback address nothing listens on: connecting is refused.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // waitForever stands in for the backoff between attempts: the call waits
 // until the budget ends it, so the test needs no real time.
 func waitForever(ctx context.Context, _ time.Duration) error {
@@ -88,13 +99,7 @@ func waitForever(ctx context.Context, _ time.Duration) error {
 // takes the connection and never answers: each call says it is waiting
 // every ProgressEvery, and fails when the budget is spent, naming the host.
 func TestNoAnswerShowsProgressThenFailsNamingTheHost(t *testing.T) {
-	refused, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedAddr := refused.Addr().String()
-	refused.Close()
-
+	refusedAddr := closedPort(t)
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -227,12 +232,7 @@ func TestAnswersRestartTheBudget(t *testing.T) {
 // A budget set in Config replaces the default, and without a Command the
 // line still says who is waiting.
 func TestBudgetAndProgressConfig(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedPort(t)
 	clock := newFakeClock()
 	var out syncBuffer
 	c, err := New(Config{Key: "k", BaseURL: "http://" + addr, Progress: &out, Clock: clock, Budget: 7 * time.Second})
