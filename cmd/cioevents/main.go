@@ -137,7 +137,7 @@ func exitCode(cmd string, err error, stderr io.Writer) int {
 		fallthrough
 	case errors.As(err, &ue):
 		if ue.msg != "" {
-			fmt.Fprintf(stderr, "cioevents %s: %s\nRun 'cioevents %s -h' for usage.\n", ue.cmd, ue.msg, ue.cmd)
+			fmt.Fprintf(stderr, "%s (run 'cioevents %s -h' for usage)\n", failureLine(ue.cmd, errors.New(ue.msg)), ue.cmd)
 		}
 		return 2
 	case errors.Is(err, datadir.ErrHeld), errors.Is(err, cli.ErrConfig):
