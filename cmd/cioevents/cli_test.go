@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 )
 
 // commands lists every command; TestEveryCommandLine covers each.
@@ -37,6 +40,19 @@ func TestEveryCommandLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A data dir held as a running dev holds it: this process takes the
+	// lock the commands it runs must respect.
+	held := t.TempDir()
+	if err := os.WriteFile(filepath.Join(held, "events.ndjson"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := datadir.Acquire(held, "cioevents dev at 127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	inUse := "data directory " + held + " is in use by cioevents dev at 127.0.0.1:8080 (pid " + strconv.Itoa(os.Getpid()) + ", since "
+
 	nothingHost := ln.Addr().String()
 	nothing := "http://" + nothingHost + "/"
 	ln.Close()
@@ -101,6 +117,11 @@ func TestEveryCommandLine(t *testing.T) {
 			[]string{"CIO_TRACK_API_KEY"}, nil, true},
 		{"dev data dir is a file", []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(data, "events.ndjson")}, 1,
 			[]string{"--data-dir"}, nil, true},
+		{"dev data dir in use", []string{"dev", "--addr", "127.0.0.1:0", "--data-dir", held}, 2, []string{"cioevents: dev: " + inUse}, nil, true},
+		{"forget data dir in use", []string{"forget", "--email", "a@example.com", "--data-dir", held}, 2,
+			[]string{"cioevents: forget: " + inUse}, []string{"CIO_PII_KEY=a-key-of-16-bytes-or-more"}, true},
+		{"backfill data dir in use", []string{"backfill", "--since", "1d", "--data-dir", held, "--app-api-url", nothing}, 2,
+			[]string{"cioevents: backfill: " + inUse}, []string{"CIO_APP_API_KEY=app-key"}, true},
 		{"serve without configuration", []string{"serve", "--addr", "127.0.0.1:0"}, 2,
 			[]string{"ReceiveWebhook refuses to start", "CIO_WEBHOOK_SIGNING_KEYS", "GOOGLE_CLOUD_PROJECT"}, nil, true},
 		{"serve FUNCTION_TARGET=ReceiveWebhook without configuration", []string{"serve", "--addr", "127.0.0.1:0"}, 2,
