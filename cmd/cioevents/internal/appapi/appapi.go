@@ -69,7 +69,7 @@ type Config struct {
 	Budget time.Duration
 	// Progress receives a line every ProgressEvery while a call waits for an
 	// answer (default os.Stderr), "cioevents: <Command>: waiting for <host>
-	// (4 s)…".
+	// (4 s)…"; Command defaults to the command line's first word.
 	Progress io.Writer
 	Command  string
 	// Clock times the progress lines and the budget (default the real

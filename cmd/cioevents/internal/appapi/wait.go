@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -64,8 +65,15 @@ func newWaiting(cfg Config, base string) (waiting, error) {
 	if w.out == nil {
 		w.out = os.Stderr
 	}
-	if cfg.Command != "" {
-		w.prefix += cfg.Command + ": "
+	cmd := cfg.Command
+	if cmd == "" && len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		// This package serves the cioevents command line alone, whose
+		// first word is the command: a caller that does not name it
+		// (connect, doctor) still gets "cioevents: connect: waiting…".
+		cmd = os.Args[1]
+	}
+	if cmd != "" {
+		w.prefix += cmd + ": "
 	}
 	if w.clock == nil {
 		w.clock = realClock{}
