@@ -304,10 +304,10 @@ func TestForgetAPersonThroughTheCLI(t *testing.T) {
 func TestForgetRerunExitsThree(t *testing.T) {
 	var stderr bytes.Buffer
 	err := fmt.Errorf("%w: run it again after 2026-03-01T15:32:00Z", forget.ErrRerun)
-	if code := exitCode(err, &stderr); code != 3 || !strings.Contains(stderr.String(), "run it again after") {
+	if code := exitCode("forget", err, &stderr); code != 3 || !strings.Contains(stderr.String(), "run it again after") {
 		t.Errorf("exit %d, stderr %q; want 3 with the time", code, stderr.String())
 	}
-	if code := exitCode(forget.ErrNoMatch, &stderr); code != 1 {
+	if code := exitCode("forget", forget.ErrNoMatch, &stderr); code != 1 {
 		t.Errorf("no match: exit %d, want 1", code)
 	}
 }

@@ -12,12 +12,16 @@
 //	cioevents connect  point Customer.io's reporting webhook here and store its signing key
 //	cioevents doctor   prove the loop end to end: a checklist of dev or the deployment
 //
-// Exit status: 0 on success, 1 when the command failed, 2 for a usage error or a
-// data directory another process (a running dev) holds, 3 when forget must be
-// run again at the time it printed (docs/privacy.md).
-// `dev` and `serve` write only JSON log lines on their log stream (dev:
-// stderr, its banner on stdout; serve: stdout, as Cloud Functions does),
-// including their own failure; the other commands print plain text.
+// Exit status: 0 on success, 1 when the command ran and failed, 2 when it
+// could not run as given: a usage error, a missing or invalid setting in the
+// environment (cli.ErrConfig: serve without its configuration, dev with a bad
+// CIO_ACTIONS, backfill without CIO_APP_API_KEY, ...), or a data directory
+// another process (a running dev) holds; 3 when forget must be run again at
+// the time it printed (docs/privacy.md).
+// Every command reports its failure as one plain line on stderr,
+// "cioevents: <command>: <what happened, what to change>". While they run,
+// `dev` and `serve` write JSON log lines on their log stream (dev: stderr,
+// its banner on stdout; serve: stdout, as Cloud Functions does).
 package main
 
 import (
@@ -31,6 +35,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -121,15 +126,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cioevents: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	os.Exit(exitCode(cli.AsUsage(os.Args[1], err), logging.Stderr()))
+	os.Exit(exitCode(os.Args[1], cli.AsUsage(os.Args[1], err), logging.Stderr()))
 }
 
-// exitCode reports err (already logged if it is a loggedError) and maps it
-// to the exit status.
-func exitCode(err error, stderr io.Writer) int {
+// exitCode reports err of command cmd and maps it to the exit status.
+func exitCode(cmd string, err error, stderr io.Writer) int {
 	var ue usageError
 	var cue *cli.UsageError
-	var le loggedError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
@@ -138,22 +141,36 @@ func exitCode(err error, stderr io.Writer) int {
 		fallthrough
 	case errors.As(err, &ue):
 		if ue.msg != "" {
-			fmt.Fprintf(stderr, "cioevents %s: %s\nRun 'cioevents %s -h' for usage.\n", ue.cmd, ue.msg, ue.cmd)
+			fmt.Fprintf(stderr, "%s (run 'cioevents %s -h' for usage)\n", failureLine(ue.cmd, errors.New(ue.msg)), ue.cmd)
 		}
 		return 2
-	case errors.As(err, &le):
-		return 1
 	case errors.Is(err, forget.ErrRerun):
 		// Done so far, and not finished: forget printed when to run again.
-		fmt.Fprintln(stderr, "cioevents:", err)
+		fmt.Fprintln(stderr, failureLine(cmd, err))
 		return 3
-	case errors.Is(err, datadir.ErrHeld):
-		// Not a failure of the command: it refused to write under dev.
-		fmt.Fprintln(stderr, "cioevents:", err)
+	case errors.Is(err, datadir.ErrHeld), errors.Is(err, cli.ErrConfig):
+		// Not a failure of the command: it could not start as set up.
+		fmt.Fprintln(stderr, failureLine(cmd, err))
 		return 2
 	}
-	fmt.Fprintln(stderr, "cioevents:", err)
+	fmt.Fprintln(stderr, failureLine(cmd, err))
 	return 1
+}
+
+// failureLine is err as one line, "cioevents: <cmd>: …": a multi-line error
+// (several bad variables, a tool's output) has its lines joined.
+func failureLine(cmd string, err error) string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	msg := strings.Join(lines, "; ")
+	if !strings.HasPrefix(msg, cmd+": ") {
+		msg = cmd + ": " + msg
+	}
+	return "cioevents: " + msg
 }
 
 // usageError is a mistake in the command line; msg is empty when the flag
@@ -161,11 +178,6 @@ func exitCode(err error, stderr io.Writer) int {
 type usageError struct{ cmd, msg string }
 
 func (e usageError) Error() string { return "cioevents " + e.cmd + ": " + e.msg }
-
-// loggedError was already written as a JSON log line.
-type loggedError struct{ error }
-
-func (e loggedError) Unwrap() error { return e.error }
 
 // parse parses a command's flags and refuses positional arguments, which no
 // command takes: a stray word is a typo, not something to ignore.
@@ -195,17 +207,13 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 	log := logging.New(stderr, os.Getenv(config.EnvLogLevel))
 	// Libraries that use the log package write JSON lines too.
 	slog.SetDefault(log)
-	fail := func(err error) error {
-		log.Error("cioevents dev failed", "error", err.Error())
-		return loggedError{err}
-	}
 	if servetarget.Hidden != "" {
 		log.Info("FUNCTION_TARGET is ignored by dev; it selects the function of `cioevents serve`",
 			"function_target", servetarget.Hidden)
 	}
 	s, err := devstack.Start(ctx, devstack.Options{Addr: *addr, DataDir: *dir, Live: *live, Logger: log})
 	if err != nil {
-		return fail(flagHint(err))
+		return flagHint(err)
 	}
 	defer s.Close()
 	fmt.Fprintf(out, `cioevents dev is running (JSON logs on stderr)
@@ -217,19 +225,33 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
   actions      %s
 
 Send every sample event:
-  go run ./cmd/cioevents send --url %s --key %s --all
+  %s send --url %s --key %s --all
 
 A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
 State in %s survives a restart.
 `, s.URL, s.Key, s.KeySource, s.PubSub, s.Ledger, s.DataDir+"/"+warehouse.EventsFile,
-		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, s.URL, s.Key, s.DataDir)
+		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, invokedAs(os.Args[0]), s.URL, s.Key, s.DataDir)
 	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
 	if err := s.Close(); err != nil {
-		return fail(err)
+		return err
 	}
 	fmt.Fprintln(out, s.Health.Summary())
 	return nil
+}
+
+// invokedAs is how to run this binary again, as the banner prints it: the
+// path it was started by, or `go run ./cmd/cioevents` when `go run` built it
+// into a temporary go-build directory, which is gone once it exits.
+func invokedAs(arg0 string) string {
+	slash := filepath.ToSlash(arg0)
+	if strings.Contains(slash, "/go-build") && filepath.Base(filepath.Dir(arg0)) == "exe" {
+		return "go run ./cmd/cioevents"
+	}
+	if strings.ContainsAny(arg0, " \t'\"") {
+		return "'" + strings.ReplaceAll(arg0, "'", `'\''`) + "'"
+	}
+	return arg0
 }
 
 // flagHint names the dev flag behind a start-up failure and how to fix it.
@@ -276,43 +298,56 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parse(fl, args, stderr); err != nil {
 		return err
 	}
+	target := servetarget.Target()
+	var names []string
+	switch target {
+	case receiver.Name, processor.Name:
+		names = []string{target}
+	case "":
+		names = []string{receiver.Name, processor.Name}
+	default:
+		return cli.Config(fmt.Errorf("FUNCTION_TARGET=%q is neither %s nor %s; set one of them, or unset it to serve both",
+			target, receiver.Name, processor.Name))
+	}
+	host, port, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return usageError{cmd: "serve", msg: fmt.Sprintf("--addr %q: %v (want host:port, e.g. 127.0.0.1:8080)", *addr, err)}
+	}
+	// What a deployment's init refuses, serve refuses, whether it serves
+	// one function or both: never an unconfigured function answering 503.
+	for _, name := range names {
+		if err := configured(ctx, name); err != nil {
+			return err
+		}
+	}
+	// functions-framework listens by itself and says nothing about it, so
+	// the address is checked first to name the flag when it is taken.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w; choose another address with --addr or PORT", *addr, err)
+	}
+	ln.Close()
 	// As deployed: every line the functions and functions-framework print
-	// becomes one JSON object on stdout (already so when FUNCTION_TARGET is
-	// set; the root package's init did it).
+	// becomes one JSON object on stdout.
 	if err := logging.RouteProcessOutput(); err != nil {
 		return err
 	}
 	defer logging.FlushProcessOutput()
 	log := logging.New(logging.Stdout(), os.Getenv(config.EnvLogLevel))
 	slog.SetDefault(log)
-	fail := func(err error) error {
-		log.Error("cioevents serve failed", "error", err.Error())
-		return loggedError{err}
-	}
-	// A known FUNCTION_TARGET with a bad configuration never gets here: the
-	// function's own init refuses to start, exactly as in a deployment.
-	target := os.Getenv(servetarget.Env)
 	paths := map[string]string{}
-	switch target {
-	case receiver.Name, processor.Name:
+	if target != "" {
 		paths[target] = "/"
-	case "":
-		paths[receiver.Name], paths[processor.Name] = "/"+receiver.Name, "/"+processor.Name
-	default:
-		return fail(fmt.Errorf("FUNCTION_TARGET=%q is neither %s nor %s; set one of them, or unset it to serve both",
-			target, receiver.Name, processor.Name))
+		// Hidden until now (servetarget), so no function's init exited
+		// before this check; functions-framework reads it to serve one.
+		if err := os.Setenv(servetarget.Env, target); err != nil {
+			return err
+		}
+	} else {
+		for _, name := range names {
+			paths[name] = "/" + name
+		}
 	}
-	host, port, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return fail(fmt.Errorf("--addr %q: %w (want host:port, e.g. 127.0.0.1:8080)", *addr, err))
-	}
-	// functions-framework listens by itself and says nothing about it, so
-	// the address is checked first to name the flag when it is taken.
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fail(fmt.Errorf("--addr %s: %w; choose another address with --addr or PORT", *addr, err))
-	}
-	ln.Close()
 	for name, p := range paths {
 		log.Info("serving", "function", name, "url", "http://"+displayHost(host)+":"+port+p)
 	}
@@ -320,11 +355,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() { errc <- funcframework.StartHostPort(host, port) }()
 	select {
 	case err := <-errc:
-		return fail(fmt.Errorf("--addr %s: %w", *addr, err))
+		return fmt.Errorf("--addr %s: %w", *addr, err)
 	case <-ctx.Done():
 		log.Info("stopping")
 		return nil
 	}
+}
+
+// configured checks function name's configuration as its init does in a
+// deployment whose FUNCTION_TARGET names it.
+func configured(ctx context.Context, name string) error {
+	var err error
+	switch name {
+	case receiver.Name:
+		_, err = config.LoadReceiver(os.Getenv)
+	case processor.Name:
+		_, err = processor.New(ctx, os.Getenv, processor.Overrides{CheckOnly: true})
+	}
+	if err != nil {
+		return cli.Config(fmt.Errorf("%s refuses to start: invalid configuration: %w", name, err))
+	}
+	return nil
 }
 
 func displayHost(h string) string {

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,34 +131,47 @@ func TestHelpExitsZero(t *testing.T) {
 }
 
 // TestFunctionTargetOnlyConcernsServe: an exported FUNCTION_TARGET does not
-// reach the functions' init in other commands, yet serve still refuses to
-// start a misconfigured function, as a deployment does.
+// reach the functions' init in other commands, and serve refuses to start a
+// misconfigured function, as a deployment does, whether FUNCTION_TARGET
+// names it or serve would run both: exit 2 and one line naming the
+// function, nothing served.
 func TestFunctionTargetOnlyConcernsServe(t *testing.T) {
-	for _, target := range []string{"ReceiveWebhook", "ProcessEvent"} {
+	for _, target := range []string{"ReceiveWebhook", "ProcessEvent", ""} {
 		r := run(t, []string{"FUNCTION_TARGET=" + target}, "schema")
 		if r.code != 0 || !json.Valid([]byte(r.stdout)) {
 			t.Errorf("FUNCTION_TARGET=%s schema: exit %d, stdout %.80q, stderr %s", target, r.code, r.stdout, r.stderr)
 		}
 		r = run(t, []string{"FUNCTION_TARGET=" + target}, "serve", "--addr", "127.0.0.1:0")
-		if r.code == 0 || !strings.Contains(r.stdout, "refuses to start") {
-			t.Errorf("FUNCTION_TARGET=%s serve without configuration: exit %d, stdout %s", target, r.code, r.stdout)
+		want := "cioevents: serve: " + target + " refuses to start: invalid configuration: "
+		if target == "" {
+			want = "cioevents: serve: ReceiveWebhook refuses to start: invalid configuration: "
 		}
-		assertJSONLines(t, r.stdout)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Errorf("FUNCTION_TARGET=%s serve without configuration: exit %d, want 2 and one line %q…\nstdout %s\nstderr %s",
+				target, r.code, want, r.stdout, r.stderr)
+		}
 	}
 }
 
-func assertJSONLines(t *testing.T, s string) {
-	t.Helper()
+// lastPlainLine is the only line of s that is not a JSON log line; "" when
+// there is none or more than one.
+func lastPlainLine(s string) string {
+	var plain []string
 	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
 		if l != "" && !json.Valid([]byte(l)) {
-			t.Errorf("not a JSON line: %q", l)
+			plain = append(plain, l)
 		}
 	}
+	if len(plain) != 1 {
+		return ""
+	}
+	return plain[0]
 }
 
-// TestDevFailsFastNamingTheCause: a dead emulator host, a taken port and a
-// data dir that is a file each stop dev at once with the variable or flag
-// to fix, as one JSON line on stderr.
+// TestDevFailsFastNamingTheCause: a dead emulator host, a taken port, a
+// data dir that is a file and a bad setting each stop dev at once with the
+// variable or flag to fix, as one plain line on stderr, like every command:
+// exit 1 for what failed, 2 for a setting it cannot run with.
 func TestDevFailsFastNamingTheCause(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -170,21 +187,24 @@ func TestDevFailsFastNamingTheCause(t *testing.T) {
 		env  []string
 		args []string
 		want string
+		code int
 	}{
-		{"pubsub emulator host", []string{"PUBSUB_EMULATOR_HOST=127.0.0.1:1"}, nil, "PUBSUB_EMULATOR_HOST=127.0.0.1:1"},
-		{"firestore emulator host", []string{"FIRESTORE_EMULATOR_HOST=127.0.0.1:1"}, nil, "FIRESTORE_EMULATOR_HOST=127.0.0.1:1"},
-		{"port taken", nil, []string{"--addr", ln.Addr().String()}, "--addr"},
-		{"data dir is a file", nil, []string{"--data-dir", file}, "--data-dir"},
-		{"bad policy", []string{"CIO_ACTIONS={"}, nil, "CIO_ACTIONS"},
-		{"live without credentials", nil, []string{"--live"}, "CIO_TRACK_API_KEY"},
+		{"pubsub emulator host", []string{"PUBSUB_EMULATOR_HOST=127.0.0.1:1"}, nil, "PUBSUB_EMULATOR_HOST=127.0.0.1:1", 1},
+		{"firestore emulator host", []string{"FIRESTORE_EMULATOR_HOST=127.0.0.1:1"}, nil, "FIRESTORE_EMULATOR_HOST=127.0.0.1:1", 1},
+		{"port taken", nil, []string{"--addr", ln.Addr().String()}, "--addr", 1},
+		{"data dir is a file", nil, []string{"--data-dir", file}, "--data-dir", 1},
+		{"bad policy", []string{"CIO_ACTIONS={"}, nil, "CIO_ACTIONS", 2},
+		{"live without credentials", nil, []string{"--live"}, "CIO_TRACK_API_KEY", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
 			r := run(t, tc.env, args...)
-			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
-				t.Fatalf("exit %d, want 1 with %q in stderr:\n%s", r.code, tc.want, r.stderr)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want %d with %q in stderr:\n%s", r.code, tc.code, tc.want, r.stderr)
 			}
-			assertJSONLines(t, r.stderr)
+			if last := lastPlainLine(r.stderr); !strings.HasPrefix(last, "cioevents: dev: ") || !strings.Contains(last, tc.want) {
+				t.Errorf("the failure is not one plain line \"cioevents: dev: …\" naming %s:\n%s", tc.want, r.stderr)
+			}
 			if strings.Contains(r.stdout, "is running") {
 				t.Errorf("printed the banner although it failed: %s", r.stdout)
 			}
@@ -202,5 +222,76 @@ func TestSendToNothingNamesURL(t *testing.T) {
 	r := run(t, nil, "send", "--url", "http://"+addr+"/", "--key", "k", "--event", "email.bounced")
 	if r.code != 1 || !strings.Contains(r.stderr, "--url") || strings.Contains(r.stdout, "req/s") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRunningDev: the banner's send command is this binary as invoked, and
+// works from another directory; while dev runs, every command that would
+// write its data dir refuses the same way: exit 2, one line naming the
+// holder and nothing else.
+func TestRunningDev(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, built(t), "dev", "--addr", "127.0.0.1:0", "--data-dir", dir, "--health-every", "0")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	sc := bufio.NewScanner(stdout)
+	var sendLine string
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Send every sample event") && sc.Scan() {
+			sendLine = strings.TrimSpace(sc.Text())
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if !strings.HasPrefix(sendLine, built(t)+" send --url http://127.0.0.1:") || !strings.HasSuffix(sendLine, " --all") {
+		t.Fatalf("banner's send line %q; want %s send --url … --all\nstderr: %s", sendLine, built(t), stderr.String())
+	}
+	args := strings.Fields(sendLine)
+	if r := run(t, nil, args[1:]...); r.code != 0 {
+		t.Errorf("the banner's command %q: exit %d\n%s%s", sendLine, r.code, r.stdout, r.stderr)
+	}
+
+	holder := regexp.MustCompile(`^cioevents: (dev|forget|backfill): data directory ` + regexp.QuoteMeta(dir) +
+		` is in use by cioevents dev at 127\.0\.0\.1:0 \(pid ` + strconv.Itoa(cmd.Process.Pid) + `, since [0-9TZ:-]+\)$`)
+	for _, args := range [][]string{
+		{"dev", "--addr", "127.0.0.1:0", "--data-dir", dir},
+		{"forget", "--email", "a@example.com", "--data-dir", dir},
+		{"backfill", "--since", "1d", "--data-dir", dir, "--app-api-url", "http://127.0.0.1:1"},
+	} {
+		r := run(t, []string{"CIO_APP_API_KEY=app-key"}, args...)
+		if line := lastPlainLine(r.stderr); r.code != 2 || !holder.MatchString(line) {
+			t.Errorf("%s beside a running dev: exit %d, want 2 and one line matching %s\nstderr: %s", args[0], r.code, holder, r.stderr)
+		}
+	}
+}
+
+func TestInvokedAs(t *testing.T) {
+	for _, tc := range []struct{ arg0, want string }{
+		{"/tmp/go-build1234/b001/exe/cioevents", "go run ./cmd/cioevents"},
+		{"/home/me/.cache/tmp/go-build99/b001/exe/cioevents", "go run ./cmd/cioevents"},
+		{"cioevents", "cioevents"},
+		{"./cioevents", "./cioevents"},
+		{"/usr/local/bin/cioevents", "/usr/local/bin/cioevents"},
+		{"/home/me/go/bin/cioevents", "/home/me/go/bin/cioevents"},
+		{"/opt/my tools/cioevents", "'/opt/my tools/cioevents'"},
+	} {
+		if got := invokedAs(tc.arg0); got != tc.want {
+			t.Errorf("invokedAs(%q) = %q, want %q", tc.arg0, got, tc.want)
+		}
 	}
 }

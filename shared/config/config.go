@@ -200,6 +200,40 @@ func (r *reader) fail(name, format string, args ...any) {
 	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 }
 
+// CheckSecret refuses a secret whose value is wrapped in quotes, "abc" or
+// 'abc': an env file that keeps quotes (docker --env-file does) hands them
+// on, and a key taken with its quotes fails every signature or call far from
+// the cause. Refused rather than unquoted: a quote can belong to a secret,
+// so only the operator can tell, and the fix is one edit. The message names
+// the variable, never the value.
+func CheckSecret(name, v string) error {
+	if q := quotedWith(v); q != "" {
+		return fmt.Errorf("%s: %s", name, quotedMsg(q))
+	}
+	return nil
+}
+
+func quotedWith(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[:1]
+	}
+	return ""
+}
+
+func quotedMsg(q string) string {
+	return "the value is wrapped in quotes (" + q + "…" + q + "), which would be taken as part of the secret: remove them"
+}
+
+// secret reads a secret variable, trimmed, refusing it wrapped in quotes.
+func (r *reader) secret(name string) string {
+	v := strings.TrimSpace(r.get(name))
+	if err := CheckSecret(name, v); err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return v
+}
+
 func (r *reader) str(name, def string) string {
 	if v := strings.TrimSpace(r.get(name)); v != "" {
 		return v
@@ -344,6 +378,9 @@ func ParseSigningKeys(v string) ([]SigningKey, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, fmt.Errorf("%s: is required: no signing key, so no request can be verified and the receiver will not serve", EnvSigningKeys)
 	}
+	if err := CheckSecret(EnvSigningKeys, v); err != nil {
+		return nil, err
+	}
 	var keys []SigningKey
 	var errs []error
 	fail := func(format string, args ...any) {
@@ -356,6 +393,10 @@ func ParseSigningKeys(v string) ([]SigningKey, error) {
 			fail("key %d is empty (stray comma?)", i+1)
 			continue
 		}
+		if q := quotedWith(entry); q != "" {
+			fail("key %d: %s", i+1, quotedMsg(q))
+			continue
+		}
 		k := SigningKey{Workspace: workspace.Default, Key: []byte(entry)}
 		if name, key, named := strings.Cut(entry, "="); named {
 			name, key = strings.TrimSpace(name), strings.TrimSpace(key)
@@ -366,6 +407,9 @@ func ParseSigningKeys(v string) ([]SigningKey, error) {
 			case strings.Trim(key, "=") == "":
 				// Not quoting name: "abc==" is a key, not workspace abc.
 				fail("key %d is empty or only \"=\" after its name: a key containing \"=\" must be written with its name (default=<key>)", i+1)
+				continue
+			case quotedWith(key) != "":
+				fail("key %d (workspace %s): %s", i+1, name, quotedMsg(quotedWith(key)))
 				continue
 			}
 			k = SigningKey{Workspace: name, Key: []byte(key)}
@@ -403,8 +447,8 @@ func LoadProcessor(get Getenv) (Processor, error) {
 		Dataset:       r.str(EnvDataset, DefaultDataset),
 		Table:         r.str(EnvTable, DefaultTable),
 		RejectedTable: r.str(EnvRejectedTable, DefaultRejected),
-		SiteID:        strings.TrimSpace(get(EnvSiteID)),
-		TrackAPIKey:   strings.TrimSpace(get(EnvTrackAPIKey)),
+		SiteID:        r.secret(EnvSiteID),
+		TrackAPIKey:   r.secret(EnvTrackAPIKey),
 		Region:        strings.ToLower(r.str(EnvRegion, "us")),
 		Actions:       strings.TrimSpace(get(EnvActions)),
 		AllowSuppress: r.boolean(EnvAllowSuppress, false),
@@ -476,6 +520,10 @@ func parseWorkspaceCredentials(r *reader, v, defaultRegion string) map[string]Tr
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
+	if err := CheckSecret(EnvWorkspaceCredentials, v); err != nil {
+		r.errs = append(r.errs, err)
+		return nil
+	}
 	out := map[string]TrackCredentials{}
 	for i, entry := range strings.Split(v, ",") {
 		name, creds, ok := strings.Cut(strings.TrimSpace(entry), "=")
@@ -497,6 +545,10 @@ func parseWorkspaceCredentials(r *reader, v, defaultRegion string) map[string]Tr
 		}
 		if _, dup := out[name]; dup {
 			r.fail(EnvWorkspaceCredentials, "entry %d: workspace %s is listed twice", i+1, name)
+			continue
+		}
+		if q := quotedWith(parts[0]) + quotedWith(parts[1]); q != "" {
+			r.fail(EnvWorkspaceCredentials, "entry %d (workspace %s): %s", i+1, name, quotedMsg(q[:1]))
 			continue
 		}
 		c := TrackCredentials{SiteID: parts[0], APIKey: parts[1], Region: defaultRegion}

@@ -27,7 +27,7 @@ func Vars() []Var {
 			Doc: "comma-separated signing keys, each `key` (workspace `default`) or `name=key` ([workspaces.md](workspaces.md)); " +
 				"several keys allow a rotation without downtime ([http.md](http.md#signatures-and-the-timestamp-policy))"},
 		{Name: EnvMaxAge, Reader: "receiver", Default: "192h",
-			Doc: "oldest accepted `X-CIO-Timestamp` (1m–720h): Customer.io retries for 7 days, and the `event_id` ledger, not the clock, stops replays"},
+			Doc: "oldest accepted `X-CIO-Timestamp` (1m–720h): Customer.io retries for 7 days, and the ledger (one entry per event identity), not the clock, stops replays"},
 		{Name: EnvMaxAhead, Reader: "receiver", Default: "1h", Doc: "furthest-ahead accepted timestamp (1s–24h)"},
 		{Name: EnvMaxBodyBytes, Reader: "receiver", Default: "1048576",
 			Doc: "larger bodies are published as an `oversized` stub (1 KiB–9.9 MB). Content-bearing `*_sent` events weigh KB " +

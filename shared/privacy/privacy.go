@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -114,9 +115,14 @@ func Parse(spec string, key []byte) (*Policy, error) {
 	return p, nil
 }
 
-// FromEnv reads CIO_PII and CIO_PII_KEY.
+// FromEnv reads CIO_PII and CIO_PII_KEY; a key wrapped in quotes is
+// refused, as every secret is (config.CheckSecret).
 func FromEnv(getenv func(string) string) (*Policy, error) {
-	return Parse(getenv(EnvPolicy), []byte(getenv(EnvKey)))
+	key := getenv(EnvKey)
+	if err := config.CheckSecret(EnvKey, key); err != nil {
+		return nil, err
+	}
+	return Parse(getenv(EnvPolicy), []byte(key))
 }
 
 // Action returns the action for field.

@@ -16,7 +16,7 @@ resource "google_bigquery_table" "events" {
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.events.dataset_id
   table_id    = var.events_table
-  description = "One row per delivery of a Customer.io event; query events_deduped for one row per event_id."
+  description = "One row per delivery of a Customer.io event; query events_deduped for one row per event: (delivery_id, metric), plus event_time for metrics that repeat; event_id only without a delivery_id."
 
   schema = file("${path.module}/schema/events.json")
 
@@ -52,14 +52,15 @@ resource "google_bigquery_table" "rejected_events" {
 }
 
 # Insert IDs dedupe only best-effort, so this view is the last guard: one row
-# per event identity (docs/backfill.md: delivery and metric, else event_id),
+# per event identity (docs/backfill.md: delivery_id and metric, plus event_time
+# for metrics that repeat; event_id only without a delivery_id),
 # the webhook's row before a backfilled one. The SQL is generated from
 # cmd/cioevents/internal/funnel, like the reporting views.
 resource "google_bigquery_table" "events_deduped" {
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.events.dataset_id
   table_id    = "${var.events_table}_deduped"
-  description = "events with one row per event identity (delivery and metric, else event_id). Filter on event_time, as on the table."
+  description = "events with one row per event identity: (delivery_id, metric), plus event_time for metrics that repeat; event_id only without a delivery_id. Filter on event_time, as on the table."
 
   view {
     use_legacy_sql = false

@@ -3,7 +3,9 @@
 // for the backfill GET /v1/messages, the list of deliveries with the time each
 // reached each metric. It pages with the start/next cursor, keeps every
 // request within the API's 6-month window, stays under its 10 requests/s
-// limit and honours 429 with Retry-After.
+// limit and honours 429 with Retry-After. A call that gets no answer says
+// so on stderr every ProgressEvery and fails after DefaultBudget, naming the
+// host (wait.go).
 package appapi
 
 import (
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,7 +24,9 @@ import (
 	customerio "github.com/customerio/go-customerio/v3"
 	"golang.org/x/time/rate"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/shared/cioregion"
+	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/event"
 )
 
@@ -49,13 +54,27 @@ type Config struct {
 	Region string
 	// BaseURL overrides the host, for the fake or a proxy.
 	BaseURL string
-	// HTTPClient defaults to a client with a 60 s timeout.
+	// HTTPClient defaults to a client with a 60 s timeout and dial, TLS and
+	// response-header timeouts (see defaultHTTPClient).
 	HTTPClient *http.Client
 	// RateLimit in requests/s; default RateLimit.
 	RateLimit float64
 	// MaxAttempts bounds how often one page is requested on 429 or 5xx
 	// (default 8).
 	MaxAttempts int
+	// Budget bounds how long one call waits for an answer, its retries
+	// included (default DefaultBudget). Any answer restarts it, a 429 or a
+	// 5xx too: a host that answers is reachable, and its Retry-After is
+	// honoured however long.
+	Budget time.Duration
+	// Progress receives a line every ProgressEvery while a call waits for an
+	// answer (default os.Stderr), "cioevents: <Command>: waiting for <host>
+	// (4 s)…"; Command defaults to the command line's first word.
+	Progress io.Writer
+	Command  string
+	// Clock times the progress lines and the budget (default the real
+	// clock), so tests need not wait.
+	Clock Clock
 }
 
 // Client lists deliveries. Safe for concurrent use.
@@ -66,12 +85,22 @@ type Client struct {
 	lim      *rate.Limiter
 	attempts int
 	sleep    func(context.Context, time.Duration) error
+	wait     waiting
 }
 
-// New validates cfg. Errors never include the key.
+// New validates cfg. Errors never include the key; each is a setting the
+// command cannot run with (cli.ErrConfig).
 func New(cfg Config) (*Client, error) {
+	c, err := build(cfg)
+	return c, cli.Config(err)
+}
+
+func build(cfg Config) (*Client, error) {
 	if strings.TrimSpace(cfg.Key) == "" {
 		return nil, errors.New("appapi: App API key is empty")
+	}
+	if err := config.CheckSecret(EnvKey, cfg.Key); err != nil {
+		return nil, fmt.Errorf("appapi: %w", err)
 	}
 	base, err := BaseURL(cfg.Region, cfg.BaseURL)
 	if err != nil {
@@ -79,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+		hc = defaultHTTPClient()
 	}
 	limit := cfg.RateLimit
 	if limit <= 0 {
@@ -89,8 +118,22 @@ func New(cfg Config) (*Client, error) {
 	if attempts <= 0 {
 		attempts = 8
 	}
+	w, err := newWaiting(cfg, base)
+	if err != nil {
+		return nil, err
+	}
 	return &Client{base: base, key: strings.TrimSpace(cfg.Key), http: hc, lim: rate.NewLimiter(rate.Limit(limit), 1),
-		attempts: attempts, sleep: sleepCtx}, nil
+		attempts: attempts, sleep: sleepCtx, wait: w}, nil
+}
+
+// defaultHTTPClient bounds each step of one attempt, so a host that takes
+// the connection and never answers costs one attempt, not the whole budget.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 20 * time.Second
+	return &http.Client{Transport: t, Timeout: 60 * time.Second}
 }
 
 // BaseURL is the App API host of region, or override when set.
@@ -170,27 +213,47 @@ func (c *Client) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	var page Page
+	err = c.retry(ctx, "GET /v1/messages", func(ctx context.Context) (time.Duration, error) {
+		p, wait, err := c.get(ctx, u)
+		page = p
+		return wait, err
+	})
+	return page, err
+}
+
+// retry makes one call: once is an attempt, whose wait < 0 means do not
+// retry, 0 back off, > 0 the server's Retry-After. It waits for the rate
+// limiter before each attempt, retries up to c.attempts times, and gives up
+// when the host leaves the call without an answer for the budget.
+func (c *Client) retry(ctx context.Context, what string, once func(context.Context) (time.Duration, error)) error {
+	w := c.wait.start(ctx, what)
+	defer w.stop()
 	var last error
 	for attempt := 1; attempt <= c.attempts; attempt++ {
-		if err := c.lim.Wait(ctx); err != nil {
-			return Page{}, err
+		if err := c.lim.Wait(w.ctx); err != nil {
+			return w.err(err, last)
 		}
-		page, wait, err := c.get(ctx, u)
+		w.begin()
+		wait, err := once(w.attemptCtx())
 		if err == nil {
-			return page, nil
+			return nil
+		}
+		if wait > 0 {
+			w.answered() // only an answer carries a Retry-After
 		}
 		if wait < 0 {
-			return Page{}, err
+			return w.err(err, last)
 		}
 		last = err
 		if wait == 0 {
 			wait = min(time.Duration(1<<min(attempt-1, 5))*time.Second, 30*time.Second)
 		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return Page{}, err
+		if err := c.sleep(w.ctx, wait); err != nil {
+			return w.err(err, last)
 		}
 	}
-	return Page{}, fmt.Errorf("appapi: gave up after %d attempts: %w", c.attempts, last)
+	return fmt.Errorf("appapi: gave up after %d attempts: %w", c.attempts, last)
 }
 
 func (c *Client) url(q Query) (string, error) {

@@ -126,27 +126,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return fmt.Errorf("appapi: %w", err)
 		}
 	}
-	var last error
-	for attempt := 1; attempt <= c.attempts; attempt++ {
-		if err := c.lim.Wait(ctx); err != nil {
-			return err
-		}
-		wait, err := c.call(ctx, method, path, body, out)
-		if err == nil {
-			return nil
-		}
-		if wait < 0 {
-			return err
-		}
-		last = err
-		if wait == 0 {
-			wait = min(time.Duration(1<<min(attempt-1, 5))*time.Second, 30*time.Second)
-		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("appapi: gave up after %d attempts: %w", c.attempts, last)
+	return c.retry(ctx, method+" "+path, func(ctx context.Context) (time.Duration, error) {
+		return c.call(ctx, method, path, body, out)
+	})
 }
 
 func (c *Client) call(ctx context.Context, method, path string, body []byte, out any) (time.Duration, error) {

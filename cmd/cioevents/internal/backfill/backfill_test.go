@@ -606,3 +606,23 @@ func TestFlags(t *testing.T) {
 		t.Errorf("no App API key: %v", r.err)
 	}
 }
+
+// A dry run prints its figures only when it finished: the zero table of a
+// run the App API failed would read as "nothing is missing".
+func TestDryRunPrintsNoResultWhenItFails(t *testing.T) {
+	fake, _ := newFake(t, 20, 16)
+	dir := t.TempDir()
+	fake.FailNext(1, http.StatusBadRequest, "")
+	r := run(context.Background(), fake, backfill.Env{}, "--since", "30d", "--dry-run", "--data-dir", dir)
+	if r.err == nil || r.stdout != "" {
+		t.Errorf("failed dry run: err %v, stdout %q; want an error and no result", r.err, r.stdout)
+	}
+	r = run(context.Background(), fake, backfill.Env{}, "--since", "30d", "--dry-run", "--data-dir", dir)
+	if r.err != nil || !strings.Contains(r.stdout, "dry run: nothing was written") {
+		t.Errorf("dry run: err %v, stdout %q; want the result", r.err, r.stdout)
+	}
+	if r := run(context.Background(), fake, backfill.Env{}, "--since", "30d", "--app-api-timeout", "0s"); r.err == nil ||
+		!strings.Contains(r.err.Error(), "--app-api-timeout") {
+		t.Errorf("--app-api-timeout 0s: %v", r.err)
+	}
+}

@@ -100,6 +100,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	cpPath := fl.String("checkpoint", "", "resume file (default: "+CheckpointFile+" in --data-dir, else in the working directory)")
 	conc := fl.Int("concurrency", 64, "events stored at once (each waits on the ledger and the insert in turn)")
 	apiRate := fl.Float64("app-api-rate", appapi.RateLimit, "App API requests/s (lower it to leave room for other App API users)")
+	apiTimeout := fl.Duration("app-api-timeout", appapi.DefaultBudget, "give up on an App API call the host leaves this long without an answer, retries included")
 	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
@@ -126,10 +127,14 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if !from.Before(to) {
 		return cli.Usagef("backfill", "--since must be before --until")
 	}
+	if *apiTimeout <= 0 {
+		return cli.Usagef("backfill", "--app-api-timeout %s must be positive", *apiTimeout)
+	}
 	client, err := appapi.New(appapi.Config{Key: e.Getenv(EnvAppAPIKey), Region: e.Getenv(config.EnvRegion),
-		BaseURL: *apiURL, HTTPClient: e.HTTPClient, RateLimit: *apiRate})
+		BaseURL: *apiURL, HTTPClient: e.HTTPClient, RateLimit: *apiRate, Budget: *apiTimeout,
+		Progress: e.Stderr, Command: "backfill"})
 	if err != nil {
-		return fmt.Errorf("%w (set %s)", err, EnvAppAPIKey)
+		return cli.Config(fmt.Errorf("%w (set %s)", err, EnvAppAPIKey))
 	}
 	o := Options{
 		Lister: client, Since: from, Until: to, DryRun: *dry, Concurrency: *conc, Progress: e.Stderr, Now: e.Now,
@@ -181,22 +186,11 @@ func Command(ctx context.Context, args []string, e Env) error {
 		o.Processor.Fault = e.Fault
 	}
 	rep, err := Run(ctx, o)
-	if *dry {
-		rep.Recon.Print(e.Stdout)
-		fmt.Fprintln(e.Stdout, "dry run: nothing was written")
-	}
-	resumed := ""
-	if rep.Resumed {
-		resumed = " (resumed from checkpoint)"
-	}
-	forgotten := ""
-	if rep.Forgotten > 0 {
-		forgotten = fmt.Sprintf(", %d forgotten (not stored)", rep.Forgotten)
-	}
-	fmt.Fprintf(e.Stdout, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected%s\n",
-		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected, forgotten)
-	if *catchUp {
-		fmt.Fprintf(e.Stdout, "catch-up: actions made for %d stored pairs\n", rep.Acted)
+	// A dry run's result is its figures: those of a failed run would read
+	// as the answer, so it prints none. A real run's counts say what was
+	// stored before the failure, which holds.
+	if !*dry || err == nil {
+		printResult(e.Stdout, rep, *dry, *catchUp)
 	}
 	// One JSON line for the log-based alerting: a failure, or a nightly
 	// reconciliation that found gaps.
@@ -216,6 +210,26 @@ func Command(ctx context.Context, args []string, e Env) error {
 	return err
 }
 
+func printResult(out io.Writer, rep Report, dry, catchUp bool) {
+	if dry {
+		rep.Recon.Print(out)
+		fmt.Fprintln(out, "dry run: nothing was written")
+	}
+	resumed := ""
+	if rep.Resumed {
+		resumed = " (resumed from checkpoint)"
+	}
+	forgotten := ""
+	if rep.Forgotten > 0 {
+		forgotten = fmt.Sprintf(", %d forgotten (not stored)", rep.Forgotten)
+	}
+	fmt.Fprintf(out, "backfill%s: %d pages, %d deliveries, %d events: %d already stored, %d added, %d duplicate, %d rejected%s\n",
+		resumed, rep.Pages, rep.Deliveries, rep.Events, rep.Present, rep.Added, rep.Duplicate, rep.Rejected, forgotten)
+	if catchUp {
+		fmt.Fprintf(out, "catch-up: actions made for %d stored pairs\n", rep.Acted)
+	}
+}
+
 // local stores into dir as `cioevents dev` does: NDJSON rows, dev's own
 // ledger file (so that dev, run on dir later, finds what backfill stored and
 // acted on, and the other way round), and actions (if applied) into
@@ -223,7 +237,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Processor, []func() error, error) {
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, cli.Config(err)
 	}
 	// The files and ledger are dev's: never written under a running dev.
 	held, err := datadir.Acquire(dir, "cioevents backfill")
@@ -298,7 +312,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	}
 	cfg, err := config.LoadProcessor(getenv)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("backfill configuration: %w", err)
+		return nil, nil, nil, cli.Config(fmt.Errorf("backfill configuration: %w", err))
 	}
 	policy, err := actions.ParsePolicy(policyText(ws, cfg.Actions, cfg.WorkspaceActions), cfg.AllowSuppress)
 	if err != nil {
@@ -325,7 +339,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	closers = append(closers, fs.Close)
 	pii, err := privacy.FromEnv(e.Getenv)
 	if err != nil {
-		return nil, nil, closers, err
+		return nil, nil, closers, cli.Config(err)
 	}
 	w, err := warehouse.NewBigQuery(ctx, cfg.Project, cfg.Dataset, cfg.Table, cfg.RejectedTable, e.BigQueryOptions...)
 	if err != nil {

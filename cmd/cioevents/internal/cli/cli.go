@@ -59,3 +59,23 @@ func AsUsage(cmd string, err error) error {
 	}
 	return err
 }
+
+// ErrConfig marks, wrapped in a command's error, a setting the command
+// cannot run with: a variable missing or invalid in the environment. Like a
+// usage mistake it exits 2, since nothing was attempted, but it is reported
+// as one line, "cioevents: <cmd>: <what to set>", with no pointer to -h,
+// whose flags would not fix it.
+var ErrConfig = errors.New("configuration")
+
+// Config marks err (nil stays nil) as ErrConfig without changing its text.
+func Config(err error) error {
+	if err == nil {
+		return nil
+	}
+	return configError{err}
+}
+
+type configError struct{ error }
+
+func (e configError) Unwrap() error      { return e.error }
+func (configError) Is(target error) bool { return target == ErrConfig }

@@ -18,14 +18,27 @@ import (
 // LockFile is the lock's name in the directory; it holds who has it.
 const LockFile = "lock"
 
-// ErrHeld: another process holds the directory.
+// ErrHeld: another process holds the directory. The error Acquire returns
+// is a *HeldError.
 var ErrHeld = errors.New("the data directory is in use")
+
+// HeldError names the directory and its holder, as the holder wrote itself
+// into the lock: the command, its pid and since when. That is all it says:
+// the one remedy is to stop that process, or to work on another directory.
+type HeldError struct{ Dir, Holder string }
+
+func (e *HeldError) Error() string {
+	return "data directory " + e.Dir + " is in use by " + e.Holder
+}
+
+// Is makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
 // Lock is a held directory.
 type Lock struct{ f *os.File }
 
 // Acquire takes dir for this process, which is what (e.g. "cioevents dev");
-// if another process holds it, the error wraps ErrHeld and names that
+// if another process holds it, the error is a *HeldError naming that
 // process. The lock ends with the process, however it ends.
 func Acquire(dir, what string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -43,7 +56,7 @@ func Acquire(dir, what string) (*Lock, error) {
 		if holder == "" {
 			holder = "another process"
 		}
-		return nil, fmt.Errorf("%w: %s holds %s; stop it first", ErrHeld, holder, dir)
+		return nil, &HeldError{Dir: dir, Holder: holder}
 	}
 	if err := f.Truncate(0); err == nil {
 		fmt.Fprintf(f, "%s (pid %d, since %s)\n", what, os.Getpid(), time.Now().UTC().Format(time.RFC3339))

@@ -22,6 +22,10 @@ func TestAcquire(t *testing.T) {
 		!strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second holder: %v; want ErrHeld naming dev and its pid", err)
 	}
+	want := "data directory " + dir + " is in use by cioevents dev at 127.0.0.1:8080 (pid " + strconv.Itoa(os.Getpid()) + ", since "
+	if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, ")") {
+		t.Errorf("message %q: want %q…) and nothing after the holder", msg, want)
+	}
 	if err := dev.Release(); err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/datadir"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/queue"
 	"github.com/cioevents/cioevents/shared/actions"
@@ -146,6 +147,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// Held for the stack's life: forget and backfill --data-dir refuse to
 	// write under a running dev, which would lose what it accepts after.
 	held, err := datadir.Acquire(o.DataDir, "cioevents dev at "+o.Addr)
+	if errors.Is(err, datadir.ErrHeld) {
+		return nil, err // names the holder; the directory itself is fine
+	}
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w %s: %w", ErrDataDir, o.DataDir, err)
 	}
@@ -160,15 +164,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	env := devEnv(o, keys)
 	rc, err := config.LoadReceiver(env)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+		return nil, cli.Config(fmt.Errorf("devstack: %w", err))
 	}
 	pc, err := config.LoadProcessor(env)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+		return nil, cli.Config(fmt.Errorf("devstack: %w", err))
 	}
 	if o.Live && !pc.HasTrackCredentials() && o.Actions == nil {
-		return nil, fmt.Errorf("devstack: --live needs %s and %s; set both, or drop --live for a dry run",
-			config.EnvSiteID, config.EnvTrackAPIKey)
+		return nil, cli.Config(fmt.Errorf("devstack: --live needs %s and %s; set both, or drop --live for a dry run",
+			config.EnvSiteID, config.EnvTrackAPIKey))
 	}
 	o.Keys = rc.SigningKeys
 	if o.Topic == "" {
@@ -419,11 +423,11 @@ func probe(ctx context.Context, variable, host, what string, call func(context.C
 func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) (*pipeline.Processor, error) {
 	policy, err := actions.ParsePolicy(cfg.Actions, cfg.AllowSuppress)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %s: %w", config.EnvActions, err)
+		return nil, cli.Config(fmt.Errorf("devstack: %s: %w", config.EnvActions, err))
 	}
 	policies, err := actions.ParseWorkspacePolicies(cfg.WorkspaceActions, cfg.AllowSuppress)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %s: %w", config.EnvWorkspaceActions, err)
+		return nil, cli.Config(fmt.Errorf("devstack: %s: %w", config.EnvWorkspaceActions, err))
 	}
 	p := &pipeline.Processor{
 		Policy:         policy,
@@ -438,7 +442,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 	// writes (rows and the actions file) is what production would.
 	pii, err := privacy.FromEnv(o.Getenv)
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+		return nil, cli.Config(fmt.Errorf("devstack: %w", err))
 	}
 	lease, coll := cfg.LedgerLease, cfg.LedgerCollection
 	if o.LedgerLease > 0 {

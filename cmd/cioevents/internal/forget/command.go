@@ -153,7 +153,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if o.dir != "" {
 		pol, err := privacy.FromEnv(e.Getenv)
 		if err != nil {
-			return err
+			return cli.Config(err)
 		}
 		return local(ctx, o, pol, e)
 	}
