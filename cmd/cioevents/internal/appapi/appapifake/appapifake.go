@@ -91,6 +91,7 @@ type Server struct {
 	rate       float64
 	tokens     float64
 	last       time.Time
+	names      namesState // the names endpoints (names.go)
 }
 
 // New starts a fake that accepts the bearer token key.
@@ -102,6 +103,7 @@ func New(key string) *Server {
 	mux.HandleFunc("POST /v1/reporting_webhooks", s.serve(s.createWebhook))
 	mux.HandleFunc("GET /v1/reporting_webhooks/{id}", s.serve(s.getWebhook))
 	mux.HandleFunc("PUT /v1/reporting_webhooks/{id}", s.serve(s.updateWebhook))
+	s.routeNames(mux)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
