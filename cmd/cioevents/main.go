@@ -7,6 +7,7 @@
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
+//	cioevents names    refresh the names of campaigns, broadcasts, newsletters and actions from the App API
 //	cioevents forget   remove one person's rows from the warehouse and their ledger documents
 //	cioevents cost     count operations per event through both functions; $ per million events
 //	cioevents connect  point Customer.io's reporting webhook here and store its signing key
@@ -47,6 +48,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/doctor"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/names"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/sender"
@@ -65,8 +67,9 @@ commands:
   serve   [--addr 127.0.0.1:8080]            (FUNCTION_TARGET=ReceiveWebhook|ProcessEvent)
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
-  schema  [--table events|rejected_events]
+  schema  [--table events|rejected_events|message_names]
   ` + backfill.Usage + `
+  ` + names.Usage + `
   ` + report.Usage + `
   ` + forget.Usage + `
   ` + cost.Usage + `
@@ -103,6 +106,8 @@ func main() {
 		err = backfill.Command(ctx, args, backfill.Env{})
 	case "report":
 		err = report.Command(ctx, args, report.Env{})
+	case "names":
+		err = names.Command(ctx, args, names.Env{})
 	case "forget":
 		err = forget.Command(ctx, args, forget.Env{})
 	case "cost":
@@ -427,7 +432,7 @@ func replayCmd(ctx context.Context, args []string, out io.Writer) error {
 
 func schema(args []string, out io.Writer) error {
 	fl := flag.NewFlagSet("schema", flag.ContinueOnError)
-	table := fl.String("table", "events", "events or rejected_events")
+	table := fl.String("table", "events", "events, rejected_events or "+names.Table)
 	if err := parse(fl, args, os.Stderr); err != nil {
 		return err
 	}
@@ -436,8 +441,10 @@ func schema(args []string, out io.Writer) error {
 	case "events":
 	case "rejected_events":
 		s = warehouse.RejectedSchema()
+	case names.Table:
+		s = names.Schema()
 	default:
-		return usageError{cmd: "schema", msg: fmt.Sprintf("--table %q is neither events nor rejected_events", *table)}
+		return usageError{cmd: "schema", msg: fmt.Sprintf("--table %q is none of events, rejected_events, %s", *table, names.Table)}
 	}
 	b, err := warehouse.SchemaJSON(s)
 	if err != nil {

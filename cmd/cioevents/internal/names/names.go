@@ -26,9 +26,11 @@ const Table = "message_names"
 // File is the local store's name inside a data directory.
 const File = "names.ndjson"
 
-// Kind is what an ID names. The values are the ones the events' columns
-// imply: campaign_id, broadcast_id, newsletter_id, transactional_message_id
-// and action_id.
+// Kind is what an ID names, one per ID column of the events table:
+// campaign_id, broadcast_id, newsletter_id, transactional_message_id,
+// action_id (a campaign's or broadcast's action) and content_id (a
+// newsletter's variant: a language or an A/B test, which the App API lists
+// as the newsletter's contents rather than actions).
 type Kind string
 
 // The kinds, one per ID column of the events table.
@@ -38,10 +40,11 @@ const (
 	Newsletter    Kind = "newsletter"
 	Transactional Kind = "transactional"
 	Action        Kind = "action"
+	Content       Kind = "content"
 )
 
 // Kinds lists every kind, in the order a refresh reads them.
-var Kinds = []Kind{Campaign, Broadcast, Newsletter, Transactional, Action}
+var Kinds = []Kind{Campaign, Broadcast, Newsletter, Transactional, Action, Content}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
@@ -51,10 +54,10 @@ func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
 // refresh replaces the row with that key.
 type Record struct {
 	Workspace   string    `json:"workspace" bigquery:"workspace" desc:"The cioevents workspace the ID belongs to (the events' workspace column)."`
-	Kind        Kind      `json:"kind" bigquery:"kind" desc:"What the ID names: campaign, broadcast, newsletter, transactional or action."`
-	ID          string    `json:"id" bigquery:"id" desc:"The Customer.io ID as text: joins campaign_id, broadcast_id, newsletter_id or action_id by CAST(... AS STRING), transactional_message_id as is."`
+	Kind        Kind      `json:"kind" bigquery:"kind" desc:"What the ID names: campaign, broadcast, newsletter, transactional, action or content (a newsletter variant)."`
+	ID          string    `json:"id" bigquery:"id" desc:"The Customer.io ID as text: joins the events' campaign_id, broadcast_id, newsletter_id, action_id or content_id as CAST(... AS STRING), transactional_message_id as is."`
 	Name        *string   `json:"name" bigquery:"name" desc:"The name shown in Customer.io; NULL when the App API gave none."`
-	ParentID    *string   `json:"parent_id" bigquery:"parent_id" desc:"For an action, the ID of the campaign, broadcast or newsletter it belongs to (the action event's own campaign_id, broadcast_id or newsletter_id); NULL otherwise."`
+	ParentID    *string   `json:"parent_id" bigquery:"parent_id" desc:"For an action, the campaign or broadcast it belongs to; for a content, its newsletter; NULL otherwise."`
 	RefreshedAt time.Time `json:"refreshed_at" bigquery:"refreshed_at" desc:"When the refresh that wrote this row read it from the App API."`
 }
 

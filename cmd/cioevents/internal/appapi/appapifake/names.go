@@ -65,7 +65,9 @@ type namesState struct {
 
 // SampleCatalog names every campaign, broadcast, newsletter, transactional
 // message, action and content ID the repository's sample webhook bodies
-// (testdata/, `cioevents send --all`) carry.
+// (testdata/, `cioevents send --all`) carry. Action and content IDs are a
+// workspace's own, each under one parent, as in Customer.io; a few older
+// samples pair an action with another campaign than the one named here.
 func SampleCatalog() Catalog {
 	return Catalog{
 		Campaigns: []Message{
@@ -73,23 +75,21 @@ func SampleCatalog() Catalog {
 				{ID: 116, Name: "Welcome email"}, {ID: 117, Name: "Day 3: tips to get started"},
 				{ID: 202, Name: "Random cohort split"}, {ID: 203, Name: "Day 7: invite your team"}}},
 			{ID: 57, Name: "Trial ending reminders", Actions: []Message{
-				{ID: 117, Name: "Trial ends in 3 days"}, {ID: 118, Name: "Trial ends tomorrow"}}},
+				{ID: 118, Name: "Trial ends tomorrow"}, {ID: 119, Name: "Trial ends in 3 days"}}},
 			{ID: 63, Name: "Mobile re-engagement", Actions: []Message{
-				{ID: 117, Name: "We miss you (push)"}, {ID: 239, Name: "Wait 2 days"}, {ID: 240, Name: "New features (push)"}}},
-			{ID: 104, Name: "Product news drip", Actions: []Message{
-				{ID: 117, Name: "Product news push"}, {ID: 240, Name: "March product news"}}},
+				{ID: 239, Name: "Wait 2 days"}, {ID: 241, Name: "We miss you (push)"}}},
+			{ID: 104, Name: "Product news drip", Actions: []Message{{ID: 240, Name: "March product news"}}},
 		},
 		Broadcasts: []Message{
 			{ID: 9, Name: "Order shipped (API-triggered)", Actions: []Message{
-				{ID: 301, Name: "Shipping email"}, {ID: 330, Name: "Shipping follow-up"}}},
+				{ID: 330, Name: "Shipping follow-up"}, {ID: 331, Name: "Shipping email"}}},
 			{ID: 14, Name: "Black Friday preview", Actions: []Message{
 				{ID: 301, Name: "Black Friday email"}, {ID: 302, Name: "Black Friday push"}}},
 		},
 		Newsletters: []Message{
-			{ID: 88, Name: "December product newsletter", Actions: []Message{
-				{ID: 1, Name: "English"}, {ID: 2, Name: "Deutsch"}}},
+			{ID: 88, Name: "December product newsletter", Actions: []Message{{ID: 1, Name: "English"}, {ID: 4, Name: "Deutsch"}}},
 			{ID: 91, Name: "Billing update", Actions: []Message{{ID: 2, Name: "Variant B"}}},
-			{ID: 97, Name: "Holiday opening hours", Actions: []Message{{ID: 2, Name: "Mobile variant"}}},
+			{ID: 97, Name: "Holiday opening hours", Actions: []Message{{ID: 3, Name: "Mobile variant"}}},
 		},
 		Transactional: []Message{
 			{ID: 3, Name: "Password reset"},
