@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the committed message_names schema file from Record")
 
 // schemaFile is where Terraform reads the table's schema.
-var schemaFile = filepath.Join("..", "..", "..", "..", "terraform", "schema", Table+".json")
+var schemaFile = filepath.Join("..", "..", "..", "..", "terraform", "modules", "cioevents", "schema", Table+".json")
 
 func ptr(s string) *string { return &s }
 
