@@ -117,6 +117,12 @@ variable "log_sample_success" {
   default     = 1
 }
 
+variable "names_refresh_schedule" {
+  description = "When the nightly names refresh runs (with backfill_schedule_enabled), as a cron expression in UTC. Keep it apart from backfill_schedule: both use the App API's 10 requests/s."
+  type        = string
+  default     = "0 4 * * *"
+}
+
 variable "project_id" {
   description = "Project to deploy into. It must already exist, with billing and the bootstrap APIs enabled (docs/deploy.md)."
   type        = string

@@ -101,3 +101,4 @@ project_id = "my-project-id"
 # backfill_lookback         = "3d"
 # backfill_workspace        = "default"    # the workspace the App API key belongs to
 # backfill_dry_run          = true         # false also stores the missing events
+# names_refresh_schedule    = "0 4 * * *"  # UTC; the nightly names refresh, on the same image and key
