@@ -348,7 +348,7 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 	var events, files multi
 	fl.Var(&events, "event", "object_type.metric of a sample to send (repeatable)")
 	fl.Var(&files, "file", "a raw body file to send (repeatable)")
-	all := fl.Bool("all", false, "send every sample: events, odd and malformed")
+	all := fl.Bool("all", false, "send every sample: events, odd, malformed and the funnel deliveries")
 	n := fl.Int("n", 0, "requests in total (default: each selected body once)")
 	c := fl.Int("c", 1, "concurrent requests")
 	dup := fl.Float64("dup-rate", 0, "fraction of requests that re-send an earlier body")
