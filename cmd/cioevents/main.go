@@ -215,11 +215,14 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 
 Send every sample event:
   go run ./cmd/cioevents send --url %s --key %s --all
+then name their campaigns and messages, and report:
+  go run ./cmd/cioevents names refresh --sample --data-dir %s
+  go run ./cmd/cioevents report --data-dir %s
 
 A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
 State in %s survives a restart.
 `, s.URL, s.Key, s.KeySource, s.PubSub, s.Ledger, s.DataDir+"/"+warehouse.EventsFile,
-		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, s.URL, s.Key, s.DataDir)
+		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, s.URL, s.Key, s.DataDir, s.DataDir, s.DataDir)
 	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
 	if err := s.Close(); err != nil {
