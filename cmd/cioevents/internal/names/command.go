@@ -166,7 +166,7 @@ func refresh(ctx context.Context, args []string, e Env) error {
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(e.Stdout, "merged %d names into %s.%s.%s: %d rows inserted or changed\n", len(f.Records),
+		fmt.Fprintf(e.Stdout, "merged %d names into %s.%s.%s: %d rows inserted or updated\n", len(f.Records),
 			*project, *dataset, Table, changed)
 	}
 	logger.Info("names refresh finished", "workspace", *ws, "names", len(f.Records), "app_api_calls", f.Lists+f.Children,

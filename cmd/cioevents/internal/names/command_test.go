@@ -122,7 +122,7 @@ func TestRefreshBigQuery(t *testing.T) {
 	env := map[string]string{"CIO_APP_API_KEY": "app-key", "GOOGLE_CLOUD_PROJECT": "p", "BIGQUERY_DATASET": "ds"}
 	r := runCmd(t, env, e, "refresh", "--app-api-url", api.URL())
 	n := strconv.Itoa(catalogNames(appapifake.SampleCatalog()))
-	if r.err != nil || !strings.Contains(r.stdout, "merged "+n+" names into p.ds.message_names: "+n+" rows inserted or changed") {
+	if r.err != nil || !strings.Contains(r.stdout, "merged "+n+" names into p.ds.message_names: "+n+" rows inserted or updated") {
 		t.Fatalf("%v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	rows := bq.Rows("ds." + Table)
