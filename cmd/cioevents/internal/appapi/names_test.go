@@ -146,7 +146,7 @@ func TestNamesFailures(t *testing.T) {
 		fake.StallNext(1)
 		// The stalled request ends when the client's timeout fires, however
 		// long that takes on a busy machine; then the retry is answered.
-		c := newClient(t, fake, Config{HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}, BaseURL: fake.URL()})
+		c := newClient(t, fake, Config{HTTPClient: &http.Client{Timeout: 2 * time.Second}, BaseURL: fake.URL()})
 		ts, err := c.TransactionalMessages(ctx)
 		if err != nil || len(ts) != 3 {
 			t.Fatalf("after a timeout: %d, %v", len(ts), err)
