@@ -5,7 +5,9 @@
 // older part, as the API documents), cursor paging with start/next and a
 // limit of at most 1000, newest deliveries first; and of
 // /v1/reporting_webhooks (list, create, get, update), validating event types
-// against the API's enum. It can refuse requests to
+// against the API's enum; and of the names endpoints (names.go: campaigns,
+// broadcasts, newsletters, transactional messages and their actions and
+// contents). It can refuse requests to
 // the host of the other region, throttle above a rate with 429, fail on
 // demand, and it records every call.
 package appapifake
