@@ -56,7 +56,7 @@ var (
 		"550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces.",
 		"452 4.2.2 The email account that you tried to reach is over quota. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp",
 		"554 5.7.1 Service unavailable; Client host [198.51.100.23] blocked using zen.spamhaus.org",
-		"550 5.1.1 <sample.user31@example.com>: Recipient address rejected: User unknown in local recipient table",
+		"550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table", // quotes the recipient
 		"552 5.2.2 Mailbox full: the recipient's mailbox has exceeded its storage allocation",
 	}
 )
@@ -159,7 +159,10 @@ func funnelSample() [][]byte {
 			}
 			add := func(metric string, at time.Time, extra map[string]any) {
 				at = at.Truncate(time.Second)
-				b, err := json.Marshal(struct {
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
+				enc.SetEscapeHTML(false) // "<" as Customer.io writes it, not \u003c
+				err := enc.Encode(struct {
 					EventID    string         `json:"event_id"`
 					ObjectType string         `json:"object_type"`
 					Metric     string         `json:"metric"`
@@ -169,14 +172,18 @@ func funnelSample() [][]byte {
 				if err != nil {
 					panic(err)
 				}
-				evs = append(evs, ev{at, b})
+				evs = append(evs, ev{at, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))})
 			}
 			sent := m.send(rng, i)
 			add("sent", sent, nil)
 			// A few bounces: one in about fourteen deliveries, spread over
 			// the messages, each with its own SMTP reply.
 			if (person%14 == 5) && bounced < len(bounces) {
-				add("bounced", sent.Add(time.Duration(5+rng.IntN(55))*time.Second), map[string]any{"failure_message": bounces[bounced]})
+				msg := bounces[bounced]
+				if strings.Contains(msg, "%s") {
+					msg = fmt.Sprintf(msg, email)
+				}
+				add("bounced", sent.Add(time.Duration(5+rng.IntN(55))*time.Second), map[string]any{"failure_message": msg})
 				bounced++
 				continue
 			}
