@@ -293,19 +293,6 @@ func TestFunnelSampleForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := appapifake.Render(appapifake.SampleCatalog(), day0)
-	known := func(path, key string, id int64) bool {
-		body, ok := cat[path]
-		if !ok {
-			return false
-		}
-		for _, it := range body[key].([]any) {
-			if it.(map[string]any)["id"] == id {
-				return true
-			}
-		}
-		return false
-	}
 	type delivery struct {
 		sent    time.Time
 		metrics map[string]time.Time
@@ -353,42 +340,8 @@ func TestFunnelSampleForms(t *testing.T) {
 			}
 			bounceCodes++
 		}
-		var env struct{ Data map[string]json.RawMessage }
-		if err := json.Unmarshal(line, &env); err != nil {
-			t.Fatal(err)
-		}
-		for key, path := range map[string][2]string{
-			"campaign_id":              {"/v1/campaigns", "campaigns"},
-			"broadcast_id":             {"/v1/broadcasts", "broadcasts"},
-			"newsletter_id":            {"/v1/newsletters", "newsletters"},
-			"transactional_message_id": {"/v1/transactional", "messages"},
-		} {
-			if v, ok := env.Data[key]; ok {
-				id, _ := strconv.ParseInt(string(v), 10, 64)
-				if !known(path[0], path[1], id) {
-					t.Errorf("line %d: %s %s has no name in appapifake.SampleCatalog", n+1, key, v)
-				}
-			}
-		}
-		if v, ok := env.Data["content_id"]; ok {
-			id, _ := strconv.ParseInt(string(v), 10, 64)
-			if !known("/v1/newsletters/"+string(env.Data["newsletter_id"])+"/contents", "contents", id) {
-				t.Errorf("line %d: content_id %s has no name in appapifake.SampleCatalog", n+1, v)
-			}
-		}
-		if v, ok := env.Data["action_id"]; ok {
-			id, _ := strconv.ParseInt(string(v), 10, 64)
-			found := false
-			for p, body := range cat {
-				if strings.HasSuffix(p, "/actions") {
-					for _, it := range body["actions"].([]any) {
-						found = found || it.(map[string]any)["id"] == id
-					}
-				}
-			}
-			if !found {
-				t.Errorf("line %d: action_id %s has no name in appapifake.SampleCatalog", n+1, v)
-			}
+		for _, missing := range unnamed(line) {
+			t.Errorf("line %d: %s has no name in appapifake.SampleCatalog", n+1, missing)
 		}
 	}
 	if crossMidnight < 5 {
@@ -424,6 +377,73 @@ func TestFunnelSampleForms(t *testing.T) {
 	} {
 		if c.got < c.min || c.got > c.max {
 			t.Errorf("%s = %.1f %%, want %.0f–%.0f %% (a plausible first report)", c.name, 100*c.got, 100*c.min, 100*c.max)
+		}
+	}
+}
+
+// unnamed lists the IDs of a body that the App API fake's sample catalog
+// does not name, so a report on the samples would show a bare ID.
+func unnamed(body []byte) []string {
+	var env struct{ Data map[string]json.RawMessage }
+	if json.Unmarshal(body, &env) != nil || env.Data == nil {
+		return nil
+	}
+	ix := sampleNames()
+	var out []string
+	for key, kind := range map[string]string{
+		"campaign_id": "campaign", "broadcast_id": "broadcast", "newsletter_id": "newsletter",
+		"transactional_message_id": "transactional", "action_id": "action", "content_id": "content",
+	} {
+		v, ok := env.Data[key]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		id := strings.Trim(string(v), `"`)
+		if !ix[kind+"/"+id] {
+			out = append(out, key+" "+id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sampleNames is the set of kind/id the sample catalog names.
+func sampleNames() map[string]bool {
+	c := appapifake.SampleCatalog()
+	out := map[string]bool{}
+	for kind, ms := range map[string][]appapifake.Message{
+		"campaign": c.Campaigns, "broadcast": c.Broadcasts, "newsletter": c.Newsletters, "transactional": c.Transactional,
+	} {
+		for _, m := range ms {
+			out[kind+"/"+strconv.FormatInt(m.ID, 10)] = true
+			child := "action"
+			if kind == "newsletter" {
+				child = "content"
+			}
+			for _, a := range m.Actions {
+				out[child+"/"+strconv.FormatInt(a.ID, 10)] = true
+			}
+		}
+	}
+	return out
+}
+
+// Every ID any sample body carries has a name in the sample catalog, so
+// `names refresh --sample` names everything `send --all` sends.
+func TestSampleIDsHaveNames(t *testing.T) {
+	for _, dir := range []string{sender.DirEvents, "odd"} {
+		files, err := filepath.Glob(filepath.Join("..", "..", "..", "..", "testdata", dir, "*.json"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, missing := range unnamed(b) {
+				t.Errorf("%s: %s has no name in appapifake.SampleCatalog", f, missing)
+			}
 		}
 	}
 }

@@ -78,7 +78,8 @@ func SampleCatalog() Catalog {
 				{ID: 118, Name: "Trial ends tomorrow"}, {ID: 119, Name: "Trial ends in 3 days"}}},
 			{ID: 63, Name: "Mobile re-engagement", Actions: []Message{
 				{ID: 239, Name: "Wait 2 days"}, {ID: 241, Name: "We miss you (push)"}}},
-			{ID: 104, Name: "Product news drip", Actions: []Message{{ID: 240, Name: "March product news"}}},
+			{ID: 104, Name: "Product news drip", Actions: []Message{
+				{ID: 240, Name: "March product news"}, {ID: 311, Name: "Product news (push)"}}},
 		},
 		Broadcasts: []Message{
 			{ID: 9, Name: "Order shipped (API-triggered)", Actions: []Message{
@@ -94,6 +95,7 @@ func SampleCatalog() Catalog {
 		Transactional: []Message{
 			{ID: 3, Name: "Password reset"},
 			{ID: 7, Name: "Welcome: verify your address"},
+			{ID: 9, Name: "Confirm your email"},
 			{ID: 12, Name: "Order shipped (push)"},
 		},
 	}
