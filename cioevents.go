@@ -27,7 +27,8 @@ func init() {
 
 // Fixtures holds the real-shaped sample webhook bodies that `cioevents send`
 // signs and posts: events/ (one per object_type × metric), odd/ (authentic
-// but unusual) and malformed/ (authentic, quarantined).
+// but unusual), malformed/ (authentic, quarantined) and funnel/ (deliveries
+// that move through sent, delivered, opened and clicked over days).
 //
-//go:embed testdata/events testdata/odd testdata/malformed
+//go:embed testdata/events testdata/odd testdata/malformed testdata/funnel
 var Fixtures embed.FS

@@ -29,6 +29,7 @@ module "cioevents" {
   bounce_rate_threshold            = var.bounce_rate_threshold
   deliverability_min_volume        = var.deliverability_min_volume
   log_sample_success               = var.log_sample_success
+  names_refresh_schedule           = var.names_refresh_schedule
   probe_interval_minutes           = var.probe_interval_minutes
   project_id                       = var.project_id
   region                           = var.region

@@ -23,7 +23,7 @@ output "events_table" {
 }
 
 output "events_deduped_view" {
-  description = "BigQuery view with one row per event_id; filter on event_time."
+  description = "BigQuery view with one row per event: (delivery_id, metric), plus event_time for metrics that repeat; event_id only without a delivery_id. Filter on event_time."
   value       = module.cioevents.events_deduped_view
 }
 

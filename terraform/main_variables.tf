@@ -123,8 +123,14 @@ variable "log_sample_success" {
   default     = 1
 }
 
+variable "names_refresh_schedule" {
+  description = "When the nightly names refresh runs (with backfill_schedule_enabled), as a cron expression in UTC. Keep it apart from backfill_schedule: both use the App API's 10 requests/s."
+  type        = string
+  default     = "0 4 * * *"
+}
+
 variable "probe_interval_minutes" {
-  description = "Minutes between scheduled doctor runs (a divisor of 60); 0 turns the probe off. It runs the job image (backfill_image) and is off while that is empty."
+  description = "Minutes between scheduled doctor runs (a divisor of 60); 0 turns the probe off. It runs the job image (job_image, or backfill_image when set) and is off while neither is set."
   type        = number
   default     = 15
 }

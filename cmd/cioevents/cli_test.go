@@ -191,6 +191,17 @@ func TestEveryCommandLine(t *testing.T) {
 		{"forget an ID as --email", []string{"forget", "--email", "u_9001", "--data-dir", data}, 2, []string{"--email", "not an address"}, nil, false},
 		{"forget bad --workspace", []string{"forget", "--id", "42", "--workspace", "Bad Name", "--data-dir", data}, 2, []string{"--workspace"}, nil, false},
 		{"forget a data dir dev never keyed", []string{"forget", "--email", "a@example.com", "--data-dir", data}, 1, []string{"CIO_PII_KEY", "no key fingerprint"}, nil, false},
+		{"names -h", []string{"names", "-h"}, 0, []string{"names refresh"}, nil, false},
+		{"names refresh -h", []string{"names", "refresh", "-h"}, 0, []string{"Usage of names refresh", "-data-dir", "-app-api-url"}, nil, false},
+		{"names without refresh", []string{"names"}, 2, []string{"refresh", "cioevents names -h"}, nil, false},
+		{"names unknown subcommand", []string{"names", "update"}, 2, []string{`not "update"`}, nil, false},
+		{"names refresh unknown flag", []string{"names", "refresh", "--bogus"}, 2, []string{"-bogus"}, nil, false},
+		{"names refresh stray argument", []string{"names", "refresh", "--data-dir", empty, "oops"}, 2, []string{`unexpected argument "oops"`}, nil, false},
+		{"names refresh without a destination", []string{"names", "refresh"}, 2, []string{"--data-dir", "--project"}, nil, false},
+		{"names refresh bad workspace", []string{"names", "refresh", "--data-dir", empty, "--workspace", "Bad Name"}, 2, []string{"--workspace"}, nil, false},
+		{"names refresh --sample without --data-dir", []string{"names", "refresh", "--sample"}, 2, []string{"--sample"}, nil, false},
+		{"names refresh without App API key", []string{"names", "refresh", "--data-dir", empty}, 1, []string{"CIO_APP_API_KEY"}, nil, false},
+		{"names refresh --sample", []string{"names", "refresh", "--sample", "--data-dir", filepath.Join(empty, "names")}, 0, nil, nil, false},
 	}...)
 	cases = append(cases, terraformCases(t)...)
 	for _, c := range cases {

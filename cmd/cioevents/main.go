@@ -7,6 +7,7 @@
 //	cioevents schema   print the BigQuery schema JSON Terraform uses
 //	cioevents backfill fill the warehouse from the App API, or reconcile it with --dry-run
 //	cioevents report   funnel and deliverability figures, from the data dir or BigQuery
+//	cioevents names    refresh the names of campaigns, broadcasts, newsletters and actions from the App API
 //	cioevents forget   erase one person: tombstones, their rows, actions lines and ledger records
 //	cioevents cost     count operations per event through both functions; $ per million events
 //	cioevents connect  point Customer.io's reporting webhook here and store its signing key
@@ -56,6 +57,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/devstack"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/doctor"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/names"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/replay"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/sender"
@@ -74,8 +76,9 @@ commands:
   serve   [--addr 127.0.0.1:8080]            (FUNCTION_TARGET=ReceiveWebhook|ProcessEvent)
   send    --url URL --key KEY [--event object_type.metric ... | --all | --file F ...] [-n N] [-c C] [--dup-rate R]
   replay  --project P --subscription DLQ_SUB --topic TOPIC [--max N] [--dry-run]
-  schema  [--table events|rejected_events]
+  schema  [--table events|rejected_events|message_names]
   ` + backfill.Usage + `
+  ` + names.Usage + `
   ` + report.Usage + `
   ` + forget.Usage + `
   ` + cost.Usage + `
@@ -112,6 +115,8 @@ func main() {
 		err = backfill.Command(ctx, args, backfill.Env{})
 	case "report":
 		err = report.Command(ctx, args, report.Env{})
+	case "names":
+		err = names.Command(ctx, args, names.Env{})
 	case "forget":
 		err = forget.Command(ctx, args, forget.Env{})
 	case "cost":
@@ -216,6 +221,7 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 		return flagHint(err)
 	}
 	defer s.Close()
+	inv := invokedAs(os.Args[0])
 	fmt.Fprintf(out, `cioevents dev is running (JSON logs on stderr)
   webhook URL  %s
   signing key  %s (%s)
@@ -226,11 +232,14 @@ func dev(ctx context.Context, args []string, out, stderr io.Writer) error {
 
 Send every sample event:
   %s send --url %s --key %s --all
+then name their campaigns and messages, and report:
+  %s names refresh --sample --data-dir %s
+  %s report --data-dir %s
 
 A health line (accepted / refused / processed / lag) follows whenever it changes; Ctrl-C stops.
 State in %s survives a restart.
 `, s.URL, s.Key, s.KeySource, s.PubSub, s.Ledger, s.DataDir+"/"+warehouse.EventsFile,
-		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, invokedAs(os.Args[0]), s.URL, s.Key, s.DataDir)
+		s.DataDir+"/"+warehouse.RejectedFile, s.Actions, inv, s.URL, s.Key, inv, s.DataDir, inv, s.DataDir, s.DataDir)
 	healthLines(ctx, s.Health, *every, out)
 	fmt.Fprintln(out, "stopping")
 	if err := s.Close(); err != nil {
@@ -402,7 +411,7 @@ func send(ctx context.Context, args []string, out io.Writer) error {
 	var events, files multi
 	fl.Var(&events, "event", "object_type.metric of a sample to send (repeatable)")
 	fl.Var(&files, "file", "a raw body file to send (repeatable)")
-	all := fl.Bool("all", false, "send every sample: events, odd and malformed")
+	all := fl.Bool("all", false, "send every sample: events, odd, malformed and the funnel deliveries")
 	n := fl.Int("n", 0, "requests in total (default: each selected body once)")
 	c := fl.Int("c", 1, "concurrent requests")
 	dup := fl.Float64("dup-rate", 0, "fraction of requests that re-send an earlier body")
@@ -486,7 +495,7 @@ func replayCmd(ctx context.Context, args []string, out io.Writer) error {
 
 func schema(args []string, out io.Writer) error {
 	fl := flag.NewFlagSet("schema", flag.ContinueOnError)
-	table := fl.String("table", "events", "events or rejected_events")
+	table := fl.String("table", "events", "events, rejected_events or "+names.Table)
 	if err := parse(fl, args, os.Stderr); err != nil {
 		return err
 	}
@@ -495,8 +504,10 @@ func schema(args []string, out io.Writer) error {
 	case "events":
 	case "rejected_events":
 		s = warehouse.RejectedSchema()
+	case names.Table:
+		s = names.Schema()
 	default:
-		return usageError{cmd: "schema", msg: fmt.Sprintf("--table %q is neither events nor rejected_events", *table)}
+		return usageError{cmd: "schema", msg: fmt.Sprintf("--table %q is none of events, rejected_events, %s", *table, names.Table)}
 	}
 	b, err := warehouse.SchemaJSON(s)
 	if err != nil {

@@ -102,6 +102,7 @@ project_id = "my-project-id"
 # backfill_lookback         = "3d"
 # backfill_workspace        = "default"    # the workspace the App API key belongs to
 # backfill_dry_run          = true         # false also stores the missing events
+# names_refresh_schedule    = "0 4 * * *"  # UTC; the nightly names refresh, on the same image and key
 
 # Scheduled probe (docs/probe.md): `cioevents doctor --cloud` as a Cloud Run job,
 # on the job image (backfill_image); 0 turns it off.

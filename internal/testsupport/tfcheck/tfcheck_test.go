@@ -83,7 +83,7 @@ func TestRepositoryConfigurationPasses(t *testing.T) {
 	// bite on.
 	for typ, want := range map[string]int{
 		"google_cloudfunctions2_function": 2,
-		"google_bigquery_table":           4, // views.tf: the reporting views, one for_each resource
+		"google_bigquery_table":           5, // views.tf: the reporting views, one for_each resource
 		"google_pubsub_subscription":      2,
 		"google_service_account":          6, // backfill.tf, probe.tf: created only when enabled
 	} {

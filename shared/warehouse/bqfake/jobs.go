@@ -60,13 +60,15 @@ type jobParam struct {
 	ParameterType struct {
 		Type      string `json:"type"`
 		ArrayType *struct {
-			Type string `json:"type"`
+			Type        string       `json:"type"`
+			StructTypes []structType `json:"structTypes"` // ARRAY<STRUCT>, for MERGE (merge.go)
 		} `json:"arrayType"`
 	} `json:"parameterType"`
 	ParameterValue struct {
 		Value       *string `json:"value"`
 		ArrayValues []struct {
-			Value string `json:"value"`
+			Value        string                 `json:"value"`
+			StructValues map[string]structValue `json:"structValues"`
 		} `json:"arrayValues"`
 	} `json:"parameterValue"`
 }
@@ -208,6 +210,9 @@ var (
 )
 
 func (s *Server) runStatement(sql string, ps []jobParam, st *jobState, stats map[string]any) *jobError {
+	if mergeJobRE.MatchString(sql) {
+		return s.runMerge(sql, ps, stats)
+	}
 	params := map[string]param{}
 	for _, p := range ps {
 		v := param{typ: p.ParameterType.Type}

@@ -35,6 +35,10 @@ const (
 	DirEvents    = "events"
 	DirOdd       = "odd"
 	DirMalformed = "malformed"
+	// DirFunnel holds deliveries that form funnels: each *.ndjson file
+	// there holds one body per line (sent, delivered, opened, clicked over
+	// days, a few bounces and complaints), in the order they happened.
+	DirFunnel = "funnel"
 )
 
 // dupWindow bounds how far back a duplicate may reach, so a long run does not
@@ -50,7 +54,7 @@ type Options struct {
 	// Body selection; the union of all three is sent. With none set, every
 	// body under events/ is sent (each object_type × metric once).
 	Events []string // "email.bounced": Fixtures' events/email.bounced.json
-	All    bool     // every file under events/, odd/ and malformed/
+	All    bool     // every file under events/, odd/ and malformed/, and every line under funnel/
 	Files  []string // raw files on disk, sent byte for byte
 
 	// N is the number of requests in total; 0 sends each selected body once.
@@ -203,7 +207,7 @@ func load(o Options) ([]body, error) {
 		}
 		add(name, raw)
 	}
-	dirs := []string{DirEvents, DirOdd, DirMalformed}
+	dirs := []string{DirEvents, DirOdd, DirMalformed, DirFunnel}
 	if !o.All {
 		dirs = nil
 		if len(o.Events) == 0 && len(o.Files) == 0 {
@@ -223,6 +227,17 @@ func load(o Options) ([]body, error) {
 			raw, err := fs.ReadFile(o.Fixtures, name)
 			if err != nil {
 				return nil, fmt.Errorf("sender: read %s: %w", name, err)
+			}
+			if dir == DirFunnel {
+				if path.Ext(name) != ".ndjson" {
+					continue // its README
+				}
+				for i, line := range bytes.Split(raw, []byte("\n")) {
+					if len(bytes.TrimSpace(line)) > 0 {
+						add(name+":"+strconv.Itoa(i+1), line)
+					}
+				}
+				continue
 			}
 			add(name, raw)
 		}

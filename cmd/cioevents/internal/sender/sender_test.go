@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -200,6 +201,14 @@ func TestSendAllFolders(t *testing.T) {
 		for _, e := range entries {
 			want[string(readFixture(t, path.Join(dir, e.Name())))] = path.Join(dir, e.Name())
 		}
+	}
+	// funnel/ holds one body per line.
+	lines := bytes.Split(bytes.TrimSpace(readFixture(t, path.Join(sender.DirFunnel, "deliveries.ndjson"))), []byte("\n"))
+	if len(lines) < 100 {
+		t.Fatalf("%d funnel bodies, want the whole sample", len(lines))
+	}
+	for i, l := range lines {
+		want[string(l)] = fmt.Sprintf("%s/deliveries.ndjson:%d", sender.DirFunnel, i+1)
 	}
 	if rep.Requests != len(want) || rep.Status[200] != len(want) {
 		t.Errorf("sent %d (%v), want %d", rep.Requests, rep.Status, len(want))

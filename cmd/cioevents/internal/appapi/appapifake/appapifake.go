@@ -5,7 +5,9 @@
 // older part, as the API documents), cursor paging with start/next and a
 // limit of at most 1000, newest deliveries first; and of
 // /v1/reporting_webhooks (list, create, get, update), validating event types
-// against the API's enum. It can refuse requests to
+// against the API's enum; and of the names endpoints (names.go: campaigns,
+// broadcasts, newsletters, transactional messages and their actions and
+// contents). It can refuse requests to
 // the host of the other region, throttle above a rate with 429, fail on
 // demand (a status before the work, or after it: a 5xx, a lost response, a
 // hang until the client gives up; see FailCall), and it records every call.
@@ -94,6 +96,7 @@ type Server struct {
 	rate       float64
 	tokens     float64
 	last       time.Time
+	names      namesState // the names endpoints (names.go)
 }
 
 // New starts a fake that accepts the bearer token key.
@@ -105,6 +108,7 @@ func New(key string) *Server {
 	mux.HandleFunc("POST /v1/reporting_webhooks", s.serve(CallCreate, s.createWebhook))
 	mux.HandleFunc("GET /v1/reporting_webhooks/{id}", s.serve(CallGet, s.getWebhook))
 	mux.HandleFunc("PUT /v1/reporting_webhooks/{id}", s.serve(CallUpdate, s.updateWebhook))
+	s.routeNames(mux)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
