@@ -14,7 +14,7 @@ locals {
   source_files = setunion(
     fileset(local.source_root, "{cioevents.go,go.mod,go.sum}"),
     [for f in fileset(local.source_root, "{functions,shared}/**/*.go") : f if !endswith(f, "_test.go")],
-    fileset(local.source_root, "testdata/{events,odd,malformed}/**"),
+    fileset(local.source_root, "testdata/{events,odd,malformed,funnel}/**"),
   )
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -296,7 +297,7 @@ func newCloudRun(t *testing.T, fsOpts ...option.ClientOption) *cloudRun {
 	t.Helper()
 	ctx := context.Background()
 	pol, _ := privacy.Parse("email=hash", key)
-	c := &cloudRun{f: newWarehouse(t, pol, 30*time.Minute), coll: "ledger_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())}
+	c := &cloudRun{f: newWarehouse(t, pol, 30*time.Minute), coll: "ledger_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	fs, err := firestore.NewClient(ctx, "forget-cloud", fsOpts...)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ const Usage = `forget  --email E --id ID --cio-id C (one or more, all naming ONE
           [--data-dir D | --project P --dataset DS [--settle=false]]   (exit 3: run again at the time printed)`
 
 // DefaultPIIKeySecret is the Secret Manager secret the processor mounts as
-// CIO_PII_KEY with Terraform's default name_prefix (terraform/secrets.tf).
+// CIO_PII_KEY with Terraform's default name_prefix (terraform/modules/cioevents/secrets.tf).
 const DefaultPIIKeySecret = "cioevents-pii-key"
 
 // SettleWait is how long the cloud forget waits before its second sweep:
