@@ -246,7 +246,16 @@ func (s *Server) runStatement(sql string, ps []jobParam, st *jobState, stats map
 		table, where, del = m[1], m[2], true
 		stats["statementType"] = "DELETE"
 	} else {
-		return unsupported("unsupported statement shape")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rel, err := s.evaluate(sql, ps, stats)
+		if err != nil {
+			return err
+		}
+		if rel != nil {
+			st.schema, st.rows = results(rel)
+		}
+		return nil
 	}
 	parts := strings.Split(table, ".")
 	if len(parts) != 3 {
