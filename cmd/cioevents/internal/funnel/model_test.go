@@ -207,7 +207,9 @@ func wev(delivery, metric string, when time.Time, opts ...func(*warehouse.Row)) 
 	return r
 }
 
-func failure(msg string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.FailureMessage = ptr(msg) } }
+func failure(msg string) func(*warehouse.Row) {
+	return func(r *warehouse.Row) { r.FailureMessage = ptr(msg) }
+}
 func backfilled(r *warehouse.Row) {
 	r.Source = ptr(warehouse.SourceBackfill)
 	r.EventID = "backfill-" + r.EventID
@@ -215,7 +217,7 @@ func backfilled(r *warehouse.Row) {
 	r.ReceivedAt = r.ReceivedAt.Add(30 * 24 * time.Hour)
 }
 func channel(c string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.ObjectType = c } }
-func ws(name string) func(*warehouse.Row) { return func(r *warehouse.Row) { r.Workspace = ptr(name) } }
+func ws(name string) func(*warehouse.Row)   { return func(r *warehouse.Row) { r.Workspace = ptr(name) } }
 
 // The scenario: what arrives at each scheduled run, in order.
 type batch struct {

@@ -92,4 +92,3 @@ func TestPredicate(t *testing.T) {
 		}
 	}
 }
-
