@@ -1,3 +1,6 @@
+# The root configuration: the backend and the provider blocks, which the
+# module (modules/cioevents) leaves to whoever calls it. main.tf,
+# main_variables.tf and main_outputs.tf pass everything through to it.
 terraform {
   # Cross-variable references in validation blocks need 1.9.
   required_version = ">= 1.9"

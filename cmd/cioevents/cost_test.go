@@ -97,7 +97,7 @@ func TestCostCompareCatchesAChange(t *testing.T) {
 // TestCostDefaultsMatchTerraform: the estimate's default deployment is the
 // one terraform/ creates.
 func TestCostDefaultsMatchTerraform(t *testing.T) {
-	src, err := os.ReadFile("../../terraform/variables.tf")
+	src, err := os.ReadFile("../../terraform/modules/cioevents/variables.tf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ const (
 // Logged returns a Client that writes one JSON line per call of c — message
 // "action" with step, kind, outcome, status, status_class and latency_ms —
 // so that log-based metrics can count calls by outcome and status class
-// (terraform/monitoring.tf). The line names the event, never the person or
+// (terraform/modules/cioevents/monitoring.tf). The line names the event, never the person or
 // the attribute values.
 func Logged(c Client, l *slog.Logger) Client {
 	_, dry := c.(*DryRun)

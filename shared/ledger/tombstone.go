@@ -62,7 +62,7 @@ func parseTombstoneID(id string) (Tombstone, bool) {
 	return Tombstone{Key: rest[21:], CreatedAt: time.Unix(0, ns).UTC()}, true
 }
 
-// tombstoneDoc holds only ledger fields (terraform/firestore.tf exempts
+// tombstoneDoc holds only ledger fields (terraform/modules/cioevents/firestore.tf exempts
 // them from indexing; expire_at carries the TTL policy, which deletes the
 // tombstone when it ends).
 type tombstoneDoc struct {

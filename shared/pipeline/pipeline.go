@@ -796,7 +796,7 @@ func (p *Processor) log(ctx context.Context, m Message, res Result, err error, s
 // to the end of its delivery (row inserted and actions applied):
 // lag_received_ms from the receiver's clock, lag_event_ms from the event's
 // own timestamp (absent when the body has none). The lag metrics in
-// terraform/monitoring.tf are distributions of these.
+// terraform/modules/cioevents/monitoring.tf are distributions of these.
 func (p *Processor) lags(res Result) []slog.Attr {
 	now := p.now()
 	out := []slog.Attr{slog.Int64("lag_received_ms", now.Sub(res.receivedAt).Milliseconds())}

@@ -135,7 +135,7 @@ func SchemaJSON(s bigquery.Schema) ([]byte, error) {
 }
 
 // SchemaFiles returns the committed schema files by file name, as
-// terraform/schema holds them.
+// terraform/modules/cioevents/schema holds them.
 func SchemaFiles() (map[string][]byte, error) {
 	files := map[string]bigquery.Schema{
 		"events.json":          EventsSchema(),

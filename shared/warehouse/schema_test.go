@@ -14,10 +14,10 @@ import (
 	"cloud.google.com/go/bigquery"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files and terraform/schema/*.json from the Go definitions")
+var update = flag.Bool("update", false, "rewrite golden files and terraform/modules/cioevents/schema/*.json from the Go definitions")
 
 // schemaDir is where Terraform reads the table schemas.
-var schemaDir = filepath.Join("..", "..", "terraform", "schema")
+var schemaDir = filepath.Join("..", "..", "terraform", "modules", "cioevents", "schema")
 
 // TestSchemaColumns pins the contract of docs/schema.md:
 // column names, types and modes, in order. It fails when a struct field
@@ -162,7 +162,7 @@ func sorted(s []string) []string {
 	return s
 }
 
-// TestCommittedSchemaFiles fails when terraform/schema/*.json no longer
+// TestCommittedSchemaFiles fails when terraform/modules/cioevents/schema/*.json no longer
 // match the Go definition.
 func TestCommittedSchemaFiles(t *testing.T) {
 	files, err := SchemaFiles()

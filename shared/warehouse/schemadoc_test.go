@@ -12,7 +12,7 @@ import (
 )
 
 // schemaDoc is where the column tables are shown; they are generated from
-// the committed terraform/schema/*.json (which TestCommittedSchemaFiles holds
+// the committed terraform/modules/cioevents/schema/*.json (which TestCommittedSchemaFiles holds
 // to the Go definition), so the doc cannot describe another schema than the
 // one Terraform creates.
 const schemaDoc = "../../docs/schema.md"
@@ -20,7 +20,7 @@ const schemaDoc = "../../docs/schema.md"
 var schemaPart = gendoc.Part{Name: "schema", Regen: "go test ./shared/warehouse -update"}
 
 // TestSchemaDoc fails when docs/schema.md's column tables differ from
-// terraform/schema/*.json; -update rewrites them.
+// terraform/modules/cioevents/schema/*.json; -update rewrites them.
 func TestSchemaDoc(t *testing.T) {
 	body, err := renderSchemaDoc(schemaDir, []string{"events", "rejected_events"})
 	if err != nil {

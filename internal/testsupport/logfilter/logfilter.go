@@ -1,6 +1,6 @@
 // Package logfilter evaluates the subset of the Cloud Logging query language
 // (and of the Cloud Monitoring filter syntax, which shares its shape) that
-// terraform/monitoring.tf uses, so tests can check each log-based metric and
+// terraform/modules/cioevents/monitoring.tf uses, so tests can check each log-based metric and
 // alert filter against the log lines the code really writes.
 //
 // Supported: comparisons `path OP value` with OP one of = != : =~ !~ < <= >

@@ -84,12 +84,12 @@ var strayFiles = []string{
 
 // The function source zip is what archive_file's allow-list computes, as
 // Terraform computes it: the allow-list's locals, copied as written into a
-// throwaway module under terraform/ of a copy of the repository that holds
+// throwaway module in terraform/modules/cioevents of a copy of the repository that holds
 // the build's files, their tests and planted stray files, evaluated by
 // `terraform console`. It must hold exactly the build's files.
 func TestSourceArchiveLeavesStrayFilesOut(t *testing.T) {
 	bin := terraformBin(t)
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,9 @@ func TestSourceArchiveLeavesStrayFilesOut(t *testing.T) {
 	for _, f := range strayFiles {
 		writeFile(t, filepath.Join(root, f), "planted by TestSourceArchiveLeavesStrayFilesOut\n")
 	}
-	writeFile(t, filepath.Join(root, "terraform", "allowlist.tf"), locals)
-	tf := tfcheck.Terraform{Bin: bin, Dir: filepath.Join(root, "terraform")}
+	dir := filepath.Join(root, "terraform", "modules", "cioevents")
+	writeFile(t, filepath.Join(dir, "allowlist.tf"), locals)
+	tf := tfcheck.Terraform{Bin: bin, Dir: dir}
 	out, refused, err := tf.Console(context.Background(), "jsonencode(sort(local."+local+"))")
 	if err != nil || refused != "" {
 		t.Fatalf("terraform console: %v %s", err, refused)
@@ -143,7 +144,7 @@ func TestSourceArchiveLeavesStrayFilesOut(t *testing.T) {
 }
 
 func TestSourceArchiveMustBeAnAllowList(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +152,9 @@ func TestSourceArchiveMustBeAnAllowList(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := copyModule(t)
-	applyEdit(t, dir, edit{"functions.tf", `  output_path = "${path.module}/.terraform/cioevents-source.zip"
-`, `  output_path = "${path.module}/.terraform/cioevents-source.zip"
-  source_dir  = "${path.module}/.."
+	applyEdit(t, dir, edit{"functions.tf", `  output_path = "${path.root}/.terraform/cioevents-source.zip"
+`, `  output_path = "${path.root}/.terraform/cioevents-source.zip"
+  source_dir  = "${path.module}/../../.."
   excludes    = [".git", "terraform"]
 `, 1})
 	broken, err := tfcheck.Load(dir)

@@ -84,7 +84,7 @@ func block(t *testing.T, path, want string) string {
 // docs/reference.md, the gcloud loop that sets up Cloud Build's deployer in
 // docs/deploy.md) must be the derived ones.
 func TestDeployerRolesCoverEveryResourceType(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

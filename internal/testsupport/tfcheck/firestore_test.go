@@ -106,7 +106,7 @@ func TestLedgerFieldsAreNotIndexed(t *testing.T) {
 			t.Fatalf("%s: found fields %v, missing %s; has the record struct moved?", ledgerSource, fields, want)
 		}
 	}
-	for _, p := range ledgerIndexProblems(t, terraformDir, fields) {
+	for _, p := range ledgerIndexProblems(t, moduleDir, fields) {
 		t.Error(p)
 	}
 }

@@ -462,7 +462,7 @@ func checkLines(metrics []tfcheck.LogMetric, policies []tfcheck.AlertPolicy, lin
 
 func loadMonitoring(t *testing.T) ([]tfcheck.LogMetric, []tfcheck.AlertPolicy) {
 	t.Helper()
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

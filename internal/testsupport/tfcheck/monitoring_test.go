@@ -16,7 +16,7 @@ import (
 const runbookDir = "../../../docs/runbooks"
 
 func TestRepositoryMonitoringPasses(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBrokenMonitoringFails(t *testing.T) {
 }
 
 func TestRunbookMustNameItsMetric(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRunbookMustNameItsMetric(t *testing.T) {
 // TestDashboardChartsTheMetrics evaluates the dashboard JSON as a plan would
 // and checks every chart's filter parses and reads a metric that exists.
 func TestDashboardChartsTheMetrics(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

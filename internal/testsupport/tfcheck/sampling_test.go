@@ -109,7 +109,7 @@ func TestSampledSuccessLines(t *testing.T) {
 
 // TestSampledSuccessOffByDefault: at the default of 1 no exclusion exists.
 func TestSampledSuccessOffByDefault(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,12 +17,12 @@ import (
 // and mode (docs/schema.md, Schema changes). After adding a column to a schema file,
 // `go test ./internal/testsupport/tfcheck -run TestSchemaOnlyGrows -update`
 // appends it; the lock is written only when the new schema passes.
-var schemaLock = filepath.Join(terraformDir, "schema", "lock.json")
+var schemaLock = filepath.Join(moduleDir, "schema", "lock.json")
 
 // currentSchemas reads every table schema file next to the lock.
 func currentSchemas(t *testing.T) map[string][]tfcheck.LockedColumn {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(terraformDir, "schema", "*.json"))
+	paths, err := filepath.Glob(filepath.Join(moduleDir, "schema", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,16 +62,16 @@ func TestSchemaOnlyGrows(t *testing.T) {
 	for table, locked := range lock {
 		cols, ok := current[table]
 		if !ok {
-			t.Errorf("table %s is locked but terraform/schema/%s.json is gone", table, table)
+			t.Errorf("table %s is locked but terraform/modules/cioevents/schema/%s.json is gone", table, table)
 			continue
 		}
 		for _, p := range tfcheck.SchemaGrowth(locked, cols) {
-			t.Errorf("terraform/schema/%s.json: %s", table, p)
+			t.Errorf("terraform/modules/cioevents/schema/%s.json: %s", table, p)
 		}
 	}
 	for table := range current {
 		if _, ok := lock[table]; !ok && !*update {
-			t.Errorf("table %s is not in terraform/schema/lock.json: run this test with -update", table)
+			t.Errorf("table %s is not in terraform/modules/cioevents/schema/lock.json: run this test with -update", table)
 		}
 	}
 	if *update && !t.Failed() {

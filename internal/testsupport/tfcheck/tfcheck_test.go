@@ -14,8 +14,12 @@ import (
 	"github.com/cioevents/cioevents/shared/config"
 )
 
-// terraformDir is the repository's Terraform root module.
+// terraformDir is the repository's Terraform root configuration, the one
+// `terraform apply` uses: backend, providers, env/ and the module call.
 const terraformDir = "../../../terraform"
+
+// moduleDir is the module that declares every resource; the root calls it.
+const moduleDir = terraformDir + "/modules/cioevents"
 
 // accessDoc holds the operators' access table, the list every IAM grant
 // must be on.
@@ -68,7 +72,7 @@ func rules() tfcheck.Rules {
 }
 
 func TestRepositoryConfigurationPasses(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +422,7 @@ func copyModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, pattern := range []string{"*.tf", "schema/*.json"} {
-		paths, err := filepath.Glob(filepath.Join(terraformDir, pattern))
+		paths, err := filepath.Glob(filepath.Join(moduleDir, pattern))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +431,7 @@ func copyModule(t *testing.T) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rel, err := filepath.Rel(terraformDir, p)
+			rel, err := filepath.Rel(moduleDir, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -464,7 +468,7 @@ func writeFile(t *testing.T, path, content string) {
 // says it needs (per the excerpt of Google's reference), and an operator row
 // must name something the module declares.
 func TestAccessRowsAreHeldAgainstTheirRoles(t *testing.T) {
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func envFiles(t *testing.T) []string {
 
 func TestVariableRules(t *testing.T) {
 	bin := terraformBin(t)
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestVariableRules(t *testing.T) {
 
 func TestOfflineExpressions(t *testing.T) {
 	bin := terraformBin(t)
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ variable "alert_threshold" {
 
 func TestVariableTableMismatchesAreReported(t *testing.T) {
 	bin := terraformBin(t)
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(terraformDir, "*.tf"))
+	files, err := filepath.Glob(filepath.Join(moduleDir, "*.tf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestExampleEnvironmentNamesEveryVariable(t *testing.T) {
 // each kind.
 func TestLaptopOnlySettingsFilesAreRefused(t *testing.T) {
 	bin := terraformBin(t)
-	src, err := os.ReadFile(filepath.Join(terraformDir, "apis.tf"))
+	src, err := os.ReadFile(filepath.Join(moduleDir, "apis.tf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestLaptopOnlySettingsFilesAreRefused(t *testing.T) {
 	if cond == "" {
 		t.Fatal("no precondition on data.google_project.this")
 	}
-	m, err := tfcheck.Load(terraformDir)
+	m, err := tfcheck.Load(moduleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ type Latencies struct {
 var AssumedLatencies = Latencies{FirestoreMS: 15, PublishMS: 15, BigQueryMS: 40, TrackMS: 80}
 
 // Settings are the deployment choices the estimate depends on. Defaults
-// mirrors terraform/variables.tf and terraform/functions.tf (a test keeps
+// mirrors terraform/modules/cioevents/variables.tf and terraform/modules/cioevents/functions.tf (a test keeps
 // them equal).
 type Settings struct {
 	FirestoreLocation    string // a key of Prices.Firestore

@@ -204,17 +204,17 @@ const (
 
 // committedViews defines the views in bqfake as the repository defines them:
 // events_deduped passes through its window the columns it partitions by
-// (terraform/bigquery.tf), and each reporting view filters event_time itself
+// (terraform/modules/cioevents/bigquery.tf), and each reporting view filters event_time itself
 // (funnel.Views, the committed SQL).
 func committedViews(t *testing.T, bq *bqfake.Server) {
 	t.Helper()
-	sql, err := os.ReadFile("../../../../terraform/views/events_deduped.sql")
+	sql, err := os.ReadFile("../../../../terraform/modules/cioevents/views/events_deduped.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`(?s)PARTITION BY (.+?)\s+ORDER BY`).FindSubmatch(sql)
 	if m == nil {
-		t.Fatal("terraform/views/events_deduped.sql: no window")
+		t.Fatal("terraform/modules/cioevents/views/events_deduped.sql: no window")
 	}
 	// Only a plain column of the window's PARTITION BY lets an outer
 	// filter through; an expression over columns does not.

@@ -48,7 +48,7 @@ func TestDedupe(t *testing.T) {
 // events_deduped is created from its generated template, which reads the
 // events table through the one placeholder bigquery.tf fills in.
 func TestDedupedTerraform(t *testing.T) {
-	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", "bigquery.tf"))
+	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", "modules", "cioevents", "bigquery.tf"))
 	if err != nil {
 		t.Fatal(err)
 	}

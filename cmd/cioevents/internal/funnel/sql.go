@@ -9,12 +9,12 @@ import (
 )
 
 // Placeholders of the committed view templates; Terraform's templatefile
-// fills them in (terraform/views.tf).
+// fills them in (terraform/modules/cioevents/views.tf).
 const (
 	tableVar    = "${events_deduped}"
 	lookbackVar = "${lookback_days}"
 	// eventsVar is the events table in events_deduped's template
-	// (terraform/bigquery.tf).
+	// (terraform/modules/cioevents/bigquery.tf).
 	eventsVar = "${events}"
 	// deliveriesVar is the deliveries table (the model, materialized).
 	deliveriesVar = "${deliveries}"
@@ -148,7 +148,7 @@ func MergeTemplate() string {
 // DedupedFile is events_deduped's template, beside the reporting views'.
 const DedupedFile = "events_deduped.sql"
 
-// ViewFiles returns the committed templates by file name (terraform/views).
+// ViewFiles returns the committed templates by file name (terraform/modules/cioevents/views).
 func ViewFiles() map[string][]byte {
 	out := map[string][]byte{DedupedFile: []byte(DedupedSQL()), MergeFile: []byte(MergeTemplate())}
 	for _, v := range Views() {

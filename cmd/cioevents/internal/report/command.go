@@ -59,7 +59,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	dataset := fl.String("dataset", e.Getenv(config.EnvDataset), "BigQuery dataset")
 	deduped := "events_deduped"
 	if t := e.Getenv(config.EnvTable); t != "" {
-		deduped = t + "_deduped" // as terraform/bigquery.tf names the view
+		deduped = t + "_deduped" // as terraform/modules/cioevents/bigquery.tf names the view
 	}
 	table := fl.String("table", deduped, "view with one row per event")
 	from := fl.String("from", "", "first day, YYYY-MM-DD (UTC; default: all local data, or 30 days before --to in BigQuery)")

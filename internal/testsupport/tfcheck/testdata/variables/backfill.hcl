@@ -1,4 +1,4 @@
-# Values for the validation rules of terraform/backfill.tf.
+# Values for the validation rules of terraform/modules/cioevents/backfill.tf.
 
 accept "nightly reconciliation switched on" {
   vars = {

@@ -1,4 +1,4 @@
-# Values for the validation rules of terraform/variables.tf, planned by
+# Values for the validation rules of terraform/modules/cioevents/variables.tf, planned by
 # TestVariableRules without a provider. Every rule needs a refuse case that it
 # refuses (and that nothing else refuses), and every validated variable an
 # accept case; a new .tf file with its own variables adds its own file here.

@@ -1,4 +1,4 @@
-# Values for the validation rules of terraform/monitoring_variables.tf.
+# Values for the validation rules of terraform/modules/cioevents/monitoring_variables.tf.
 
 accept "alert channels and thresholds set" {
   vars = {

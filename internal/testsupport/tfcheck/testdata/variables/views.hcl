@@ -1,4 +1,4 @@
-# Values for the validation rules of terraform/views.tf.
+# Values for the validation rules of terraform/modules/cioevents/views.tf.
 
 accept "a shorter view lookback" {
   vars = { views_lookback_days = 35 }

@@ -1,4 +1,4 @@
-# Values for the validation rules of terraform/workspaces.tf.
+# Values for the validation rules of terraform/modules/cioevents/workspaces.tf.
 
 accept "two named workspaces with policies" {
   vars = {

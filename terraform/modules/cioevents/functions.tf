@@ -9,7 +9,8 @@
 # A test in internal/testsupport/tfcheck compares this list with `go list -deps`
 # and plants stray files to show they stay out.
 locals {
-  source_root = "${path.module}/.."
+  # The repository root: this module lives in terraform/modules/cioevents.
+  source_root = "${path.module}/../../.."
   source_files = setunion(
     fileset(local.source_root, "{cioevents.go,go.mod,go.sum}"),
     [for f in fileset(local.source_root, "{functions,shared}/**/*.go") : f if !endswith(f, "_test.go")],
@@ -21,8 +22,10 @@ locals {
 # with a zero timestamp, so the same files make the same hash on any machine.
 # file() reads UTF-8 text, which Go source and the JSON samples are.
 data "archive_file" "source" {
+  # In the .terraform folder of the calling configuration (path.root), where
+  # cloudbuild.yaml stores and checks it when terraform/ is the root.
   type        = "zip"
-  output_path = "${path.module}/.terraform/cioevents-source.zip"
+  output_path = "${path.root}/.terraform/cioevents-source.zip"
 
   dynamic "source" {
     for_each = local.source_files

@@ -35,8 +35,8 @@ data "google_project" "this" {
     # sees them (terraform.tfvars is git-ignored), so they would make the two
     # deploy different settings. Settings belong in env/<name>.tfvars.
     precondition {
-      condition     = !fileexists("${path.module}/terraform.tfvars") && !fileexists("${path.module}/terraform.tfvars.json") && length(fileset(path.module, "*.auto.tfvars*")) == 0
-      error_message = "terraform.tfvars or *.auto.tfvars is present in terraform/: move its settings into the committed env/<name>.tfvars and apply with -var-file, so that a laptop and Cloud Build apply the same values (docs/deploy.md)."
+      condition     = !fileexists("${path.root}/terraform.tfvars") && !fileexists("${path.root}/terraform.tfvars.json") && length(fileset(path.root, "*.auto.tfvars*")) == 0
+      error_message = "terraform.tfvars or *.auto.tfvars is present in the root configuration (terraform/): move its settings into the committed env/<name>.tfvars and apply with -var-file, so that a laptop and Cloud Build apply the same values (docs/deploy.md)."
     }
   }
 }
