@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/names"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
 )
@@ -39,7 +40,7 @@ type fakeWarehouse struct {
 const lookbackDays = 3
 
 func template(sql string) string {
-	return strings.NewReplacer(eventsVar, "p.ds.events", tableVar, "p.ds.events_deduped",
+	return strings.NewReplacer(eventsVar, "p.ds.events", tableVar, "p.ds.events_deduped", namesVar, "p.ds.message_names",
 		deliveriesVar, "p.ds.deliveries", lookbackVar, "400").Replace(sql)
 }
 
@@ -51,6 +52,7 @@ func newFakeWarehouse(t *testing.T) *fakeWarehouse {
 	srv.Now = func() time.Time { return fw.now }
 	srv.AddSQLView("ds.events_deduped", template(DedupedSQL()))
 	srv.AddTable("ds.deliveries", DeliveriesSchema())
+	srv.AddTable("ds.message_names", names.Schema())
 	for _, v := range Views() {
 		srv.AddSQLView("ds."+v.Name, template(v.SQL))
 	}
@@ -375,11 +377,40 @@ func TestMergeMatchesLocal(t *testing.T) {
 		name string
 		q    Query
 	}{{"delivery_funnel_daily", FunnelDaily}, {"deliverability_daily", DeliverabilityDaily}} {
-		got := decodeResults(t, v.q, w.query("SELECT * FROM `p.ds."+v.name+"`"))
+		got := decodeResults(t, v.q, w.query("SELECT "+strings.Join(v.q.Columns(), ", ")+" FROM `p.ds."+v.name+"`"))
 		want := EvaluateDeliveries(ds, v.q, Range{From: modelNow.Truncate(24*time.Hour).AddDate(0, 0, -400)})
 		if !reflect.DeepEqual(resultsText(got), resultsText(want)) {
 			t.Errorf("view %s: bqfake\n%v\nlocal\n%v", v.name, resultsText(got), resultsText(want))
 		}
+	}
+}
+
+// The daily funnel view shows each message's and action's name beside its
+// ID, from message_names, in the message's workspace only.
+func TestFunnelViewNames(t *testing.T) {
+	w := newFakeWarehouse(t)
+	w.insert(scenario()[0].rows...)
+	w.insert(wev("act", "sent", at(0, 9, 0), campaign(31), func(r *warehouse.Row) { r.ActionID = ptr(int64(7)) }))
+	w.merge(at(1, 0, 0))
+	ins := w.client.Dataset("ds").Table("message_names").Inserter()
+	for _, r := range []names.Record{
+		{Workspace: "default", Kind: names.Campaign, ID: "31", Name: ptr("Welcome series"), RefreshedAt: modelNow},
+		{Workspace: "eu", Kind: names.Campaign, ID: "31", Name: ptr("Someone else's 31"), RefreshedAt: modelNow},
+		{Workspace: "default", Kind: names.Action, ID: "7", Name: ptr("Day 1 email"), ParentID: ptr("31"), RefreshedAt: modelNow},
+	} {
+		row := map[string]bigquery.Value{"workspace": r.Workspace, "kind": string(r.Kind), "id": r.ID, "name": *r.Name, "refreshed_at": r.RefreshedAt}
+		if r.ParentID != nil {
+			row["parent_id"] = *r.ParentID
+		}
+		if err := ins.Put(t.Context(), &bigquery.ValuesSaver{Schema: names.Schema(), Row: rowOf(names.Schema(), row)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := w.query("SELECT message_ref, message_name, action_id, action_name, sent FROM `p.ds.delivery_funnel_daily`")
+	want := [][]bigquery.Value{{"31", "Welcome series", nil, nil, int64(1)}, {"31", "Welcome series", int64(7), "Day 1 email", int64(1)}}
+	sort.Slice(got, func(i, j int) bool { return got[i][2] == nil })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
@@ -447,5 +478,13 @@ func decodeResults(t *testing.T, q Query, rows [][]bigquery.Value) []Result {
 		out = append(out, res)
 	}
 	SortResults(out)
+	return out
+}
+
+func rowOf(schema bigquery.Schema, m map[string]bigquery.Value) []bigquery.Value {
+	out := make([]bigquery.Value, len(schema))
+	for i, f := range schema {
+		out[i] = m[f.Name]
+	}
 	return out
 }

@@ -18,6 +18,8 @@ const (
 	eventsVar = "${events}"
 	// deliveriesVar is the deliveries table (the model, materialized).
 	deliveriesVar = "${deliveries}"
+	// namesVar is table message_names (cmd/cioevents/internal/names).
+	namesVar = "${message_names}"
 )
 
 func quoteList(ss []string) string {
@@ -81,6 +83,37 @@ func SQL(q Query, table, filter string) string {
 	return b.String()
 }
 
+// NamedSQL is SQL(q) with the names of its message and action beside the
+// IDs, from table names (message_names: workspace, kind, id, name), for the
+// dimensions q has: message_name after message_ref, action_name after
+// action_id. A message without a name row shows NULL.
+func NamedSQL(q Query, table, filter, names string) string {
+	has := map[string]bool{}
+	for _, d := range q.Dims {
+		has[d.Name] = true
+	}
+	if !has["workspace"] || (!has["message_ref"] && !has["action_id"]) {
+		return SQL(q, table, filter)
+	}
+	var items []string
+	var joins []string
+	for _, d := range q.Dims {
+		items = append(items, "f."+d.Name)
+		switch d.Name {
+		case "message_ref":
+			items = append(items, "n.name AS message_name")
+			joins = append(joins, "LEFT JOIN "+names+" n\n  ON n.workspace = f.workspace AND n.kind = f.message_type AND n.id = f.message_ref")
+		case "action_id":
+			items = append(items, "a.name AS action_name")
+			joins = append(joins, "LEFT JOIN "+names+" a\n  ON a.workspace = f.workspace AND a.kind = 'action' AND a.id = CAST(f.action_id AS STRING)")
+		}
+	}
+	for _, c := range q.Columns()[len(q.Dims):] {
+		items = append(items, "f."+c)
+	}
+	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM (\n" + indent(SQL(q, table, filter)) + ") f\n" + strings.Join(joins, "\n") + "\n"
+}
+
 // EngagementSQL renders view person_engagement.
 func EngagementSQL(table, timeFilter string) string {
 	items := []string{
@@ -124,7 +157,7 @@ func Views() []View {
 	vs := []View{
 		{Name: "delivery_funnel_daily",
 			Desc: "Funnel per send day, channel, message (campaign, broadcast, newsletter, transactional) and action: deliveries per stage, each on its send day with all its later stages.",
-			SQL:  header + SQL(FunnelDaily, deliveries, sendLookback)},
+			SQL:  header + NamedSQL(FunnelDaily, deliveries, sendLookback, "`"+namesVar+"`")},
 		{Name: "deliverability_daily",
 			Desc: "Email deliverability per send day, mailbox provider and recipient domain: deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates.",
 			SQL:  header + SQL(DeliverabilityDaily, deliveries, sendLookback)},

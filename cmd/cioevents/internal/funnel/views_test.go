@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
 var update = flag.Bool("update", false, "rewrite terraform/modules/cioevents/views/*.sql from the Go definitions")
@@ -61,7 +63,7 @@ func TestViewsTerraform(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^\s*` + v.Name + `\s*=`).MatchString(src) {
 			t.Errorf("views.tf does not create %s", v.Name)
 		}
-		rest := strings.NewReplacer(tableVar, "", lookbackVar, "", deliveriesVar, "").Replace(v.SQL)
+		rest := strings.NewReplacer(tableVar, "", lookbackVar, "", deliveriesVar, "", namesVar, "").Replace(v.SQL)
 		if i := strings.Index(rest, "${"); i >= 0 {
 			t.Errorf("%s: template placeholder views.tf does not fill: %q", v.Name, rest[i:min(len(rest), i+30)])
 		}
@@ -72,7 +74,8 @@ func TestViewsTerraform(t *testing.T) {
 			t.Errorf("%s: no filter on event_time, so no partition filter", v.Name)
 		}
 	}
-	for _, want := range []string{"events_deduped", "lookback_days", "google_bigquery_table.events_deduped"} {
+	for _, want := range []string{"events_deduped", "lookback_days", "google_bigquery_table.events_deduped",
+		"deliveries", "google_bigquery_table.deliveries", "message_names", "google_bigquery_table.message_names"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("views.tf does not mention %s", want)
 		}
@@ -90,5 +93,24 @@ func TestPredicate(t *testing.T) {
 		if got := stage(tt.stage).predicate(); got != tt.want {
 			t.Errorf("%s: predicate %q, want %q", tt.stage, got, tt.want)
 		}
+	}
+}
+
+// TestDeliveriesSchemaFile holds the committed schema of the deliveries
+// table (Terraform's schema file) to DeliveriesSchema.
+func TestDeliveriesSchemaFile(t *testing.T) {
+	want, err := warehouse.SchemaJSON(DeliveriesSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(viewDir, "..", "schema", "deliveries.json")
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s differs from DeliveriesSchema (%v); run go test ./cmd/cioevents/internal/funnel -update", path, err)
 	}
 }
