@@ -488,3 +488,72 @@ func rowOf(schema bigquery.Schema, m map[string]bigquery.Value) []bigquery.Value
 	}
 	return out
 }
+
+// TestLinksMatchLocal: the per-link SQL in bqfake and EvaluateLinks agree,
+// clicks after midnight and days later count for the send day's cohort,
+// and a machine click is not a human one.
+func TestLinksMatchLocal(t *testing.T) {
+	w := newFakeWarehouse(t)
+	link := func(id int64, href string) func(*warehouse.Row) {
+		return func(r *warehouse.Row) { r.LinkID, r.Href = ptr(id), ptr(href) }
+	}
+	c31 := campaign(31)
+	rows := []warehouse.Row{
+		wev("a", "sent", at(0, 23, 0), c31), wev("a", "delivered", at(0, 23, 1), c31),
+		wev("a", "clicked", at(1, 0, 5), c31, link(1, "https://shop.example/sale")),
+		wev("a", "clicked", at(1, 0, 6), c31, link(1, "https://shop.example/sale")),
+		wev("a", "clicked", at(8, 9, 0), c31, link(2, "https://shop.example/help")),
+		wev("b", "sent", at(0, 10, 0), c31), wev("b", "delivered", at(0, 10, 1), c31),
+		wev("b", "clicked", at(0, 10, 2), c31, link(1, "https://shop.example/sale"), machine),
+		wev("c", "sent", at(0, 10, 0), c31), // not delivered, clicked anyway
+		wev("c", "clicked", at(0, 11, 0), c31, link(1, "https://shop.example/sale")),
+		wev("other", "sent", at(0, 10, 0), campaign(32)), wev("other", "delivered", at(0, 10, 0), campaign(32)),
+		wev("other", "clicked", at(0, 10, 5), campaign(32), link(1, "https://shop.example/sale")),
+		wev("late", "sent", at(3, 10, 0), c31), // sent after the range
+		wev("late", "clicked", at(3, 10, 5), c31, link(1, "https://shop.example/sale")),
+	}
+	w.insert(rows...)
+	w.merge(at(0, 0, 0))
+	m := Message{"campaign", "31"}
+	from, until := at(0, 0, 0), at(2, 0, 0)
+	rg := Range{From: from, Until: until}
+	params := []bigquery.QueryParameter{{Name: "from", Value: from}, {Name: "until", Value: until},
+		{Name: "kind", Value: m.Kind}, {Name: "ref", Value: m.Ref}}
+	total := decodeResults(t, Total, w.query(SQL(Total, "`p.ds.deliveries`", MessageFilter), params...))[0]
+	delivered := total.Counts[1]
+	var got []Link
+	for _, r := range w.query(LinkSQL("`p.ds.events_deduped`", "`p.ds.deliveries`"), params...) {
+		s := func(v bigquery.Value) string {
+			if v == nil {
+				return ""
+			}
+			return v.(string)
+		}
+		got = append(got, LinkFromSQL(s(r[0]), s(r[1]), r[2].(int64), r[3].(int64), r[4].(int64), r[5].(int64), r[6].(int64), r[7].(time.Time), delivered))
+	}
+	SortLinks(got)
+	want := EvaluateLinks(Dedupe(rows), Deliveries(Dedupe(rows), modelNow), m, rg)
+	if fmt.Sprintf("%+v", linkText(got)) != fmt.Sprintf("%+v", linkText(want)) {
+		t.Errorf("bqfake %+v\nlocal %+v", linkText(got), linkText(want))
+	}
+	wantText := []string{
+		"1 https://shop.example/sale clicked=3 human=2 clicks=4 humanClicks=3 rate=0.50 first=2026-03-01T10:02:00Z",
+		"2 https://shop.example/help clicked=1 human=1 clicks=1 humanClicks=1 rate=0.50 first=2026-03-09T09:00:00Z",
+	}
+	if !reflect.DeepEqual(linkText(want), wantText) {
+		t.Errorf("links %v, want %v", linkText(want), wantText)
+	}
+}
+
+func linkText(ls []Link) []string {
+	var out []string
+	for _, l := range ls {
+		rate := "-"
+		if l.HumanClickRate != nil {
+			rate = strconv.FormatFloat(*l.HumanClickRate, 'f', 2, 64)
+		}
+		out = append(out, fmt.Sprintf("%s %s clicked=%d human=%d clicks=%d humanClicks=%d rate=%s first=%s", l.LinkID, l.Href,
+			l.Clicked, l.HumanClicked, l.Clicks, l.HumanClicks, rate, l.FirstClickAt.Format(time.RFC3339)))
+	}
+	return out
+}
