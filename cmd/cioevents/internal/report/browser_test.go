@@ -190,7 +190,7 @@ func screenshot(t *testing.T, page []byte) image.Image {
 // TestHTMLInBrowser renders the page in a real browser and measures the
 // bars: each is as long, relative to the longest, as its figure says.
 func TestHTMLInBrowser(t *testing.T) {
-	rep, err := report.Build(context.Background(), &report.Local{Rows: browserRows()}, "campaign", funnel.Range{})
+	rep, err := report.Build(context.Background(), &report.Local{Rows: browserRows()}, "campaign", funnel.Range{}, report.BuildOptions{Page: true})
 	if err != nil {
 		t.Fatal(err)
 	}
