@@ -95,7 +95,7 @@ project_id = "my-project-id"
 
 # The deliveries table and its scheduled MERGE (docs/models.md)
 # deliveries_lookback_days = 3
-# deliveries_schedule      = "every 1 hours"
+# deliveries_schedule      = "every 24 hours"
 
 # Nightly backfill and reconciliation (README, Backfill); needs a value in the
 # <prefix>-app-api-key secret.

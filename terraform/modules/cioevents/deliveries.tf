@@ -16,9 +16,9 @@ variable "deliveries_lookback_days" {
 }
 
 variable "deliveries_schedule" {
-  description = "How often the MERGE into the deliveries table runs, in the BigQuery Data Transfer schedule syntax."
+  description = "How often the MERGE into the deliveries table runs (BigQuery Data Transfer schedule syntax). Each run reads the whole deliveries table (docs/performance.md): more often is fresher and costs that many times more."
   type        = string
-  default     = "every 1 hours"
+  default     = "every 24 hours"
 }
 
 resource "google_bigquery_table" "deliveries" {

@@ -114,3 +114,18 @@ func TestDeliveriesSchemaFile(t *testing.T) {
 		t.Errorf("%s differs from DeliveriesSchema (%v); run go test ./cmd/cioevents/internal/funnel -update", path, err)
 	}
 }
+
+// TestModelsDocCommitted holds docs/models.md to the definitions.
+func TestModelsDocCommitted(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "..", "docs", "models.md")
+	want := []byte(ModelsDoc())
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("docs/models.md differs from ModelsDoc (%v); run go test ./cmd/cioevents/internal/funnel -update", err)
+	}
+}
