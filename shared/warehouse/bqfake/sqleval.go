@@ -329,7 +329,7 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 	}
 	if s.from != nil && s.from.table != "" && c.depth == 0 {
 		if t := c.s.tables[tableKey(s.from.table)]; t != nil && t.partitionFilter != "" && !mentions(s.where, t.partitionFilter) {
-			return nil, fmt.Errorf("Cannot query over table '%s' without a filter over column(s) '%s' that can be used for partition elimination",
+			return nil, bqErrorf("Cannot query over table '%s' without a filter over column(s) '%s' that can be used for partition elimination",
 				s.from.table, t.partitionFilter)
 		}
 	}
@@ -373,7 +373,6 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 		}
 	}
 	out := &relation{}
-	var types []bigquery.FieldType
 	// Output columns.
 	for i, it := range s.items {
 		if it.star {
@@ -382,7 +381,6 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 					continue
 				}
 				out.cols = append(out.cols, relCol{"", col.name, col.typ})
-				types = append(types, col.typ)
 			}
 			continue
 		}
@@ -396,7 +394,6 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 			}
 		}
 		out.cols = append(out.cols, relCol{"", name, typ})
-		types = append(types, typ)
 	}
 	project := func(e *env) ([]any, error) {
 		var row []any
@@ -763,7 +760,7 @@ func re(pattern string) (*regexp.Regexp, error) {
 	}
 	r, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("Cannot parse regular expression: %w", err)
+		return nil, bqErrorf("Cannot parse regular expression: %v", err)
 	}
 	regexCache[pattern] = r
 	return r, nil
@@ -788,7 +785,7 @@ func (c *evalCtx) eval(n *node, e *env) (any, error) {
 	case "param":
 		v, ok := c.params[n.name]
 		if !ok {
-			return nil, fmt.Errorf("Query parameter '%s' not found", n.name)
+			return nil, bqErrorf("Query parameter '%s' not found", n.name)
 		}
 		return v, nil
 	case "col":
@@ -878,7 +875,7 @@ func (c *evalCtx) eval(n *node, e *env) (any, error) {
 		v, err := c.eval(n.args[0], e)
 		k, ok := v.(int64)
 		if err != nil || !ok {
-			return nil, errors.Join(err, errors.New("INTERVAL needs a whole number"))
+			return nil, errors.Join(err, bqErrorf("INTERVAL needs a whole number"))
 		}
 		return interval{k, n.name}, nil
 	case "cast":
@@ -901,7 +898,7 @@ func (c *evalCtx) eval(n *node, e *env) (any, error) {
 			if strings.HasPrefix(n.name, "SAFE_") {
 				return nil, nil
 			}
-			return nil, fmt.Errorf("Array index %d is out of bounds", k)
+			return nil, bqErrorf("Array index %d is out of bounds", k)
 		}
 		return arr[k], nil
 	case "bin":
@@ -960,7 +957,7 @@ func (c *evalCtx) binary(n *node, e *env) (any, error) {
 	case "=", "!=", "<", "<=", ">", ">=":
 		k, ok := compare(a, b)
 		if !ok {
-			return nil, fmt.Errorf("No matching signature for operator %s for argument types %T, %T", n.name, a, b)
+			return nil, bqErrorf("No matching signature for operator %s for argument types %T, %T", n.name, a, b)
 		}
 		switch n.name {
 		case "=":
@@ -992,7 +989,7 @@ func (c *evalCtx) binary(n *node, e *env) (any, error) {
 	}
 	f, g := toFloat(a), toFloat(b)
 	if math.IsNaN(f) || math.IsNaN(g) {
-		return nil, fmt.Errorf("No matching signature for operator %s", n.name)
+		return nil, bqErrorf("No matching signature for operator %s", n.name)
 	}
 	switch n.name {
 	case "+":
@@ -1040,7 +1037,7 @@ func castTo(v any, typ string) (any, error) {
 		case string:
 			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("Bad int64 value: %s", x)
+				return nil, bqErrorf("Bad int64 value: %s", x)
 			}
 			return n, nil
 		case bool:
@@ -1077,7 +1074,7 @@ func castTo(v any, typ string) (any, error) {
 			if t, ok := parseTimestamp(x); ok {
 				return t.UTC(), nil
 			}
-			return nil, fmt.Errorf("Invalid timestamp: '%s'", x)
+			return nil, bqErrorf("Invalid timestamp: '%s'", x)
 		}
 	case "BOOL":
 		if b, ok := v.(bool); ok {
@@ -1088,9 +1085,6 @@ func castTo(v any, typ string) (any, error) {
 }
 
 func (c *evalCtx) aggregate(n *node, e *env) (any, error) {
-	if e.group == nil && e.row == nil && len(e.rel.cols) > 0 {
-		// An ungrouped aggregate over no rows.
-	}
 	var vals []any
 	type keyed struct {
 		v    any
@@ -1248,7 +1242,7 @@ func (c *evalCtx) call(n *node, e *env) (any, error) {
 	switch n.name {
 	case "IF":
 		if len(n.args) != 3 {
-			return nil, errors.New("IF takes three arguments")
+			return nil, bqErrorf("IF takes three arguments")
 		}
 		v, err := c.eval(n.args[0], e)
 		if err != nil {
@@ -1286,7 +1280,7 @@ func (c *evalCtx) call(n *node, e *env) (any, error) {
 		x, ok1 := a[0].(time.Time)
 		y, ok2 := a[1].(time.Time)
 		if !ok1 || !ok2 {
-			return nil, errors.New("TIMESTAMP_DIFF needs TIMESTAMPs")
+			return nil, bqErrorf("TIMESTAMP_DIFF needs TIMESTAMPs")
 		}
 		d := x.Sub(y)
 		switch unit(2) {
@@ -1375,7 +1369,7 @@ func (c *evalCtx) call(n *node, e *env) (any, error) {
 			return r.MatchString(str(0)), nil
 		}
 		if r.NumSubexp() > 1 {
-			return nil, errors.New("Regular expressions passed into extraction functions must not have more than 1 capturing group")
+			return nil, bqErrorf("Regular expressions passed into extraction functions must not have more than 1 capturing group")
 		}
 		m := r.FindStringSubmatch(str(0))
 		if m == nil {
@@ -1466,14 +1460,14 @@ func (c *evalCtx) merge(m *mergeStmt, stats map[string]any) error {
 			}
 			if truth(v) {
 				if hit >= 0 {
-					return errors.New("UPDATE/MERGE must match at most one source row for each target row")
+					return bqErrorf("UPDATE/MERGE must match at most one source row for each target row")
 				}
 				hit = ti
 			}
 		}
 		if hit >= 0 {
 			if matchedTarget[hit] {
-				return errors.New("UPDATE/MERGE must match at most one source row for each target row")
+				return bqErrorf("UPDATE/MERGE must match at most one source row for each target row")
 			}
 			matchedTarget[hit] = true
 			if !m.hasMatched {
@@ -1484,7 +1478,7 @@ func (c *evalCtx) merge(m *mergeStmt, stats map[string]any) error {
 			for _, a := range m.set {
 				i := colIndex(t.schema, a.col)
 				if i < 0 {
-					return fmt.Errorf("Unrecognized name: %s", a.col)
+					return bqErrorf("Unrecognized name: %s", a.col)
 				}
 				v, err := c.eval(a.e, e)
 				if err != nil {
@@ -1503,7 +1497,7 @@ func (c *evalCtx) merge(m *mergeStmt, stats map[string]any) error {
 			for i, f := range t.schema {
 				v, _, err := (&env{rel: source, row: srow}).lookup("", f.Name)
 				if err != nil {
-					return fmt.Errorf("INSERT ROW: source has no column %s", f.Name)
+					return bqErrorf("INSERT ROW: source has no column %s", f.Name)
 				}
 				row[i] = v
 			}
@@ -1512,7 +1506,7 @@ func (c *evalCtx) merge(m *mergeStmt, stats map[string]any) error {
 			for k, col := range m.insertCols {
 				i := colIndex(t.schema, col)
 				if i < 0 {
-					return fmt.Errorf("Unrecognized name: %s", col)
+					return bqErrorf("Unrecognized name: %s", col)
 				}
 				v, err := c.eval(m.insertVals[k], e)
 				if err != nil {
@@ -1526,7 +1520,7 @@ func (c *evalCtx) merge(m *mergeStmt, stats map[string]any) error {
 	now := c.s.now()
 	for i, row := range updates {
 		if c.s.StreamingBuffer > 0 && now.Sub(t.rows[i].at) < c.s.StreamingBuffer {
-			return fmt.Errorf("UPDATE or DELETE statement over table %s would affect rows in the streaming buffer, which is not supported", m.target)
+			return bqErrorf("UPDATE or DELETE statement over table %s would affect rows in the streaming buffer, which is not supported", m.target)
 		}
 		t.rows[i].row = storedRow(t.schema, row)
 	}
@@ -1563,7 +1557,7 @@ func (c *evalCtx) update(u *updateStmt, stats map[string]any) error {
 		for _, a := range u.set {
 			k := colIndex(t.schema, a.col)
 			if k < 0 {
-				return fmt.Errorf("Unrecognized name: %s", a.col)
+				return bqErrorf("Unrecognized name: %s", a.col)
 			}
 			if nrow[k], err = c.eval(a.e, e); err != nil {
 				return err
@@ -1627,7 +1621,7 @@ func convertParams(ps []jobParam) (map[string]any, error) {
 		case "TIMESTAMP":
 			t, ok := parseTimestamp(raw)
 			if !ok {
-				return nil, fmt.Errorf("Invalid TIMESTAMP parameter %s", p.Name)
+				return nil, bqErrorf("Invalid TIMESTAMP parameter %s", p.Name)
 			}
 			out[p.Name] = t.UTC()
 		case "DATE":
@@ -1724,13 +1718,13 @@ func checkGrouped(s *selectStmt) error {
 	}
 	for _, it := range s.items {
 		if it.star {
-			return errors.New("SELECT * in an aggregate query")
+			return bqErrorf("SELECT * in an aggregate query")
 		}
 		if grouped[strings.ToLower(it.alias)] {
 			continue
 		}
 		if c := bare(it.e); c != "" && !groupedExpr(s, it.e) {
-			return fmt.Errorf("SELECT list expression references column %s which is neither grouped nor aggregated", c)
+			return bqErrorf("SELECT list expression references column %s which is neither grouped nor aggregated", c)
 		}
 	}
 	return nil
@@ -1759,3 +1753,11 @@ func nodeKey(n *node) string {
 	b.WriteString(nodeKey(n.els) + ")")
 	return b.String()
 }
+
+// bqError is an error worded as BigQuery words it (capitalized, as the
+// service's messages are).
+type bqError string
+
+func (e bqError) Error() string { return string(e) }
+
+func bqErrorf(format string, a ...any) error { return bqError(fmt.Sprintf(format, a...)) }

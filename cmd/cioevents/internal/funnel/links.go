@@ -104,7 +104,6 @@ func EvaluateLinks(rows []warehouse.Row, ds []*Delivery, m Message, rg Range) []
 		hrefAt                   time.Time
 		hrefID                   string
 		clicked, human, humanDel map[key]bool
-		delivered                int64
 	}
 	links := map[string]*acc{}
 	var order []string
