@@ -47,7 +47,9 @@ func randomEvents(seed uint64) (live, backfill []warehouse.Row) {
 				backfill = append(backfill, b)
 			}
 		}
-		later := func(max time.Duration) time.Time { return t0.Add(time.Duration(r.Int64N(int64(max)))).Truncate(time.Second) }
+		later := func(max time.Duration) time.Time {
+			return t0.Add(time.Duration(r.Int64N(int64(max)))).Truncate(time.Second)
+		}
 		if r.IntN(5) > 0 {
 			add("sent", t0)
 		}
