@@ -137,6 +137,16 @@ func TestBigQuerySourceMatchesLocal(t *testing.T) {
 		t.Error("no report showed the name of campaign 42")
 	}
 
+	// No range given: the last 30 send days up to today, never an open range.
+	var stderr bytes.Buffer
+	env.Stdout, env.Stderr = &bytes.Buffer{}, &stderr
+	if err := report.Command(context.Background(), []string{"--project", "p", "--dataset", "ds"}, env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "2025-12-22 to 2026-01-20") {
+		t.Errorf("default range: %s", stderr.String())
+	}
+
 	// The page, from BigQuery, shows what the data dir's page shows.
 	pages := map[string]string{}
 	for _, src := range [][]string{{"--project", "p", "--dataset", "ds"}, {"--data-dir", dir}} {
