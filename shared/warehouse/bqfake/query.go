@@ -20,8 +20,9 @@ import (
 //
 // Columns are checked against the schema, @params must be given, and a table
 // with a partition filter requirement (RequirePartitionFilter) refuses a query
-// without a condition on that column, as BigQuery does. Anything else is a 400
-// saying the fake does not support it, never a wrong answer.
+// without a condition on that column, as BigQuery does. Any other query goes
+// to the evaluator (sqlparse.go, sqleval.go), which answers the GoogleSQL the
+// funnel generators emit and refuses the rest with a 400, never a wrong answer.
 //
 // Dry runs (jobs.insert with dryRun, see view.go) also accept SELECT * and
 // views, and check the partition filter through the views.
