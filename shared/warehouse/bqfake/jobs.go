@@ -325,12 +325,15 @@ var (
 	mergeSelectRE = regexp.MustCompile(`(?is)^\s*MERGE\s.*\sUSING\s*\(`)
 	updateRE      = regexp.MustCompile(`(?is)^\s*UPDATE\s`)
 	selectAnyRE   = regexp.MustCompile(`(?is)^\s*\(?\s*SELECT\s`)
+	// leadingComments are the -- lines a generated statement starts with.
+	leadingComments = regexp.MustCompile(`^(\s*--[^\n]*\n)+`)
 )
 
 // evaluated reports whether sql is for the evaluator (sqleval.go) rather
 // than the subset above: a MERGE from a subquery, an UPDATE, or a SELECT of
 // another shape than selectJobRE's.
 func evaluated(sql string) bool {
+	sql = leadingComments.ReplaceAllString(sql, "")
 	return mergeSelectRE.MatchString(sql) || updateRE.MatchString(sql) ||
 		(selectAnyRE.MatchString(sql) && !selectJobRE.MatchString(sql))
 }
