@@ -129,3 +129,25 @@ func TestModelsDocCommitted(t *testing.T) {
 		t.Errorf("docs/models.md differs from ModelsDoc (%v); run go test ./cmd/cioevents/internal/funnel -update", err)
 	}
 }
+
+// TestMergeTerraform: the scheduled query's template uses only the
+// placeholders deliveries.tf fills in, and deliveries.tf runs it.
+func TestMergeTerraform(t *testing.T) {
+	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", "modules", "cioevents", "deliveries.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := strings.NewReplacer(deliveriesVar, "", tableVar, "", lookbackVar, "").Replace(MergeTemplate())
+	if i := strings.Index(rest, "${"); i >= 0 {
+		t.Errorf("deliveries_merge.sql: placeholder deliveries.tf does not fill: %q", rest[i:min(len(rest), i+30)])
+	}
+	if strings.Contains(rest, "%{") {
+		t.Error("deliveries_merge.sql: %{ starts a template directive")
+	}
+	for _, want := range []string{`views/deliveries_merge.sql`, "deliveries     =", "events_deduped =", "lookback_days  =",
+		"\"scheduled_query\"", "google_bigquery_table.deliveries.table_id"} {
+		if !strings.Contains(string(tf), want) {
+			t.Errorf("deliveries.tf lacks %q", want)
+		}
+	}
+}
