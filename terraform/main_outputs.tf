@@ -53,7 +53,7 @@ output "deliveries_table" {
 }
 
 output "looker_studio_url" {
-  description = "Looker Studio Linking API URL: a new report with the deliveries model and the daily views as data sources (docs/models.md)."
+  description = "Looker Studio Linking API URL: a new report with the deliveries model (with names) and the daily views as data sources (docs/models.md)."
   value       = module.cioevents.looker_studio_url
 }
 

@@ -377,7 +377,7 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 	for i, it := range s.items {
 		if it.star {
 			for _, col := range src.cols {
-				if strings.HasPrefix(col.name, "$") || containsFold(it.except, col.name) {
+				if strings.HasPrefix(col.name, "$") || containsFold(it.except, col.name) || (it.qual != "" && !strings.EqualFold(col.qual, it.qual)) {
 					continue
 				}
 				out.cols = append(out.cols, relCol{"", col.name, col.typ})
@@ -400,7 +400,7 @@ func (c *evalCtx) run(s *selectStmt) (*relation, error) {
 		for _, it := range s.items {
 			if it.star {
 				for i, col := range src.cols {
-					if strings.HasPrefix(col.name, "$") || containsFold(it.except, col.name) {
+					if strings.HasPrefix(col.name, "$") || containsFold(it.except, col.name) || (it.qual != "" && !strings.EqualFold(col.qual, it.qual)) {
 						continue
 					}
 					row = append(row, e.row[i])

@@ -15,7 +15,7 @@ import (
 //
 //	SELECT [DISTINCT] item, ... FROM from [[LEFT] JOIN from ON cond]
 //	  [WHERE cond] [GROUP BY expr, ...] [HAVING cond] [ORDER BY expr [DESC], ...] [LIMIT n]
-//	item: expr [AS alias] | * [EXCEPT (col, ...)]
+//	item: expr [AS alias] | [q.]* [EXCEPT (col, ...)]
 //	from: `project.dataset.table` [[AS] alias] | (SELECT ...) [[AS] alias]
 //	MERGE `t` [AS] T USING (SELECT ...) [AS] S ON cond
 //	  WHEN MATCHED THEN UPDATE SET col = expr, ...
@@ -144,6 +144,7 @@ type selItem struct {
 	e      *node
 	alias  string
 	star   bool
+	qual   string // q.* selects the columns of q alone
 	except []string
 }
 
@@ -366,8 +367,13 @@ func (p *parser) selectStmt() *selectStmt {
 	s := &selectStmt{}
 	s.distinct = p.accept("DISTINCT")
 	for {
+		qual := ""
+		if t := p.peek(); t.kind == 'i' && p.peekAt(1).text == "." && p.peekAt(2).text == "*" { // q.*
+			qual = t.text
+			p.i += 2
+		}
 		if p.accept("*") {
-			it := selItem{star: true}
+			it := selItem{star: true, qual: qual}
 			if p.accept("EXCEPT") {
 				p.expect("(")
 				for {

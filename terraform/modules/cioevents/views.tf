@@ -17,6 +17,7 @@ locals {
   reporting_views = {
     delivery_funnel_daily = "Funnel per send day, channel, message and action, with their names: deliveries per stage, each on its send day with all its later stages, all and human-only opens and clicks."
     deliverability_daily  = "Email deliverability per send day, mailbox provider and recipient domain: deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates."
+    deliveries_named      = "The deliveries table with the names of each delivery's message and action beside their IDs; filter on send_day."
     person_engagement     = "Per person (workspace, cio_id): when a delivery was last delivered, opened and clicked, all and human only."
   }
 }

@@ -359,13 +359,13 @@ func TestCloudHealthy(t *testing.T) {
 		t.Fatalf("doctor on a healthy deployment: %v", err)
 	}
 	hasLine(t, out, `^\[ok\]\s+signed probe: accepted 200 in \d+ ms; row in my-project.cioevents.events after \d+ ms end to end$`)
-	for _, v := range []string{"events_deduped", "delivery_funnel_daily", "deliverability_daily", "person_engagement"} {
+	for _, v := range []string{"events_deduped", "delivery_funnel_daily", "deliverability_daily", "deliveries_named", "person_engagement"} {
 		hasLine(t, out, `^\[ok\]\s+view `+v+`: dry run with its partition filter succeeded$`)
 	}
 	hasLine(t, out, `^\[ok\]\s+nothing stuck: oldest unacked message in cioevents-processor-push is 4s old \(threshold 10m0s\)$`)
 	hasLine(t, out, `^\[ok\]\s+dead letters: 0 messages waiting in cioevents-events-dead-letter$`)
 	hasLine(t, out, `^\[ok\]\s+Customer.io webhook: webhook 1 "cioevents" → \S+ enabled with all 72 event types$`)
-	if c.bq.DryRuns() != 4 {
+	if c.bq.DryRuns() != 1+len(funnel.Views()) {
 		t.Errorf("%d dry runs, want one per view", c.bq.DryRuns())
 	}
 }

@@ -70,7 +70,7 @@ func ModelsDoc() string {
 
 	w("## Daily views\n\n")
 	for _, v := range Views() {
-		if !strings.Contains(v.SQL, deliveriesVar) {
+		if v.Name != "delivery_funnel_daily" && v.Name != "deliverability_daily" {
 			continue
 		}
 		q := FunnelDaily
@@ -96,6 +96,8 @@ func ModelsDoc() string {
 		}
 		w("\n")
 	}
+	w("`deliveries_named` is `deliveries` with `message_name` and `action_name` joined from `message_names` (the last\n")
+	w("`views_lookback_days`); filter it on `send_day`. ")
 	w("`person_engagement` stays per person over `events_deduped` (when each person was last delivered, opened and clicked).\n")
 	w("Activity by the day an event happened is not a view: `cioevents report` and the views count cohorts only.\n\n")
 

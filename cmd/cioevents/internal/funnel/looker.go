@@ -2,9 +2,9 @@ package funnel
 
 import "strings"
 
-// LookerTables are the tables and views a Looker Studio report starts from:
-// the deliveries model and the two daily views, in data-source order.
-var LookerTables = []string{"deliveries", "delivery_funnel_daily", "deliverability_daily"}
+// LookerTables are the views a Looker Studio report starts from: the
+// deliveries model with names and the two daily views, in data-source order.
+var LookerTables = []string{"deliveries_named", "delivery_funnel_daily", "deliverability_daily"}
 
 // LookerStudioURL is a Looker Studio Linking API URL that creates a report
 // with LookerTables of project.dataset as BigQuery data sources (ds0, ds1,

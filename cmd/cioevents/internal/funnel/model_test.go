@@ -410,7 +410,15 @@ func TestFunnelViewNames(t *testing.T) {
 	want := [][]bigquery.Value{{"31", "Welcome series", nil, nil, int64(1)}, {"31", "Welcome series", int64(7), "Day 1 email", int64(1)}}
 	sort.Slice(got, func(i, j int) bool { return got[i][2] == nil })
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %v, want %v", got, want)
+		t.Errorf("delivery_funnel_daily: got %v, want %v", got, want)
+	}
+	got = w.query("SELECT delivery_id, message_name, action_name FROM `p.ds.deliveries_named` ORDER BY delivery_id")
+	want = [][]bigquery.Value{{"act", "Welcome series", "Day 1 email"}, {"cross", "Welcome series", nil}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("deliveries_named: got %v, want %v", got, want)
+	}
+	if n := len(w.query("SELECT * FROM `p.ds.deliveries_named`")[0]); n != len(Model)+2 {
+		t.Errorf("deliveries_named has %d columns, want the model's %d and two names", n, len(Model))
 	}
 }
 

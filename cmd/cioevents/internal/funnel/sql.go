@@ -114,6 +114,15 @@ func NamedSQL(q Query, table, filter, names string) string {
 	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM (\n" + indent(SQL(q, table, filter)) + ") f\n" + strings.Join(joins, "\n") + "\n"
 }
 
+// namedDeliveriesSQL is every column of the deliveries model, with the
+// message's and the action's name from names beside them.
+func namedDeliveriesSQL(deliveries, names, filter string) string {
+	return "SELECT\n  d.*,\n  n.name AS message_name,\n  a.name AS action_name\nFROM " + deliveries + " d\n" +
+		"LEFT JOIN " + names + " n\n  ON n.workspace = d.workspace AND n.kind = d.message_type AND n.id = d.message_ref\n" +
+		"LEFT JOIN " + names + " a\n  ON a.workspace = d.workspace AND a.kind = 'action' AND a.id = CAST(d.action_id AS STRING)\n" +
+		"WHERE " + filter + "\n"
+}
+
 // EngagementSQL renders view person_engagement.
 func EngagementSQL(table, timeFilter string) string {
 	items := []string{
@@ -161,6 +170,9 @@ func Views() []View {
 		{Name: "deliverability_daily",
 			Desc: "Email deliverability per send day, mailbox provider and recipient domain: deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates.",
 			SQL:  header + SQL(DeliverabilityDaily, deliveries, sendLookback)},
+		{Name: "deliveries_named",
+			Desc: "The deliveries table with the names of each delivery's message and action beside their IDs; filter on send_day.",
+			SQL:  header + namedDeliveriesSQL(deliveries, "`"+namesVar+"`", sendLookback)},
 		{Name: "person_engagement",
 			Desc: "Per person (workspace, cio_id): last delivered, opened and clicked, all and human only.",
 			SQL:  header + EngagementSQL(table, lookback)},
