@@ -15,7 +15,7 @@ import (
 func (r *Report) pageTables() []smallTable {
 	q, _ := funnel.By("message")
 	top := smallTable{ID: "top-messages", Caption: "Top messages by deliveries sent (" + r.ScopeText() + ")",
-		Head: []string{"message", "name", "sent", "delivered", "deliv%", "h_open%", "h_click%"}}
+		Head: []string{"message", "name", "sent", "deliv", "deliv%", "h_open%", "h_click%"}}
 	for _, g := range r.TopMessages {
 		name := ""
 		if r.Names != nil && len(g.Key) == 2 {
@@ -29,7 +29,7 @@ func (r *Report) pageTables() []smallTable {
 	}
 	pq, _ := funnel.By("mailbox_provider")
 	prov := smallTable{ID: "providers", Caption: "Email deliverability by mailbox provider",
-		Head: []string{"mailbox_provider", "sent", "delivered", "bounced", "spammed", "deliv%", "bounce%", "spam%"}}
+		Head: []string{"provider", "sent", "deliv", "bounce", "spam", "deliv%", "bounce%", "spam%"}}
 	for _, g := range r.Providers {
 		prov.Rows = append(prov.Rows, []cell{{Col: "mailbox_provider", Text: keyText(g.Key[0])},
 			{Col: "sent", Text: cellOf(pq, g, "sent"), Num: true}, {Col: "delivered", Text: cellOf(pq, g, "delivered"), Num: true},
@@ -210,9 +210,17 @@ func rateIndex(q funnel.Query, name string) int {
 // WriteHTML writes the page. Every chart and table on it counts the same
 // events (r.Scope): all channels, or email only for --by domain.
 func (r *Report) WriteHTML(w io.Writer) error {
-	cols := append([]string{r.By}, DefaultColumns...)
+	// The short headings the terminal table uses, so that the columns
+	// fit the page without breaking words.
+	cols := []string{r.By}
 	if r.showNames() {
-		cols = append([]string{r.By, "name"}, DefaultColumns...)
+		cols = append(cols, "name")
+	}
+	for _, c := range DefaultColumns {
+		if h, ok := shortHead[c]; ok {
+			c = h
+		}
+		cols = append(cols, c)
 	}
 	p := page{Title: "Customer.io deliveries", Range: rangeText(r.Range), By: r.By, Scope: r.ScopeText(),
 		Notes: r.Notes(), Columns: cols, Stages: r.Query.Stages, Rates_: r.Query.Rates,
@@ -315,7 +323,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:72em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}svg{max-width:100%;height:auto}
 table{border-collapse:collapse;font-size:.85em;width:100%;table-layout:fixed}th,td{padding:.25em .5em;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
-th{text-align:left;vertical-align:bottom}caption{text-align:left;font-weight:bold;padding:.5em 0}
+th{text-align:left;vertical-align:bottom}caption{text-align:left;font-weight:bold;padding:.5em 0}table.small{margin-top:1.5em}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:bold}
 svg text{font-size:12px;fill:#222}.note{color:#555;font-size:.9em}dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}
 </style>
@@ -387,6 +395,8 @@ and Yahoo require bulk email senders to stay under.</p>
 {{end}}</tbody>
 </table>
 {{end}}
+<p class="note">deliv = delivered, h_open = opened by a human, h_click = clicked by a human, % = the rate (below).</p>
+
 <h2>What the columns mean</h2>
 <dl>
 {{range .Stages}}<dt>{{.Name}}</dt><dd>{{.Desc}}</dd>
