@@ -16,6 +16,8 @@ module "cioevents" {
   backfill_lookback                = var.backfill_lookback
   backfill_workspace               = var.backfill_workspace
   backfill_dry_run                 = var.backfill_dry_run
+  deliveries_lookback_days         = var.deliveries_lookback_days
+  deliveries_schedule              = var.deliveries_schedule
   alert_emails                     = var.alert_emails
   runbook_base_url                 = var.runbook_base_url
   signature_failure_threshold      = var.signature_failure_threshold

@@ -57,6 +57,16 @@ output "job_image" {
   value       = module.cioevents.job_image
 }
 
+output "deliveries_table" {
+  description = "BigQuery table with one row per delivery (the deliveries model); filter on send_day."
+  value       = module.cioevents.deliveries_table
+}
+
+output "looker_studio_url" {
+  description = "Looker Studio Linking API URL: a new report with the deliveries model (with names) and the daily views as data sources (docs/models.md)."
+  value       = module.cioevents.looker_studio_url
+}
+
 output "track_workspaces_secret" {
   description = "Secret that must hold the named workspaces' Track API credentials (name=site_id:api_key[:region], comma-separated); null without named workspaces."
   value       = module.cioevents.track_workspaces_secret

@@ -45,6 +45,18 @@ variable "backfill_dry_run" {
   default     = true
 }
 
+variable "deliveries_lookback_days" {
+  description = "Days of events each scheduled MERGE folds into the deliveries table. Covers late webhooks and the nightly backfill's window; a backfill of older days needs a transfer-config backfill run (docs/models.md)."
+  type        = number
+  default     = 3
+}
+
+variable "deliveries_schedule" {
+  description = "How often the MERGE into the deliveries table runs (BigQuery Data Transfer schedule syntax). Each run reads the whole deliveries table (docs/performance.md): more often is fresher and costs that many times more."
+  type        = string
+  default     = "every 24 hours"
+}
+
 variable "alert_emails" {
   description = "Email addresses notified by every cioevents alert policy. Empty: the policies still open incidents in Cloud Monitoring, but nobody is told."
   type        = list(string)

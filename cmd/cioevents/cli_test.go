@@ -202,6 +202,12 @@ func TestEveryCommandLine(t *testing.T) {
 		{"names refresh --sample without --data-dir", []string{"names", "refresh", "--sample"}, 2, []string{"--sample"}, nil, false},
 		{"names refresh without App API key", []string{"names", "refresh", "--data-dir", empty}, 2, []string{"CIO_APP_API_KEY"}, nil, false},
 		{"names refresh --sample", []string{"names", "refresh", "--sample", "--data-dir", filepath.Join(empty, "names")}, 0, nil, nil, false},
+		{"report --by mailbox_provider", []string{"report", "--data-dir", data, "--by", "mailbox_provider"}, 0, nil, nil, false},
+		{"report --by bounce_class", []string{"report", "--data-dir", data, "--by", "bounce_class"}, 0, nil, nil, false},
+		{"report --by link", []string{"report", "--data-dir", data, "--by", "link", "--message", "campaign:31"}, 0, nil, nil, false},
+		{"report --by link without --message", []string{"report", "--data-dir", data, "--by", "link"}, 2, []string{"--message"}, nil, false},
+		{"report bad --message", []string{"report", "--data-dir", data, "--by", "link", "--message", "person:1"}, 2, []string{"--message", "campaign"}, nil, false},
+		{"report --message without --by link", []string{"report", "--data-dir", data, "--message", "campaign:31"}, 2, []string{"--by link"}, nil, false},
 	}...)
 	cases = append(cases, terraformCases(t)...)
 	for _, c := range cases {

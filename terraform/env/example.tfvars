@@ -93,6 +93,10 @@ project_id = "my-project-id"
 # Reporting views (README, Funnel and deliverability)
 # views_lookback_days = 400
 
+# The deliveries table and its scheduled MERGE (docs/models.md)
+# deliveries_lookback_days = 3
+# deliveries_schedule      = "every 24 hours"
+
 # Nightly backfill and reconciliation (README, Backfill); needs a value in the
 # <prefix>-app-api-key secret.
 # backfill_schedule_enabled = false

@@ -36,6 +36,8 @@ var CreatorRoles = map[string][]string{
 	"google_bigquery_dataset_iam_member": {"roles/bigquery.admin"},
 	"google_bigquery_table":              {"roles/bigquery.admin"},
 	"google_bigquery_table_iam_member":   {"roles/bigquery.admin"},
+	// A scheduled query runs as its service account, which the deployer must be allowed to act as.
+	"google_bigquery_data_transfer_config": {"roles/bigquery.admin", "roles/iam.serviceAccountUser"},
 
 	"google_firestore_database": {"roles/datastore.owner"},
 	"google_firestore_field":    {"roles/datastore.owner"},

@@ -83,9 +83,9 @@ func TestRepositoryConfigurationPasses(t *testing.T) {
 	// bite on.
 	for typ, want := range map[string]int{
 		"google_cloudfunctions2_function": 2,
-		"google_bigquery_table":           5, // views.tf: the reporting views, one for_each resource
+		"google_bigquery_table":           6, // views.tf: the reporting views, one for_each resource; deliveries.tf: deliveries; names.tf: message_names
 		"google_pubsub_subscription":      2,
-		"google_service_account":          6, // backfill.tf, probe.tf: created only when enabled
+		"google_service_account":          7, // backfill.tf, probe.tf: created only when enabled; deliveries.tf: the MERGE's
 	} {
 		if got := len(m.Resources(typ)); got != want {
 			t.Errorf("%d resources of type %s, want %d: %v", got, typ, want, m.Resources(typ))

@@ -72,6 +72,7 @@ type Server struct {
 	insertErrMsg string
 	queries      int
 	views        map[string]View
+	sqlViews     map[string]string
 	dryRuns      int
 	dml          int
 	jobs         jobs

@@ -27,7 +27,9 @@ import (
 //	col IN UNNEST(@p) | LOWER(TRIM(col)) IN UNNEST(@p)
 //	STRPOS(col, @p) > 0 | STRPOS(LOWER(col), @p) > 0
 //
-// Anything else fails the job saying the fake does not support it.
+// A MERGE from a subquery, an UPDATE and any other SELECT go to the evaluator
+// (sqlparse.go, sqleval.go; see evaluated). Anything else fails the job
+// saying the fake does not support it.
 //
 // Like BigQuery, a DELETE that would affect a row streamed less than
 // StreamingBuffer ago (on the Now clock) fails with "would affect rows in
@@ -210,6 +212,9 @@ var (
 )
 
 func (s *Server) runStatement(sql string, ps []jobParam, st *jobState, stats map[string]any) *jobError {
+	if evaluated(sql) {
+		return s.evaluateStatement(sql, ps, st, stats)
+	}
 	if mergeJobRE.MatchString(sql) {
 		return s.runMerge(sql, ps, stats)
 	}
@@ -317,6 +322,36 @@ func (s *Server) runStatement(sql string, ps []jobParam, st *jobState, stats map
 	st.schema = []map[string]string{{"name": f.Name, "type": string(f.Type), "mode": "NULLABLE"}}
 	for _, i := range hit {
 		st.rows = append(st.rows, []any{cell(t.rows[i].row[f.Name])})
+	}
+	return nil
+}
+
+var (
+	mergeSelectRE = regexp.MustCompile(`(?is)^\s*MERGE\s.*\sUSING\s*\(`)
+	updateRE      = regexp.MustCompile(`(?is)^\s*UPDATE\s`)
+	selectAnyRE   = regexp.MustCompile(`(?is)^\s*\(?\s*SELECT\s`)
+	// leadingComments are the -- lines a generated statement starts with.
+	leadingComments = regexp.MustCompile(`^(\s*--[^\n]*\n)+`)
+)
+
+// evaluated reports whether sql is for the evaluator (sqleval.go) rather
+// than the subset above: a MERGE from a subquery, an UPDATE, or a SELECT of
+// another shape than selectJobRE's.
+func evaluated(sql string) bool {
+	sql = leadingComments.ReplaceAllString(sql, "")
+	return mergeSelectRE.MatchString(sql) || updateRE.MatchString(sql) ||
+		(selectAnyRE.MatchString(sql) && !selectJobRE.MatchString(sql))
+}
+
+func (s *Server) evaluateStatement(sql string, ps []jobParam, st *jobState, stats map[string]any) *jobError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rel, err := s.evaluate(sql, ps, stats)
+	if err != nil {
+		return err
+	}
+	if rel != nil {
+		st.schema, st.rows = results(rel)
 	}
 	return nil
 }

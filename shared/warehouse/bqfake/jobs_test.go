@@ -77,7 +77,7 @@ func TestJobsStreamingBuffer(t *testing.T) {
 	}
 	for _, sql := range []string{
 		"DELETE FROM `p.ds.t` WHERE id LIKE 'j%'",
-		"UPDATE `p.ds.t` SET n = 1 WHERE id IS NULL",
+		"INSERT INTO `p.ds.t` (id) VALUES ('x')",
 		"SELECT id FROM `p.ds.t` WHERE nope IS NULL",
 	} {
 		if _, err := runJob(t, c, sql); err == nil {

@@ -20,8 +20,9 @@ import (
 //
 // Columns are checked against the schema, @params must be given, and a table
 // with a partition filter requirement (RequirePartitionFilter) refuses a query
-// without a condition on that column, as BigQuery does. Anything else is a 400
-// saying the fake does not support it, never a wrong answer.
+// without a condition on that column, as BigQuery does. Any other query goes
+// to the evaluator (sqlparse.go, sqleval.go), which answers the GoogleSQL the
+// funnel generators emit and refuses the rest with a 400, never a wrong answer.
 //
 // Dry runs (jobs.insert with dryRun, see view.go) also accept SELECT * and
 // views, and check the partition filter through the views.
@@ -91,8 +92,8 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := selectRE.FindStringSubmatch(req.Query)
-	if m == nil {
-		writeError(w, http.StatusBadRequest, "invalidQuery", "bqfake: unsupported query shape")
+	if m == nil || !simpleShape(m) {
+		s.evaluateQuery(w, r, req)
 		return
 	}
 	distinct, table := m[1] != "", m[3]
@@ -282,4 +283,67 @@ func parseTimestamp(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// simpleShape reports whether a query matched by selectRE is the plain
+// SELECT col, ... WHERE cond AND ... this file answers; anything else goes
+// to the evaluator (sqleval.go).
+func simpleShape(m []string) bool {
+	for _, c := range strings.Split(m[2], ",") {
+		if !identRE.MatchString(strings.TrimSpace(c)) {
+			return false
+		}
+	}
+	for _, c := range andRE.Split(m[4], -1) {
+		c = strings.TrimSpace(c)
+		if eqRE.MatchString(c) || geRE.MatchString(c) || notNull.MatchString(c) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// evaluateQuery answers jobs.query through the evaluator.
+func (s *Server) evaluateQuery(w http.ResponseWriter, r *http.Request, req queryRequest) {
+	var ps []jobParam
+	for _, p := range req.QueryParameters {
+		v := p.ParameterValue.Value
+		jp := jobParam{Name: p.Name}
+		jp.ParameterType.Type = p.ParameterType.Type
+		jp.ParameterValue.Value = &v
+		ps = append(ps, jp)
+	}
+	s.mu.Lock()
+	rel, jerr := s.evaluate(req.Query, ps, map[string]any{})
+	s.mu.Unlock()
+	if jerr != nil {
+		status := http.StatusBadRequest
+		if jerr.reason == "notFound" {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, jerr.reason, jerr.msg)
+		return
+	}
+	var schema []map[string]string
+	var rows [][]any
+	if rel != nil {
+		schema, rows = results(rel)
+	}
+	out := []map[string]any{}
+	for _, row := range rows {
+		cells := make([]map[string]any, len(row))
+		for i, v := range row {
+			cells[i] = map[string]any{"v": v}
+		}
+		out = append(out, map[string]any{"f": cells})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"kind":         "bigquery#queryResponse",
+		"jobComplete":  true,
+		"jobReference": map[string]string{"projectId": r.PathValue("project"), "jobId": "bqfake-query", "location": "US"},
+		"schema":       map[string]any{"fields": schema},
+		"rows":         out,
+		"totalRows":    strconv.Itoa(len(out)),
+	})
 }

@@ -75,12 +75,12 @@ func TestQuerySubset(t *testing.T) {
 		t.Errorf("without DISTINCT: %v, %v", got, err)
 	}
 	for _, bad := range []string{
-		"SELECT id, kind FROM `p.ds.t` WHERE id IS NOT NULL",           // no partition filter
-		"SELECT id, nope FROM `p.ds.t` WHERE at >= @since",             // unknown column
-		"SELECT id, kind FROM `p.ds.t` WHERE at >= @until",             // unknown parameter
-		"SELECT id, kind FROM `p.ds.t` WHERE at >= @since OR id = 'a'", // unsupported condition
-		"SELECT COUNT(*) AS n, kind FROM `p.ds.t` WHERE at >= @since",  // unsupported select
-		"SELECT id, kind FROM `p.ds.missing` WHERE at >= @since",       // no such table
+		"SELECT id, kind FROM `p.ds.t` WHERE id IS NOT NULL",                     // no partition filter
+		"SELECT id, nope FROM `p.ds.t` WHERE at >= @since",                       // unknown column
+		"SELECT id, kind FROM `p.ds.t` WHERE at >= @until",                       // unknown parameter
+		"SELECT id, kind FROM `p.ds.t` WHERE at >= @since AND SOUNDEX(id) = 'a'", // unsupported function
+		"SELECT COUNT(*) AS n, kind FROM `p.ds.t` WHERE at >= @since",            // kind neither grouped nor aggregated
+		"SELECT id, kind FROM `p.ds.missing` WHERE at >= @since",                 // no such table
 	} {
 		_, err := read(bad)
 		var gerr *googleapi.Error

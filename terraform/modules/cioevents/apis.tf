@@ -4,6 +4,7 @@ locals {
   services = toset([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "firestore.googleapis.com",

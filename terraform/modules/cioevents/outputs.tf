@@ -55,3 +55,13 @@ output "job_image" {
   description = "The image the jobs run, pinned by digest (backfill_image if set, else job_image); empty when neither is set."
   value       = local.job_image
 }
+
+output "deliveries_table" {
+  description = "BigQuery table with one row per delivery (the deliveries model); filter on send_day."
+  value       = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.deliveries.table_id}"
+}
+
+output "looker_studio_url" {
+  description = "Looker Studio Linking API URL: a new report with the deliveries model (with names) and the daily views as data sources (docs/models.md)."
+  value       = "https://lookerstudio.google.com/reporting/create?r.reportName=cioevents%20deliveries&ds.ds0.connector=bigQuery&ds.ds0.type=TABLE&ds.ds0.projectId=${var.project_id}&ds.ds0.datasetId=${google_bigquery_dataset.events.dataset_id}&ds.ds0.tableId=deliveries_named&ds.ds0.datasourceName=deliveries_named&ds.ds1.connector=bigQuery&ds.ds1.type=TABLE&ds.ds1.projectId=${var.project_id}&ds.ds1.datasetId=${google_bigquery_dataset.events.dataset_id}&ds.ds1.tableId=delivery_funnel_daily&ds.ds1.datasourceName=delivery_funnel_daily&ds.ds2.connector=bigQuery&ds.ds2.type=TABLE&ds.ds2.projectId=${var.project_id}&ds.ds2.datasetId=${google_bigquery_dataset.events.dataset_id}&ds.ds2.tableId=deliverability_daily&ds.ds2.datasourceName=deliverability_daily"
+}

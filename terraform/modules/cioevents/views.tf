@@ -15,8 +15,9 @@ variable "views_lookback_days" {
 
 locals {
   reporting_views = {
-    delivery_funnel_daily = "Funnel per day, channel, message (campaign, broadcast, newsletter, transactional) and action: distinct deliveries per stage, all and human-only opens and clicks."
-    deliverability_daily  = "Email deliverability per day and recipient domain: distinct deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates."
+    delivery_funnel_daily = "Funnel per send day, channel, message and action, with their names: deliveries per stage, each on its send day with all its later stages, all and human-only opens and clicks."
+    deliverability_daily  = "Email deliverability per send day, mailbox provider and recipient domain: deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates."
+    deliveries_named      = "The deliveries table with the names of each delivery's message and action beside their IDs; filter on send_day."
     person_engagement     = "Per person (workspace, cio_id): when a delivery was last delivered, opened and clicked, all and human only."
   }
 }
@@ -34,6 +35,8 @@ resource "google_bigquery_table" "reporting" {
     query = templatefile("${path.module}/views/${each.key}.sql", {
       events_deduped = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.events_deduped.table_id}"
       lookback_days  = var.views_lookback_days
+      deliveries     = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.deliveries.table_id}"
+      message_names  = "${var.project_id}.${google_bigquery_dataset.events.dataset_id}.${google_bigquery_table.message_names.table_id}"
     })
   }
 

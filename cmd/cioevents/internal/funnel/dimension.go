@@ -3,25 +3,30 @@ package funnel
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/workspace"
 )
 
-// Dimension is one grouping column, spelled twice side by side: as a
-// GoogleSQL expression over events_deduped and as the same function of a
-// warehouse.Row. "" in Go is NULL in SQL.
+// Dimension is one grouping column of a query over the deliveries model:
+// the model column Col, shown as Name. Every column of the model is a
+// property of the delivery, so each delivery is in one group and the
+// groups add up to the total.
 type Dimension struct {
 	Name string
-	SQL  string
-	Of   func(r *warehouse.Row) string
-	// PerEvent: the value belongs to each event (its day), so one delivery
-	// can fall in several groups. Otherwise it is a property of the
-	// delivery, taken from its earliest event (then lowest event_id) that
-	// has one.
-	PerEvent bool
+	Col  string
 }
+
+// SQL is the select item of d.
+func (d Dimension) SQL() string {
+	if d.Name == d.Col {
+		return d.Col
+	}
+	return d.Col + " AS " + d.Name
+}
+
+// Of is d's value for one delivery ("" for NULL).
+func (d Dimension) Of(dv *Delivery) string { return dv.Str(d.Col) }
 
 func int64Text(p *int64) string {
 	if p == nil {
@@ -94,33 +99,26 @@ func domainOf(r *warehouse.Row) string {
 	return strings.ToLower((*addr)[i+1:])
 }
 
+// workspaceSQL is an event's workspace: never NULL, as a row from before
+// the column came through a key that had no name, and an unnamed key's
+// workspace is Default.
+const workspaceSQL = "COALESCE(workspace, '" + workspace.Default + "')"
+
 // The dimensions.
 var (
-	Day = Dimension{Name: "day", SQL: "DATE(event_time)", PerEvent: true,
-		Of: func(r *warehouse.Row) string { return r.EventTime.UTC().Format(time.DateOnly) }}
-	ObjectType = Dimension{Name: "object_type", SQL: "object_type",
-		Of: func(r *warehouse.Row) string { return r.ObjectType }}
-	// Channel is object_type under the name the report shows.
-	Channel = Dimension{Name: "channel", SQL: "object_type",
-		Of: func(r *warehouse.Row) string { return r.ObjectType }}
-	MessageType = Dimension{Name: "message_type", SQL: messageSQL(false),
-		Of: func(r *warehouse.Row) string { k, _ := messageOf(r); return k }}
-	MessageRef = Dimension{Name: "message_ref", SQL: messageSQL(true),
-		Of: func(r *warehouse.Row) string { _, id := messageOf(r); return id }}
-	ActionID = Dimension{Name: "action_id", SQL: "action_id",
-		Of: func(r *warehouse.Row) string { return int64Text(r.ActionID) }}
-	CampaignID = Dimension{Name: "campaign_id", SQL: "campaign_id",
-		Of: func(r *warehouse.Row) string { return int64Text(r.CampaignID) }}
-	BroadcastID = Dimension{Name: "broadcast_id", SQL: "broadcast_id",
-		Of: func(r *warehouse.Row) string { return int64Text(r.BroadcastID) }}
-	NewsletterID = Dimension{Name: "newsletter_id", SQL: "newsletter_id",
-		Of: func(r *warehouse.Row) string { return int64Text(r.NewsletterID) }}
-	// Workspace is never NULL: a row from before the column came through a
-	// key that had no name, and an unnamed key's workspace is Default.
-	Workspace = Dimension{Name: "workspace", SQL: "COALESCE(workspace, '" + workspace.Default + "')",
-		Of: func(r *warehouse.Row) string { return workspace.OrDefault(text(r.Workspace)) }}
-	Domain = Dimension{Name: "domain", SQL: `LOWER(REGEXP_EXTRACT(COALESCE(recipient, email), r'@([^@]+)$'))`,
-		Of: domainOf}
+	// Day is the send day: each delivery counts on the day it was sent.
+	Day              = Dimension{Name: "day", Col: "send_day"}
+	Workspace        = Dimension{Name: "workspace", Col: "workspace"}
+	Channel          = Dimension{Name: "channel", Col: "channel"}
+	MessageType      = Dimension{Name: "message_type", Col: "message_type"}
+	MessageRef       = Dimension{Name: "message_ref", Col: "message_ref"}
+	ActionID         = Dimension{Name: "action_id", Col: "action_id"}
+	CampaignID       = Dimension{Name: "campaign_id", Col: "campaign_id"}
+	BroadcastID      = Dimension{Name: "broadcast_id", Col: "broadcast_id"}
+	NewsletterID     = Dimension{Name: "newsletter_id", Col: "newsletter_id"}
+	Domain           = Dimension{Name: "domain", Col: "recipient_domain"}
+	MailboxProviderD = Dimension{Name: "mailbox_provider", Col: "mailbox_provider"}
+	BounceClassD     = Dimension{Name: "bounce_class", Col: "bounce_class"}
 )
 
 // flagOf reads one of the BOOLEAN columns a Stage may exclude on.

@@ -6,15 +6,29 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/civil"
+
 	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/workspace"
 )
 
-// Range is [From, Until) on event_time; a zero bound is open.
+// Range is [From, Until) on the send day (From and Until are midnights,
+// UTC); a zero bound is open.
 type Range struct{ From, Until time.Time }
 
 func (rg Range) has(t time.Time) bool {
 	return (rg.From.IsZero() || !t.Before(rg.From)) && (rg.Until.IsZero() || t.Before(rg.Until))
 }
+
+// hasDay reports whether send day d is in rg.
+func (rg Range) hasDay(d civil.Date) bool {
+	return (rg.From.IsZero() || !d.Before(civil.DateOf(rg.From.UTC()))) &&
+		(rg.Until.IsZero() || d.Before(civil.DateOf(rg.Until.UTC())))
+}
+
+// RangeFilter is the condition on send_day that selects rg's deliveries in
+// SQL, from TIMESTAMP parameters @from and @until.
+const RangeFilter = "send_day >= DATE(@from) AND send_day < DATE(@until)"
 
 // Result is one row of a query: dimension values ("" is NULL), stage counts
 // and rates (nil where the denominator is 0), in q's column order.
@@ -25,63 +39,16 @@ type Result struct {
 }
 
 // Evaluate computes q over rows (one per event, as events_deduped holds
-// them) in Go, exactly as SQL(q) does in BigQuery: first one record per
-// delivery (and per-event dimension value), then the groups over those
-// records. Results are sorted by key.
+// them) in Go, exactly as SQL(q) does in BigQuery over the deliveries model:
+// Deliveries, then EvaluateDeliveries.
 func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
-	if len(q.Stages) > 64 {
-		panic("funnel: more stages than a mask holds")
-	}
-	// delivery is what the inner query of SQL(q) returns per row: which
-	// stages the delivery reached and its dimension values.
-	type delivery struct {
-		key []string
-		// from is, per dimension, the event its value came from.
-		fromTime []time.Time
-		fromID   []string
-		reached  uint64
-	}
-	deliveries := map[string]*delivery{}
-	var order []string
-	for i := range rows {
-		r := &rows[i]
-		if !rg.has(r.EventTime) || IsProbe(r) || r.DeliveryID == nil || (q.EmailOnly && r.ObjectType != "email") {
-			continue
-		}
-		id := *r.DeliveryID
-		for _, d := range q.Dims {
-			if d.PerEvent {
-				id += "\x00" + d.Of(r)
-			}
-		}
-		dv := deliveries[id]
-		if dv == nil {
-			dv = &delivery{key: make([]string, len(q.Dims)), fromTime: make([]time.Time, len(q.Dims)), fromID: make([]string, len(q.Dims))}
-			deliveries[id] = dv
-			order = append(order, id)
-		}
-		for j, d := range q.Dims {
-			v := d.Of(r)
-			if v == "" {
-				continue
-			}
-			earlier := dv.key[j] == "" || r.EventTime.Before(dv.fromTime[j]) ||
-				(r.EventTime.Equal(dv.fromTime[j]) && r.EventID < dv.fromID[j])
-			if d.PerEvent || earlier {
-				dv.key[j], dv.fromTime[j], dv.fromID[j] = v, r.EventTime, r.EventID
-			}
-		}
-		for j, s := range q.Stages {
-			if s.Counts(r) {
-				dv.reached |= 1 << j
-			}
-		}
-	}
+	return EvaluateDeliveries(Deliveries(rows, time.Now()), q, rg)
+}
 
-	idx := map[string]int{}
-	for j, s := range q.Stages {
-		idx[s.Name] = j
-	}
+// EvaluateDeliveries groups the deliveries sent in rg as SQL(q) does:
+// per group, the deliveries that reached each stage, and each rate among
+// those of its denominator stage. Results are sorted by key.
+func EvaluateDeliveries(ds []*Delivery, q Query, rg Range) []Result {
 	type group struct {
 		key         []string
 		counts, num []int64
@@ -99,26 +66,42 @@ func Evaluate(rows []warehouse.Row, q Query, rg Range) []Result {
 	if len(q.Dims) == 0 {
 		get(nil) // an ungrouped aggregate has one row, even over nothing
 	}
-	for _, id := range order {
-		dv := deliveries[id]
-		g := get(dv.key)
-		for j := range q.Stages {
-			if dv.reached&(1<<j) != 0 {
+	reached := func(d *Delivery, stage string) bool { return d.Values[stageAt(stage)] != nil }
+	for _, d := range ds {
+		if !rg.hasDay(d.Values["send_day"].(civil.Date)) || (q.EmailOnly && d.Values["channel"] != "email") {
+			continue
+		}
+		key := make([]string, len(q.Dims))
+		for i, dim := range q.Dims {
+			key[i] = dim.Of(d)
+		}
+		g := get(key)
+		for j, s := range q.Stages {
+			if reached(d, s.Name) {
 				g.counts[j]++
 			}
 		}
 		for j, x := range q.Rates {
-			both := uint64(1)<<idx[x.Num] | uint64(1)<<idx[x.Den]
-			if dv.reached&both == both {
+			if reached(d, x.Num) && reached(d, x.Den) {
 				g.num[j]++
 			}
 		}
+	}
+	idx := map[string]int{}
+	for j, s := range q.Stages {
+		idx[s.Name] = j
 	}
 	out := make([]Result, 0, len(groups))
 	for _, g := range groups {
 		res := Result{Key: g.key, Counts: g.counts, Rates: make([]*float64, len(q.Rates))}
 		for j, x := range q.Rates {
-			if den := g.counts[idx[x.Den]]; den != 0 {
+			den := int64(0)
+			if i, ok := idx[x.Den]; ok {
+				den = g.counts[i]
+			} else {
+				panic("funnel: rate " + x.Name + " without its denominator stage")
+			}
+			if den != 0 {
 				v := float64(g.num[j]) / float64(den)
 				res.Rates[j] = &v
 			}
@@ -169,7 +152,7 @@ func EvaluateEngagement(rows []warehouse.Row, rg Range) []Person {
 		if !rg.has(r.EventTime) || IsProbe(r) || r.CioID == nil {
 			continue
 		}
-		ws := Workspace.Of(r)
+		ws := workspace.OrDefault(text(r.Workspace))
 		key := ws + "\x00" + *r.CioID
 		a := m[key]
 		if a == nil {

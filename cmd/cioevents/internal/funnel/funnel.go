@@ -1,17 +1,19 @@
 // Package funnel defines, once, the figures people read from the events
-// table: the funnel of each delivery (sent → delivered → opened → clicked →
-// converted, by everyone and by humans only), its failures, and deliverability
-// per day and recipient domain. The BigQuery view SQL (SQL, ViewFiles) and the
-// local evaluation (Evaluate) are both generated from the tables below, so a
-// figure means the same in the warehouse and in `cioevents report`.
+// table. The deliveries model (model.go) makes one row per delivery with the
+// time of each stage (sent → delivered → opened → clicked → converted, by
+// everyone and by humans only, and its failures); every figure counts those
+// rows, grouped by a property of the delivery, on the delivery's send day.
+// The BigQuery SQL (DeliveriesSQL, MergeSQL, SQL, ViewFiles), the local
+// evaluation (Deliveries, Evaluate) and docs/models.md are all generated
+// from the definitions here, so a figure means the same in the warehouse
+// and in `cioevents report`.
 //
 // Two rules keep the figures adding up. A rate counts one set of deliveries:
 // those that reached its denominator stage, and of them the ones that also
-// reached its numerator stage, so no rate exceeds 100 % however partial the
-// events in range are. A grouping by a property of the delivery (campaign,
-// channel, workspace, domain) gives each delivery one value, the one on its
-// earliest event that has one, so its groups (with NULL, "(none)") add up to
-// the total; only a grouping by day counts a delivery in several groups.
+// reached its numerator stage, so no rate exceeds 100 %. And a delivery is
+// in one group of any grouping (its send day, campaign, channel, domain,
+// provider: one value per delivery, NULL shown as "(none)"), with all of its
+// stages however late they came, so the groups add up to the total.
 package funnel
 
 // Stage is one figure of the funnel: the number of distinct deliveries
@@ -19,6 +21,9 @@ package funnel
 // opened five times counts once; so does one that bounced twice.
 type Stage struct {
 	Name string
+	// At is the deliveries model's column holding when the delivery first
+	// reached the stage.
+	At string
 	// Metrics are the event metrics that count.
 	Metrics []string
 	// Exclude names BOOLEAN columns: an event with any of them TRUE does
@@ -82,17 +87,6 @@ type Query struct {
 	Rates     []Rate
 }
 
-// Partitions reports whether q's groups hold each delivery once, so that
-// they add up to the total of the same scope: no dimension is per event.
-func (q Query) Partitions() bool {
-	for _, d := range q.Dims {
-		if d.PerEvent {
-			return false
-		}
-	}
-	return true
-}
-
 // Scope is q's ungrouped total: the whole funnel over the same events.
 func (q Query) Scope() Query {
 	return Query{EmailOnly: q.EmailOnly, Stages: Stages, Rates: Rates}
@@ -113,6 +107,12 @@ func (q Query) Columns() []string {
 	return out
 }
 
+func init() {
+	for i := range Stages {
+		Stages[i].At = stageAt(Stages[i].Name)
+	}
+}
+
 func stagesNamed(names ...string) []Stage {
 	var out []Stage
 	for _, n := range names {
@@ -124,6 +124,7 @@ func stagesNamed(names ...string) []Stage {
 func stage(name string) Stage {
 	for _, s := range Stages {
 		if s.Name == name {
+			s.At = stageAt(name)
 			return s
 		}
 	}
@@ -149,45 +150,61 @@ func ratesNamed(names ...string) []Rate {
 var (
 	// FunnelDaily is view delivery_funnel_daily. Campaign and other IDs
 	// are per workspace, so the workspace is part of the key.
-	FunnelDaily = Query{Dims: []Dimension{Day, Workspace, ObjectType, MessageType, MessageRef, ActionID}, Stages: Stages, Rates: Rates}
+	FunnelDaily = Query{Dims: []Dimension{Day, Workspace, Channel, MessageType, MessageRef, ActionID}, Stages: Stages, Rates: Rates}
 	// DeliverabilityDaily is view deliverability_daily.
-	DeliverabilityDaily = Query{Dims: []Dimension{Day, Workspace, Domain}, EmailOnly: true,
+	DeliverabilityDaily = Query{Dims: []Dimension{Day, Workspace, MailboxProviderD, Domain}, EmailOnly: true,
 		Stages: stagesNamed("sent", "delivered", "bounced", "spammed", "dropped", "failed"),
 		Rates:  ratesNamed("delivery_rate", "bounce_rate", "spam_rate")}
 	// Total is the whole funnel without grouping.
 	Total = Query{Stages: Stages, Rates: Rates}
 )
 
-// DailyRates is deliverability per day over all domains (the report's
-// chart), of email alone or of every channel, to match the table beside it.
+// DailyRates is the whole funnel per send day (the report's trend), of
+// email alone or of every channel, to match the table beside it.
 func DailyRates(emailOnly bool) Query {
-	return Query{Dims: []Dimension{Day}, EmailOnly: emailOnly,
-		Stages: DeliverabilityDaily.Stages, Rates: DeliverabilityDaily.Rates}
+	return Query{Dims: []Dimension{Day}, EmailOnly: emailOnly, Stages: Stages, Rates: Rates}
+}
+
+// byDims are the groupings of --by that are one model column.
+var byDims = []struct {
+	name      string
+	dim       Dimension
+	emailOnly bool
+}{
+	{"campaign", CampaignID, false},
+	{"broadcast", BroadcastID, false},
+	{"newsletter", NewsletterID, false},
+	{"message", MessageRef, false},
+	{"channel", Channel, false},
+	{"day", Day, false},
+	{"domain", Domain, true},
+	{"mailbox_provider", MailboxProviderD, true},
+	{"bounce_class", BounceClassD, true},
+	{"workspace", Workspace, false},
 }
 
 // By returns the report grouping named by --by.
 func By(name string) (Query, bool) {
-	switch name {
-	case "campaign":
-		return Query{Dims: []Dimension{CampaignID}, Stages: Stages, Rates: Rates}, true
-	case "broadcast":
-		return Query{Dims: []Dimension{BroadcastID}, Stages: Stages, Rates: Rates}, true
-	case "newsletter":
-		return Query{Dims: []Dimension{NewsletterID}, Stages: Stages, Rates: Rates}, true
-	case "channel":
-		return Query{Dims: []Dimension{Channel}, Stages: Stages, Rates: Rates}, true
-	case "day":
-		return Query{Dims: []Dimension{Day}, Stages: Stages, Rates: Rates}, true
-	case "domain":
-		return Query{Dims: []Dimension{Domain}, EmailOnly: true, Stages: Stages, Rates: Rates}, true
-	case "workspace":
-		return Query{Dims: []Dimension{Workspace}, Stages: Stages, Rates: Rates}, true
+	for _, b := range byDims {
+		if b.name == name {
+			dims := []Dimension{b.dim}
+			if name == "message" {
+				dims = []Dimension{MessageType, MessageRef}
+			}
+			return Query{Dims: dims, EmailOnly: b.emailOnly, Stages: Stages, Rates: Rates}, true
+		}
 	}
 	return Query{}, false
 }
 
 // ByNames lists what By accepts.
-var ByNames = []string{"campaign", "broadcast", "newsletter", "channel", "day", "domain", "workspace"}
+var ByNames = func() []string {
+	var out []string
+	for _, b := range byDims {
+		out = append(out, b.name)
+	}
+	return out
+}()
 
 // Engagement is view person_engagement: per person, the last time each of
 // these stages happened. A person is a cio_id within one workspace: the same

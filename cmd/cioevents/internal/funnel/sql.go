@@ -16,6 +16,10 @@ const (
 	// eventsVar is the events table in events_deduped's template
 	// (terraform/modules/cioevents/bigquery.tf).
 	eventsVar = "${events}"
+	// deliveriesVar is the deliveries table (the model, materialized).
+	deliveriesVar = "${deliveries}"
+	// namesVar is table message_names (cmd/cioevents/internal/names).
+	namesVar = "${message_names}"
 )
 
 func quoteList(ss []string) string {
@@ -46,73 +50,83 @@ func (s Stage) predicate() string {
 	return p
 }
 
-// groupRef is how GROUP BY names d: by its alias, unless the alias is also a
-// column of the table and d computes something else from it (workspace's
-// COALESCE). Such a name is ambiguous in GROUP BY, and SQL dialects that
-// take the column would put NULL and 'default' in two groups.
-func (d Dimension) groupRef() string {
-	if d.SQL != d.Name && isColumn(d.Name) {
-		return d.SQL
-	}
-	return d.Name
-}
-
-func isColumn(name string) bool {
-	for _, f := range warehouse.EventsSchema() {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// SQL renders q over table (a backquoted reference) for the rows that
-// timeFilter (a condition on event_time, reaching the partition filter)
-// selects. The inner query is one row per delivery (and per-event
-// dimension value): which stages it reached and its dimension values; the
-// outer one counts those rows per group, and each rate among the rows of
-// its denominator stage.
-func SQL(q Query, table, timeFilter string) string {
-	var b strings.Builder
-	var outer, inner, innerGroup, outerGroup []string
-	innerGroup = append(innerGroup, "delivery_id")
+// SQL renders q over the deliveries model in table (a backquoted reference)
+// for the deliveries that filter (a condition on send_day, the partition
+// column) selects: per group, how many deliveries reached each stage, and
+// each rate among the deliveries of its denominator stage.
+func SQL(q Query, table, filter string) string {
+	var items, group []string
 	for _, d := range q.Dims {
-		outer = append(outer, d.Name)
-		outerGroup = append(outerGroup, d.Name)
-		if d.PerEvent {
-			inner = append(inner, d.SQL+" AS "+d.Name)
-			innerGroup = append(innerGroup, d.groupRef())
-			continue
-		}
-		inner = append(inner, "ARRAY_AGG("+d.SQL+" IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS "+d.Name)
+		items = append(items, d.SQL())
+		group = append(group, d.Col)
+	}
+	at := map[string]string{}
+	for _, s := range Stages {
+		at[s.Name] = s.At + " IS NOT NULL"
 	}
 	for _, s := range q.Stages {
-		inner = append(inner, "LOGICAL_OR("+s.predicate()+") AS "+s.Name)
-		outer = append(outer, "COUNTIF("+s.Name+") AS "+s.Name)
+		items = append(items, "COUNTIF("+at[s.Name]+") AS "+s.Name)
 	}
 	for _, r := range q.Rates {
-		outer = append(outer, fmt.Sprintf("SAFE_DIVIDE(COUNTIF(%s AND %s), COUNTIF(%s)) AS %s", r.Num, r.Den, r.Den, r.Name))
+		items = append(items, fmt.Sprintf("SAFE_DIVIDE(COUNTIF(%s AND %s), COUNTIF(%s)) AS %s", at[r.Num], at[r.Den], at[r.Den], r.Name))
 	}
-	b.WriteString("SELECT\n  " + strings.Join(outer, ",\n  ") + "\n")
-	b.WriteString("FROM (\n  SELECT\n    " + strings.Join(inner, ",\n    ") + "\n")
-	b.WriteString("  FROM " + table + "\n")
-	b.WriteString("  WHERE " + timeFilter + "\n")
-	b.WriteString("    AND " + notProbe + "\n")
-	b.WriteString("    AND delivery_id IS NOT NULL\n")
+	var b strings.Builder
+	b.WriteString("SELECT\n  " + strings.Join(items, ",\n  ") + "\n")
+	b.WriteString("FROM " + table + "\n")
+	b.WriteString("WHERE " + filter + "\n")
 	if q.EmailOnly {
-		b.WriteString("    AND object_type = 'email'\n")
+		b.WriteString("  AND channel = 'email'\n")
 	}
-	b.WriteString("  GROUP BY " + strings.Join(innerGroup, ", ") + "\n)\n")
-	if len(outerGroup) > 0 {
-		b.WriteString("GROUP BY " + strings.Join(outerGroup, ", ") + "\n")
+	if len(group) > 0 {
+		b.WriteString("GROUP BY " + strings.Join(group, ", ") + "\n")
 	}
 	return b.String()
+}
+
+// NamedSQL is SQL(q) with the names of its message and action beside the
+// IDs, from table names (message_names: workspace, kind, id, name), for the
+// dimensions q has: message_name after message_ref, action_name after
+// action_id. A message without a name row shows NULL.
+func NamedSQL(q Query, table, filter, names string) string {
+	has := map[string]bool{}
+	for _, d := range q.Dims {
+		has[d.Name] = true
+	}
+	if !has["workspace"] || (!has["message_ref"] && !has["action_id"]) {
+		return SQL(q, table, filter)
+	}
+	var items []string
+	var joins []string
+	for _, d := range q.Dims {
+		items = append(items, "f."+d.Name)
+		switch d.Name {
+		case "message_ref":
+			items = append(items, "n.name AS message_name")
+			joins = append(joins, "LEFT JOIN "+names+" n\n  ON n.workspace = f.workspace AND n.kind = f.message_type AND n.id = f.message_ref")
+		case "action_id":
+			items = append(items, "a.name AS action_name")
+			joins = append(joins, "LEFT JOIN "+names+" a\n  ON a.workspace = f.workspace AND a.kind = 'action' AND a.id = CAST(f.action_id AS STRING)")
+		}
+	}
+	for _, c := range q.Columns()[len(q.Dims):] {
+		items = append(items, "f."+c)
+	}
+	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM (\n" + indent(SQL(q, table, filter)) + ") f\n" + strings.Join(joins, "\n") + "\n"
+}
+
+// namedDeliveriesSQL is every column of the deliveries model, with the
+// message's and the action's name from names beside them.
+func namedDeliveriesSQL(deliveries, names, filter string) string {
+	return "SELECT\n  d.*,\n  n.name AS message_name,\n  a.name AS action_name\nFROM " + deliveries + " d\n" +
+		"LEFT JOIN " + names + " n\n  ON n.workspace = d.workspace AND n.kind = d.message_type AND n.id = d.message_ref\n" +
+		"LEFT JOIN " + names + " a\n  ON a.workspace = d.workspace AND a.kind = 'action' AND a.id = CAST(d.action_id AS STRING)\n" +
+		"WHERE " + filter + "\n"
 }
 
 // EngagementSQL renders view person_engagement.
 func EngagementSQL(table, timeFilter string) string {
 	items := []string{
-		Workspace.SQL + " AS " + Workspace.Name,
+		workspaceSQL + " AS workspace",
 		"cio_id",
 		"ARRAY_AGG(person_id IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS person_id",
 		"ARRAY_AGG(email IGNORE NULLS ORDER BY event_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS email",
@@ -121,7 +135,7 @@ func EngagementSQL(table, timeFilter string) string {
 		items = append(items, "MAX(IF("+s.predicate()+", event_time, NULL)) AS last_"+s.Name+"_at")
 	}
 	return "SELECT\n  " + strings.Join(items, ",\n  ") + "\nFROM " + table + "\nWHERE " + timeFilter +
-		"\n  AND " + notProbe + "\n  AND cio_id IS NOT NULL\nGROUP BY " + Workspace.groupRef() + ", cio_id\n"
+		"\n  AND " + notProbe + "\n  AND cio_id IS NOT NULL\nGROUP BY " + workspaceSQL + ", cio_id\n"
 }
 
 // View is one view Terraform creates from a committed template.
@@ -134,18 +148,31 @@ type View struct {
 // partitions; a filter on day narrows it further.
 const lookback = "event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL " + lookbackVar + " DAY)"
 
+// sendLookback is lookback for views over the deliveries table, whose
+// partition column is send_day.
+const sendLookback = "send_day >= DATE_SUB(CURRENT_DATE(), INTERVAL " + lookbackVar + " DAY)"
+
+// mergeWindow is the events a scheduled run of the MERGE folds in: those of
+// the last lookback_days before the run (@run_time, which a BigQuery
+// scheduled query sets; a backfill run sets it in the past).
+const mergeWindow = "event_time >= TIMESTAMP_SUB(@run_time, INTERVAL " + lookbackVar + " DAY)"
+
 const header = "-- Generated from cmd/cioevents/internal/funnel (go test ./cmd/cioevents/internal/funnel -update); do not edit.\n"
 
 // Views returns the views, by name order.
 func Views() []View {
 	table := "`" + tableVar + "`"
+	deliveries := "`" + deliveriesVar + "`"
 	vs := []View{
 		{Name: "delivery_funnel_daily",
-			Desc: "Funnel per day, channel, message (campaign, broadcast, newsletter, transactional) and action: distinct deliveries per stage.",
-			SQL:  header + SQL(FunnelDaily, table, lookback)},
+			Desc: "Funnel per send day, channel, message (campaign, broadcast, newsletter, transactional) and action: deliveries per stage, each on its send day with all its later stages.",
+			SQL:  header + NamedSQL(FunnelDaily, deliveries, sendLookback, "`"+namesVar+"`")},
 		{Name: "deliverability_daily",
-			Desc: "Email deliverability per day and recipient domain: distinct deliveries sent, delivered, bounced, spammed, and the rates.",
-			SQL:  header + SQL(DeliverabilityDaily, table, lookback)},
+			Desc: "Email deliverability per send day, mailbox provider and recipient domain: deliveries sent, delivered, bounced, spammed, dropped, failed, and the rates.",
+			SQL:  header + SQL(DeliverabilityDaily, deliveries, sendLookback)},
+		{Name: "deliveries_named",
+			Desc: "The deliveries table with the names of each delivery's message and action beside their IDs; filter on send_day.",
+			SQL:  header + namedDeliveriesSQL(deliveries, "`"+namesVar+"`", sendLookback)},
 		{Name: "person_engagement",
 			Desc: "Per person (workspace, cio_id): last delivered, opened and clicked, all and human only.",
 			SQL:  header + EngagementSQL(table, lookback)},
@@ -154,12 +181,21 @@ func Views() []View {
 	return vs
 }
 
+// MergeFile is the scheduled query's template: the MERGE that folds the last
+// lookback_days of events into the deliveries table, then SettleSQL.
+const MergeFile = "deliveries_merge.sql"
+
+// MergeTemplate is MergeFile's text.
+func MergeTemplate() string {
+	return header + MergeSQL("`"+deliveriesVar+"`", "`"+tableVar+"`", mergeWindow) + ";\n\n" + SettleSQL("`"+deliveriesVar+"`") + ";\n"
+}
+
 // DedupedFile is events_deduped's template, beside the reporting views'.
 const DedupedFile = "events_deduped.sql"
 
 // ViewFiles returns the committed templates by file name (terraform/modules/cioevents/views).
 func ViewFiles() map[string][]byte {
-	out := map[string][]byte{DedupedFile: []byte(DedupedSQL())}
+	out := map[string][]byte{DedupedFile: []byte(DedupedSQL()), MergeFile: []byte(MergeTemplate())}
 	for _, v := range Views() {
 		out[v.Name+".sql"] = []byte(v.SQL)
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
 var update = flag.Bool("update", false, "rewrite terraform/modules/cioevents/views/*.sql from the Go definitions")
@@ -61,18 +63,19 @@ func TestViewsTerraform(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^\s*` + v.Name + `\s*=`).MatchString(src) {
 			t.Errorf("views.tf does not create %s", v.Name)
 		}
-		rest := strings.NewReplacer(tableVar, "", lookbackVar, "").Replace(v.SQL)
+		rest := strings.NewReplacer(tableVar, "", lookbackVar, "", deliveriesVar, "", namesVar, "").Replace(v.SQL)
 		if i := strings.Index(rest, "${"); i >= 0 {
 			t.Errorf("%s: template placeholder views.tf does not fill: %q", v.Name, rest[i:min(len(rest), i+30)])
 		}
 		if strings.Contains(rest, "%{") {
 			t.Errorf("%s: %%{ starts a template directive", v.Name)
 		}
-		if !strings.Contains(v.SQL, lookback) {
+		if !strings.Contains(v.SQL, lookback) && !strings.Contains(v.SQL, sendLookback) {
 			t.Errorf("%s: no filter on event_time, so no partition filter", v.Name)
 		}
 	}
-	for _, want := range []string{"events_deduped", "lookback_days", "google_bigquery_table.events_deduped"} {
+	for _, want := range []string{"events_deduped", "lookback_days", "google_bigquery_table.events_deduped",
+		"deliveries", "google_bigquery_table.deliveries", "message_names", "google_bigquery_table.message_names"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("views.tf does not mention %s", want)
 		}
@@ -93,22 +96,58 @@ func TestPredicate(t *testing.T) {
 	}
 }
 
-// GROUP BY names a computed dimension by its expression when its alias is
-// also a column, so the group is the computed value, not the column's.
-func TestGroupRef(t *testing.T) {
-	tests := []struct {
-		d    Dimension
-		want string
-	}{
-		{Day, "day"},
-		{ObjectType, "object_type"},
-		{MessageType, "message_type"},
-		{Domain, "domain"},
-		{Workspace, "COALESCE(workspace, 'default')"},
+// TestDeliveriesSchemaFile holds the committed schema of the deliveries
+// table (Terraform's schema file) to DeliveriesSchema.
+func TestDeliveriesSchemaFile(t *testing.T) {
+	want, err := warehouse.SchemaJSON(DeliveriesSchema())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		if got := tt.d.groupRef(); got != tt.want {
-			t.Errorf("%s: GROUP BY %q, want %q", tt.d.Name, got, tt.want)
+	path := filepath.Join(viewDir, "..", "schema", "deliveries.json")
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s differs from DeliveriesSchema (%v); run go test ./cmd/cioevents/internal/funnel -update", path, err)
+	}
+}
+
+// TestModelsDocCommitted holds docs/models.md to the definitions.
+func TestModelsDocCommitted(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "..", "docs", "models.md")
+	want := []byte(ModelsDoc())
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("docs/models.md differs from ModelsDoc (%v); run go test ./cmd/cioevents/internal/funnel -update", err)
+	}
+}
+
+// TestMergeTerraform: the scheduled query's template uses only the
+// placeholders deliveries.tf fills in, and deliveries.tf runs it.
+func TestMergeTerraform(t *testing.T) {
+	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "terraform", "modules", "cioevents", "deliveries.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := strings.NewReplacer(deliveriesVar, "", tableVar, "", lookbackVar, "").Replace(MergeTemplate())
+	if i := strings.Index(rest, "${"); i >= 0 {
+		t.Errorf("deliveries_merge.sql: placeholder deliveries.tf does not fill: %q", rest[i:min(len(rest), i+30)])
+	}
+	if strings.Contains(rest, "%{") {
+		t.Error("deliveries_merge.sql: %{ starts a template directive")
+	}
+	for _, want := range []string{`views/deliveries_merge.sql`, "deliveries     =", "events_deduped =", "lookback_days  =",
+		"\"scheduled_query\"", "google_bigquery_table.deliveries.table_id"} {
+		if !strings.Contains(string(tf), want) {
+			t.Errorf("deliveries.tf lacks %q", want)
 		}
 	}
 }

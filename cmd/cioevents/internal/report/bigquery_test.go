@@ -4,168 +4,169 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"sync"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/option"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/funnel"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/names"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
+	"github.com/cioevents/cioevents/shared/warehouse"
+	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
 )
 
-// bigQueryDouble answers jobs.query for the report's three queries the way
-// BigQuery would answer the generated SQL: it recognises the SQL text, reads
-// the @from/@until parameters and returns funnel.Evaluate's rows in the
-// jobs.query wire format (typed schema, string cells, NULLs). It checks the
-// transport: SQL and parameters sent, every column type decoded. The SQL's
-// meaning in BigQuery itself cannot be run here (no BigQuery, and bqfake
-// evaluates only plain SELECT ... WHERE); see docs/report.md.
-type bigQueryDouble struct {
-	t     *testing.T
-	local *report.Local
-	table string
-	mu    sync.Mutex
-	seen  []funnel.Range
-}
+// bigQueryNow is BigQuery's clock in the test and the report's today.
+var bigQueryNow = time.Date(2026, 1, 20, 15, 0, 0, 0, time.UTC)
 
-func dimType(name string) string {
-	switch name {
-	case "day":
-		return "DATE"
-	case "campaign_id", "broadcast_id", "newsletter_id", "action_id":
-		return "INTEGER"
-	}
-	return "STRING"
-}
+// fakeBigQuery is bqfake holding what Terraform creates: the events table,
+// events_deduped (its committed SQL), the deliveries table filled by the
+// committed scheduled MERGE, message_names and the daily views. The report
+// runs the generated SQL in it.
+func fakeBigQuery(t *testing.T, dataDir string, recs []names.Record) []option.ClientOption {
+	t.Helper()
+	srv := bqfake.New(map[string]bigquery.Schema{"ds.events": warehouse.EventsSchema(), "ds.rejected": warehouse.RejectedSchema()})
+	t.Cleanup(srv.Close)
+	srv.Now = func() time.Time { return bigQueryNow }
+	fill := strings.NewReplacer("${events}", "p.ds.events", "${events_deduped}", "p.ds.events_deduped",
+		"${deliveries}", "p.ds.deliveries", "${message_names}", "p.ds.message_names", "${lookback_days}", "400").Replace
+	srv.AddSQLView("ds.events_deduped", fill(funnel.DedupedSQL()))
+	srv.AddTable("ds.deliveries", funnel.DeliveriesSchema())
+	srv.AddTable("ds.message_names", names.Schema())
+	opts := []option.ClientOption{option.WithEndpoint(srv.URL() + "/bigquery/v2/"), option.WithoutAuthentication()}
 
-func (d *bigQueryDouble) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Query           string
-		UseLegacySQL    *bool `json:"useLegacySql"`
-		QueryParameters []struct {
-			Name           string
-			ParameterType  struct{ Type string }
-			ParameterValue struct{ Value string }
-		}
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.UseLegacySQL == nil || *req.UseLegacySQL {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	var rg funnel.Range
-	for _, p := range req.QueryParameters {
-		ts, err := time.Parse("2006-01-02 15:04:05.999999-07:00", p.ParameterValue.Value)
-		if p.ParameterType.Type != "TIMESTAMP" || err != nil {
-			d.t.Errorf("parameter %s: %+v (%v)", p.Name, p, err)
-		}
-		switch p.Name {
-		case "from":
-			rg.From = ts
-		case "until":
-			rg.Until = ts
-		}
-	}
-	d.mu.Lock()
-	d.seen = append(d.seen, rg)
-	d.mu.Unlock()
-	by, _ := funnel.By("campaign")
-	var q *funnel.Query
-	for _, c := range []funnel.Query{by, by.Scope(), funnel.DailyRates(by.EmailOnly)} {
-		if req.Query == funnel.SQL(c, "`"+d.table+"`", "event_time >= @from AND event_time < @until") {
-			q = &c
-		}
-	}
-	if q == nil {
-		d.t.Errorf("unexpected SQL:\n%s", req.Query)
-		http.Error(w, "unexpected SQL", http.StatusBadRequest)
-		return
-	}
-	var fields []map[string]string
-	for _, dim := range q.Dims {
-		fields = append(fields, map[string]string{"name": dim.Name, "type": dimType(dim.Name), "mode": "NULLABLE"})
-	}
-	for _, s := range q.Stages {
-		fields = append(fields, map[string]string{"name": s.Name, "type": "INTEGER", "mode": "NULLABLE"})
-	}
-	for _, x := range q.Rates {
-		fields = append(fields, map[string]string{"name": x.Name, "type": "FLOAT", "mode": "NULLABLE"})
-	}
-	res, _ := d.local.Figures(r.Context(), *q, rg)
-	var rows []map[string]any
-	for _, x := range res {
-		var cells []map[string]any
-		for _, k := range x.Key {
-			var v any
-			if k != "" {
-				v = k
-			}
-			cells = append(cells, map[string]any{"v": v})
-		}
-		for _, c := range x.Counts {
-			cells = append(cells, map[string]any{"v": strconv.FormatInt(c, 10)})
-		}
-		for _, p := range x.Rates {
-			var v any
-			if p != nil {
-				v = strconv.FormatFloat(*p, 'g', -1, 64)
-			}
-			cells = append(cells, map[string]any{"v": v})
-		}
-		rows = append(rows, map[string]any{"f": cells})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{
-		"kind": "bigquery#queryResponse", "jobComplete": true,
-		"jobReference": map[string]string{"projectId": "p", "jobId": "double", "location": "US"},
-		"schema":       map[string]any{"fields": fields}, "rows": rows, "totalRows": strconv.Itoa(len(rows)),
-	})
-}
-
-func TestBigQuerySourceMatchesLocal(t *testing.T) {
-	_, bodies := readFixtures(t)
-	dir := writeDataDir(t, bodies)
-	local, err := report.LoadDir(dir)
+	// The events the data dir holds, as the processor streams them.
+	w, err := warehouse.NewBigQuery(t.Context(), "p", "ds", "events", "rejected", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &bigQueryDouble{t: t, local: local, table: "p.ds.events_deduped"}
-	srv := httptest.NewServer(d)
-	defer srv.Close()
-	env := report.Env{Getenv: func(string) string { return "" },
-		BigQueryOptions: []option.ClientOption{option.WithEndpoint(srv.URL + "/bigquery/v2/"), option.WithoutAuthentication()},
-		Now:             func() time.Time { return time.Date(2026, 1, 20, 15, 0, 0, 0, time.UTC) }}
-
-	for _, format := range []string{"json", "table"} {
-		var fromBQ bytes.Buffer
-		env.Stdout = &fromBQ
-		if err := report.Command(context.Background(), []string{"--project", "p", "--dataset", "ds", "--format", format,
-			"--from", "2025-12-01", "--to", "2026-01-31"}, env); err != nil {
+	defer w.Close()
+	b, err := os.ReadFile(filepath.Join(dataDir, warehouse.EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var r warehouse.Row
+		if err := json.Unmarshal(line, &r); err != nil {
 			t.Fatal(err)
 		}
-		fromDir := run(t, "--data-dir", dir, "--format", format, "--from", "2025-12-01", "--to", "2026-01-31")
-		if fromBQ.String() != fromDir {
-			t.Errorf("%s from BigQuery:\n%s\nfrom the data dir:\n%s", format, fromBQ.String(), fromDir)
+		if err := w.InsertEvent(t.Context(), r); err != nil {
+			t.Fatal(err)
 		}
 	}
-	want := funnel.Range{From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
-	for _, rg := range d.seen {
-		if !rg.From.Equal(want.From) || !rg.Until.Equal(want.Until) {
-			t.Errorf("range sent %v, want %v", rg, want)
+	client, err := bigquery.NewClient(t.Context(), "p", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, rec := range recs {
+		row := []bigquery.Value{rec.Workspace, string(rec.Kind), rec.ID, *rec.Name, nil, rec.RefreshedAt}
+		if err := client.Dataset("ds").Table("message_names").Inserter().Put(t.Context(), &bigquery.ValuesSaver{Schema: names.Schema(), Row: row}); err != nil {
+			t.Fatal(err)
 		}
+	}
+	// One scheduled run whose window covers every event (a backfill run).
+	for _, stmt := range strings.Split(fill(funnel.MergeTemplate()), ";\n") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		q := client.Query(stmt)
+		q.Parameters = []bigquery.QueryParameter{{Name: "run_time", Value: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}}
+		job, err := q.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := job.Wait(t.Context()); err != nil || st.Err() != nil {
+			t.Fatalf("%v %v\n%s", err, st.Err(), stmt)
+		}
+	}
+	return opts
+}
+
+// TestBigQuerySourceMatchesLocal: every grouping, --by link and the page
+// read the same figures from BigQuery (the generated SQL run in bqfake over
+// the MERGEd deliveries table) as from the data dir.
+func TestBigQuerySourceMatchesLocal(t *testing.T) {
+	_, bodies := readFixtures(t)
+	dir := writeDataDir(t, bodies)
+	recs := []names.Record{{Workspace: "shop", Kind: names.Campaign, ID: "42", Name: ptr("Welcome series"), RefreshedAt: bigQueryNow}}
+	if _, _, err := names.Merge(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	opts := fakeBigQuery(t, dir, recs)
+	env := report.Env{Getenv: func(string) string { return "" }, BigQueryOptions: opts, Stderr: &bytes.Buffer{},
+		Now: func() time.Time { return bigQueryNow }}
+
+	rng := []string{"--from", "2025-12-01", "--to", "2026-01-31"}
+	var cases [][]string
+	for _, by := range funnel.ByNames {
+		for _, format := range []string{"json", "csv"} {
+			cases = append(cases, []string{"--by", by, "--format", format})
+		}
+	}
+	cases = append(cases, []string{"--by", "campaign"}, []string{"--by", "link", "--message", "campaign:42", "--format", "json"},
+		[]string{"--by", "link", "--message", "campaign:42"})
+	sawName := false
+	for _, c := range cases {
+		var fromBQ bytes.Buffer
+		env.Stdout = &fromBQ
+		args := append(append([]string{"--project", "p", "--dataset", "ds"}, rng...), c...)
+		if err := report.Command(context.Background(), args, env); err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		fromDir := run(t, append(append([]string{"--data-dir", dir}, rng...), c...)...)
+		got := fromBQ.String()
+		if i := strings.Index(got, "Looker Studio report"); i >= 0 {
+			if !strings.Contains(got[i:], funnel.LookerStudioURL("p", "ds")) {
+				t.Errorf("%v: the Looker Studio line has no URL of p.ds", c)
+			}
+			got = got[:i]
+		} else if len(c) == 2 {
+			t.Errorf("%v: a table from BigQuery has no Looker Studio line", c)
+		}
+		if got != fromDir {
+			t.Errorf("%v from BigQuery:\n%s\nfrom the data dir:\n%s", c, got, fromDir)
+		}
+		sawName = sawName || strings.Contains(got, "Welcome series")
+	}
+	if !sawName {
+		t.Error("no report showed the name of campaign 42")
 	}
 
-	// No range given: the last 30 days up to today, never an open range.
-	d.seen = nil
-	env.Stdout = &bytes.Buffer{}
+	// No range given: the last 30 send days up to today, never an open range.
+	var stderr bytes.Buffer
+	env.Stdout, env.Stderr = &bytes.Buffer{}, &stderr
 	if err := report.Command(context.Background(), []string{"--project", "p", "--dataset", "ds"}, env); err != nil {
 		t.Fatal(err)
 	}
-	want = funnel.Range{From: time.Date(2025, 12, 22, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC)}
-	if len(d.seen) != 3 || !d.seen[0].From.Equal(want.From) || !d.seen[0].Until.Equal(want.Until) {
-		t.Errorf("default range sent %v, want %v", d.seen, want)
+	if !strings.Contains(stderr.String(), "2025-12-22 to 2026-01-20") {
+		t.Errorf("default range: %s", stderr.String())
+	}
+
+	// The page, from BigQuery, shows what the data dir's page shows.
+	pages := map[string]string{}
+	for _, src := range [][]string{{"--project", "p", "--dataset", "ds"}, {"--data-dir", dir}} {
+		page := filepath.Join(t.TempDir(), "report.html")
+		env.Stdout = &bytes.Buffer{}
+		if err := report.Command(context.Background(), append(append(src, rng...), "--html", page), env); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages[src[0]] = string(b)
+	}
+	if pages["--project"] != pages["--data-dir"] {
+		t.Errorf("the page from BigQuery differs from the data dir's")
+	}
+	if !strings.Contains(pages["--project"], "Welcome series") {
+		t.Error("the page does not name campaign 42 among the top messages")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,7 +191,7 @@ func screenshot(t *testing.T, page []byte) image.Image {
 // TestHTMLInBrowser renders the page in a real browser and measures the
 // bars: each is as long, relative to the longest, as its figure says.
 func TestHTMLInBrowser(t *testing.T) {
-	rep, err := report.Build(context.Background(), &report.Local{Rows: browserRows()}, "campaign", funnel.Range{})
+	rep, err := report.Build(context.Background(), &report.Local{Rows: browserRows()}, "campaign", funnel.Range{}, report.BuildOptions{Page: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +240,103 @@ func TestHTMLInBrowser(t *testing.T) {
 	for _, h := range verticalBars(img, hexColor(t, report.SpamColor)) {
 		if h > 10 {
 			t.Errorf("a spam bar %d px tall, want none (no complaints)", h)
+		}
+	}
+}
+
+// renderDOM loads page in headless Chromium at width px and returns the DOM
+// after a measuring script (added to a copy of the page: the page itself has
+// none) wrote, on <body>, how wide the document and each table are.
+func renderDOM(t *testing.T, page []byte, width int) string {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %v", chromium, err)
+		}
+		t.Skipf("%s: %v (apt-get install chromium to run the browser check)", chromium, err)
+	}
+	measure := `<script>
+var b = document.body, out = [];
+b.setAttribute("data-doc-width", document.documentElement.scrollWidth);
+b.setAttribute("data-view-width", document.documentElement.clientWidth);
+document.querySelectorAll("table, svg").forEach(function (e) {
+  out.push((e.id || e.tagName) + ":" + Math.ceil(e.getBoundingClientRect().right));
+});
+b.setAttribute("data-rights", out.join(" "));
+</script></body>`
+	measured := bytes.Replace(page, []byte("</body>"), []byte(measure), 1)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "page.html")
+	if err := os.WriteFile(file, measured, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+		"--force-device-scale-factor=1", fmt.Sprintf("--window-size=%d,1200", width),
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+file)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestHTMLFitsThePage: at a laptop's and at a narrow window's width, no
+// table or chart reaches past the window (long names and many groups
+// included), and the trend draws each rate per send day.
+func TestHTMLFitsThePage(t *testing.T) {
+	rows := browserRows()
+	long := "A campaign whose name is far too long to fit any narrow column of a table"
+	for i := range 12 {
+		id := fmt.Sprintf("wide%d", i)
+		c := int64(1000000 + i)
+		rows = append(rows, warehouse.Row{EventID: id, DeliveryID: &id, ObjectType: "email", Metric: "sent", CampaignID: &c,
+			Recipient: &long, EventTime: time.Date(2026, 3, 3+i, 9, 0, 0, 0, time.UTC)})
+	}
+	rep, err := report.Build(context.Background(), &report.Local{Rows: rows}, "campaign", funnel.Range{}, report.BuildOptions{Page: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, width := range []int{1100, 700} {
+		dom := renderDOM(t, page.Bytes(), width)
+		attr := func(name string) string {
+			i := strings.Index(dom, name+`="`)
+			if i < 0 {
+				t.Fatalf("%d px: no %s in the rendered page", width, name)
+			}
+			rest := dom[i+len(name)+2:]
+			return rest[:strings.IndexByte(rest, '"')]
+		}
+		doc, _ := strconv.Atoi(attr("data-doc-width"))
+		view, _ := strconv.Atoi(attr("data-view-width"))
+		if doc > view {
+			t.Errorf("%d px window: the page is %d px wide, wider than the window's %d", width, doc, view)
+		}
+		for _, r := range strings.Fields(attr("data-rights")) {
+			name, right, _ := strings.Cut(r, ":")
+			if x, _ := strconv.Atoi(right); x > view {
+				t.Errorf("%d px window: %s ends at %d px, past the window's %d", width, name, x, view)
+			}
+		}
+		for _, id := range []string{"trend", "groups", "top-messages", "providers", "bounce-classes"} {
+			if !strings.Contains(dom, `id="`+id+`"`) {
+				t.Errorf("no #%s on the page", id)
+			}
+		}
+	}
+	// The trend: one dot per day with a denominator; day one delivered 30 of
+	// 40 sent, day two none of 20.
+	for _, want := range []string{`data-rate="delivery_rate"`, `data-day="2026-03-01" data-value="0.75"`, `data-day="2026-03-02" data-value="0"`} {
+		if !bytes.Contains(page.Bytes(), []byte(want)) {
+			t.Errorf("the trend lacks %s", want)
 		}
 	}
 }

@@ -15,13 +15,14 @@ import (
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/cli"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/funnel"
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/names"
 	"github.com/cioevents/cioevents/shared/config"
 )
 
 // Usage is the command's line in `cioevents` usage.
-const Usage = `report  [--data-dir D | --project P --dataset DS [--table events_deduped]] [--from DATE] [--to DATE]
-          [--by campaign|broadcast|newsletter|channel|day|domain|workspace] [--format table|csv|json]
-          [--wide | --columns C,...] [--html FILE|DIR]`
+const Usage = `report  [--data-dir D | --project P --dataset DS [--table deliveries]] [--from DATE] [--to DATE]
+          [--by campaign|broadcast|newsletter|message|channel|day|domain|mailbox_provider|bounce_class|workspace]
+          [--by link --message KIND:ID] [--format table|csv|json] [--wide | --columns C,...] [--html FILE|DIR]`
 
 // Env is what the command runs with; zero fields mean the process's own.
 type Env struct {
@@ -61,10 +62,13 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if t := e.Getenv(config.EnvTable); t != "" {
 		deduped = t + "_deduped" // as terraform/modules/cioevents/bigquery.tf names the view
 	}
-	table := fl.String("table", deduped, "view with one row per event")
-	from := fl.String("from", "", "first day, YYYY-MM-DD (UTC; default: all local data, or 30 days before --to in BigQuery)")
-	to := fl.String("to", "", "last day, inclusive (default: today, UTC)")
-	by := fl.String("by", "campaign", "group by "+strings.Join(funnel.ByNames, "|"))
+	table := fl.String("table", "deliveries", "the deliveries table (one row per delivery)")
+	events := fl.String("events", deduped, "view with one row per event (--by link reads its clicks)")
+	namesTable := fl.String("names-table", names.Table, "table of message names")
+	from := fl.String("from", "", "first send day, YYYY-MM-DD (UTC; default: all local data, or 30 days before --to in BigQuery)")
+	to := fl.String("to", "", "last send day, inclusive (default: today, UTC)")
+	by := fl.String("by", "campaign", "group by "+strings.Join(funnel.ByNames, "|")+", or link (with --message)")
+	message := fl.String("message", "", "--by link: the message, as KIND:ID (campaign, broadcast, newsletter or transactional), e.g. campaign:31")
 	format := fl.String("format", "table", "table, csv or json")
 	wide := fl.Bool("wide", false, "table: every stage and rate, under their full names (default: the columns that fit 100 characters)")
 	columns := fl.String("columns", "", "table: these stages and rates, comma-separated, under their full names")
@@ -72,9 +76,26 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
+	var msg funnel.Message
 	q, ok := funnel.By(*by)
-	if !ok {
-		return cli.Usagef("report", "--by %q: want one of %s", *by, strings.Join(funnel.ByNames, ", "))
+	switch {
+	case *by == "link":
+		if *message == "" {
+			return cli.Usagef("report", "--by link needs --message KIND:ID, e.g. --message campaign:31")
+		}
+		m, err := funnel.ParseMessage(*message)
+		if err != nil {
+			return cli.Usagef("report", "--message %v", err)
+		}
+		msg = m
+		q = funnel.Total
+		if *htmlFile != "" {
+			return cli.Usagef("report", "--by link has no --html page")
+		}
+	case !ok:
+		return cli.Usagef("report", "--by %q: want one of %s, link", *by, strings.Join(funnel.ByNames, ", "))
+	case *message != "":
+		return cli.Usagef("report", "--message goes with --by link")
 	}
 	switch *format {
 	case "table", "csv", "json":
@@ -119,6 +140,7 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 
 	var src Source
+	looker := ""
 	switch {
 	case *dir != "":
 		l, err := LoadDir(*dir)
@@ -138,8 +160,10 @@ func Command(ctx context.Context, args []string, e Env) error {
 			return fmt.Errorf("report: %w", err)
 		}
 		defer client.Close()
-		src = &BigQuery{Client: client, Table: *project + "." + *dataset + "." + *table}
-		// Three queries, each seconds long: say what is being waited for.
+		ds := *project + "." + *dataset + "."
+		src = &BigQuery{Client: client, Table: ds + *table, Events: ds + *events, NamesTable: ds + *namesTable}
+		looker = funnel.LookerStudioURL(*project, *dataset)
+		// A few queries, each seconds long: say what is being waited for.
 		fmt.Fprintf(e.Stderr, "report: querying %s.%s.%s, %s\n", *project, *dataset, *table, rangeText(rg))
 	default:
 		return cli.Usagef("report", "give --data-dir (what 'cioevents dev' writes, e.g. .cioevents), or --project and --dataset")
@@ -148,10 +172,24 @@ func Command(ctx context.Context, args []string, e Env) error {
 		return cli.Usagef("report", "--from is after --to")
 	}
 
-	rep, err := Build(ctx, src, *by, rg)
+	if *by == "link" {
+		lr, err := BuildLinks(ctx, src, msg, rg)
+		if err != nil {
+			return err
+		}
+		switch *format {
+		case "csv":
+			return lr.WriteCSV(e.Stdout)
+		case "json":
+			return lr.WriteJSON(e.Stdout)
+		}
+		return lr.WriteTable(e.Stdout)
+	}
+	rep, err := Build(ctx, src, *by, rg, BuildOptions{Page: *htmlFile != ""})
 	if err != nil {
 		return err
 	}
+	rep.Looker = looker
 	switch *format {
 	case "csv":
 		err = rep.WriteCSV(e.Stdout)

@@ -5,9 +5,68 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/funnel"
 )
+
+// pageTables are the page's narrow tables: the top messages by name, and
+// email deliverability by mailbox provider and by bounce class.
+func (r *Report) pageTables() []smallTable {
+	q, _ := funnel.By("message")
+	top := smallTable{ID: "top-messages", Caption: "Top messages by deliveries sent (" + r.ScopeText() + ")",
+		Head: []string{"message", "name", "sent", "deliv", "deliv%", "h_open%", "h_click%"}}
+	for _, g := range r.TopMessages {
+		name := ""
+		if r.Names != nil && len(g.Key) == 2 {
+			name = r.Names.Of(g.Key[0], g.Key[1])
+		}
+		top.Rows = append(top.Rows, []cell{{Col: "message", Text: groupText(g.Key)}, {Col: "name", Text: name},
+			{Col: "sent", Text: cellOf(q, g, "sent"), Num: true}, {Col: "delivered", Text: cellOf(q, g, "delivered"), Num: true},
+			{Col: "delivery_rate", Text: cellOf(q, g, "delivery_rate"), Num: true},
+			{Col: "human_open_rate", Text: cellOf(q, g, "human_open_rate"), Num: true},
+			{Col: "human_click_rate", Text: cellOf(q, g, "human_click_rate"), Num: true}})
+	}
+	pq, _ := funnel.By("mailbox_provider")
+	prov := smallTable{ID: "providers", Caption: "Email deliverability by mailbox provider",
+		Head: []string{"provider", "sent", "deliv", "bounce", "spam", "deliv%", "bounce%", "spam%"}}
+	for _, g := range r.Providers {
+		prov.Rows = append(prov.Rows, []cell{{Col: "mailbox_provider", Text: keyText(g.Key[0])},
+			{Col: "sent", Text: cellOf(pq, g, "sent"), Num: true}, {Col: "delivered", Text: cellOf(pq, g, "delivered"), Num: true},
+			{Col: "bounced", Text: cellOf(pq, g, "bounced"), Num: true}, {Col: "spammed", Text: cellOf(pq, g, "spammed"), Num: true},
+			{Col: "delivery_rate", Text: cellOf(pq, g, "delivery_rate"), Num: true},
+			{Col: "bounce_rate", Text: cellOf(pq, g, "bounce_rate"), Num: true},
+			{Col: "spam_rate", Text: cellOf(pq, g, "spam_rate"), Num: true}})
+	}
+	bq, _ := funnel.By("bounce_class")
+	var bounced int64
+	for _, g := range r.BounceClasses {
+		if g.Key[0] != "" {
+			bounced += g.Counts[stageIndex(bq, "bounced")]
+		}
+	}
+	cls := smallTable{ID: "bounce-classes", Caption: "Email bounces by class (docs/models.md)",
+		Head: []string{"bounce_class", "bounced", "share of bounces"}}
+	for _, g := range r.BounceClasses {
+		if g.Key[0] == "" {
+			continue // not bounced
+		}
+		n := g.Counts[stageIndex(bq, "bounced")]
+		share := float64(n) / float64(bounced)
+		cls.Rows = append(cls.Rows, []cell{{Col: "bounce_class", Text: g.Key[0]},
+			{Col: "bounced", Text: strconv.FormatInt(n, 10), Num: true}, {Col: "share", Text: formatRate(&share), Num: true}})
+	}
+	return []smallTable{top, prov, cls}
+}
+
+func stageIndex(q funnel.Query, name string) int {
+	for i, s := range q.Stages {
+		if s.Name == name {
+			return i
+		}
+	}
+	panic("report: no stage " + name)
+}
 
 // The HTML page is one file: styles inline, charts as inline SVG, no
 // script, font, image or stylesheet from anywhere else, so it can be mailed
@@ -32,6 +91,25 @@ type cell struct {
 	Num       bool
 }
 
+// trendLine is one rate across the send days.
+type trendLine struct {
+	Name, Label, Color, Points string
+	Dots                       []trendDot
+}
+
+type trendDot struct {
+	Day, Text string
+	Value     float64
+	X, Y      float64
+}
+
+// smallTable is one of the page's narrow tables.
+type smallTable struct {
+	ID, Caption string
+	Head        []string
+	Rows        [][]cell
+}
+
 type page struct {
 	Title, Range, By string
 	Scope            string
@@ -45,6 +123,10 @@ type page struct {
 	Days             []dayLabel
 	Columns          []string
 	Rows             [][]cell
+	Trend            []trendLine
+	TrendW           float64
+	TrendDays        []dayLabel
+	Tables           []smallTable
 	Stages           []funnel.Stage
 	Rates_           []funnel.Rate
 
@@ -63,7 +145,18 @@ const (
 	ProblemColor = "#e67e22"
 	BounceColor  = "#c0392b"
 	SpamColor    = "#8e44ad"
+	// The trend's lines: delivery, human-open and human-click rates.
+	DeliveryColor = "#16a085"
+	OpenColor     = "#2c3e50"
+	ClickColor    = "#d4ac0d"
 )
+
+// trendRates are the rates the trend draws, with their colours.
+var trendRates = []struct{ name, label, color string }{
+	{"delivery_rate", "delivered", DeliveryColor},
+	{"human_open_rate", "opened by a human", OpenColor},
+	{"human_click_rate", "clicked by a human", ClickColor},
+}
 
 const (
 	chartW    = 640.0
@@ -117,8 +210,20 @@ func rateIndex(q funnel.Query, name string) int {
 // WriteHTML writes the page. Every chart and table on it counts the same
 // events (r.Scope): all channels, or email only for --by domain.
 func (r *Report) WriteHTML(w io.Writer) error {
+	// The short headings the terminal table uses, so that the columns
+	// fit the page without breaking words.
+	cols := []string{r.By}
+	if r.showNames() {
+		cols = append(cols, "name")
+	}
+	for _, c := range DefaultColumns {
+		if h, ok := shortHead[c]; ok {
+			c = h
+		}
+		cols = append(cols, c)
+	}
 	p := page{Title: "Customer.io deliveries", Range: rangeText(r.Range), By: r.By, Scope: r.ScopeText(),
-		Notes: r.Notes(), Columns: r.Query.Columns(), Stages: r.Query.Stages, Rates_: r.Query.Rates,
+		Notes: r.Notes(), Columns: cols, Stages: r.Query.Stages, Rates_: r.Query.Rates,
 		FunnelColor: FunnelColor, ProblemColor: ProblemColor, BounceColor: BounceColor, SpamColor: SpamColor}
 	p.Funnel, p.FunnelH = bars(r.Scope, r.Total, []string{"sent", "delivered", "opened", "human_opened", "clicked", "human_clicked", "converted"})
 	p.Problems, p.ProbH = bars(r.Scope, r.Total, []string{"bounced", "spammed", "unsubscribed", "failed", "dropped"})
@@ -160,27 +265,49 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		p.RatesW = 300
 	}
 
-	row := func(key []string, res funnel.Result) []cell {
-		var cs []cell
-		for i, k := range key {
-			col := "total"
-			if i < len(r.Query.Dims) {
-				col = r.Query.Dims[i].Name
+	// The trend: each rate per send day, on a fixed 0..100 % scale.
+	p.TrendW = 60 + float64(max(len(r.Daily), 1))*slotW + 40
+	if p.TrendW < 300 {
+		p.TrendW = 300
+	}
+	ty := func(v float64) float64 { return rateTop + rateH*(1-v) }
+	for _, tr := range trendRates {
+		ri := rateIndex(daily, tr.name)
+		line := trendLine{Name: tr.name, Label: tr.label, Color: tr.color}
+		var pts []string
+		for n, d := range r.Daily {
+			v := d.Rates[ri]
+			if v == nil {
+				continue // no denominator that day: no point, the line skips it
 			}
-			cs = append(cs, cell{Col: col, Text: keyText(k)})
+			dot := trendDot{Day: d.Key[0], Value: *v, Text: formatRate(v), X: 60 + float64(n)*slotW + 23, Y: ty(*v)}
+			line.Dots = append(line.Dots, dot)
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", dot.X, dot.Y))
 		}
-		for i, c := range res.Counts {
-			cs = append(cs, cell{Col: r.Query.Stages[i].Name, Text: strconv.FormatInt(c, 10), Num: true})
+		line.Points = strings.Join(pts, " ")
+		p.Trend = append(p.Trend, line)
+	}
+	for n, d := range r.Daily {
+		p.TrendDays = append(p.TrendDays, dayLabel{Day: d.Key[0], X: 60 + float64(n)*slotW + 23})
+	}
+	p.Tables = r.pageTables()
+
+	row := func(key []string, name string, res funnel.Result) []cell {
+		cs := []cell{{Col: r.By, Text: groupText(key)}}
+		if r.showNames() {
+			cs = append(cs, cell{Col: "name", Text: name})
 		}
-		for i, x := range res.Rates {
-			cs = append(cs, cell{Col: r.Query.Rates[i].Name, Text: formatRate(x), Num: true})
+		for _, c := range DefaultColumns {
+			cs = append(cs, cell{Col: c, Text: cellOf(r.Query, res, c), Num: true})
 		}
 		return cs
 	}
 	for _, g := range r.Groups {
-		p.Rows = append(p.Rows, row(g.Key, g))
+		p.Rows = append(p.Rows, row(g.Key, r.nameOf(g.Key), g))
 	}
-	p.Rows = append(p.Rows, row([]string{"total"}, r.Total))
+	total := make([]string, len(r.Query.Dims))
+	total[0] = "total"
+	p.Rows = append(p.Rows, row(total, "", r.Total))
 	if err := pageTmpl.Execute(w, p); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
@@ -194,8 +321,9 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <title>{{.Title}}: {{.Range}}</title>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:72em}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em}th,td{padding:.25em .6em;border-bottom:1px solid #ddd}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}svg{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:.85em;width:100%;table-layout:fixed}th,td{padding:.25em .5em;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
+th{text-align:left;vertical-align:bottom}caption{text-align:left;font-weight:bold;padding:.5em 0}table.small{margin-top:1.5em}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:bold}
 svg text{font-size:12px;fill:#222}.note{color:#555;font-size:.9em}dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}
 </style>
@@ -221,6 +349,20 @@ Apple Mail Privacy Protection) and clicks that a link scanner made. Every chart 
 <text x="{{printf "%.1f" .Width}}" dx="136" y="17">{{.Value}}</text></g>
 {{end}}</svg>
 
+<h2>Rates by send day ({{.Scope}})</h2>
+<p class="note">Each delivery counts on the day it was sent, with its opens and clicks however many days later they
+came: <span style="color:{{(index .Trend 0).Color}}">&#9632;</span> delivered (of those sent),
+<span style="color:{{(index .Trend 1).Color}}">&#9632;</span> opened by a human and
+<span style="color:{{(index .Trend 2).Color}}">&#9632;</span> clicked by a human (of those delivered). Recent days
+still grow as opens and clicks arrive.</p>
+<svg id="trend" xmlns="http://www.w3.org/2000/svg" width="{{printf "%.0f" .TrendW}}" height="200" role="img" aria-label="Delivery, human open and human click rates by send day">
+<line x1="60" x2="60" y1="10" y2="170" stroke="#888"></line><line x1="60" x2="{{printf "%.0f" .TrendW}}" y1="170" y2="170" stroke="#888"></line>
+<text x="56" y="14" text-anchor="end">100 %</text><text x="56" y="174" text-anchor="end">0</text>
+{{range .Trend}}<g data-rate="{{.Name}}"><polyline points="{{.Points}}" fill="none" stroke="{{.Color}}" stroke-width="2"></polyline>
+{{$c := .Color}}{{$n := .Label}}{{range .Dots}}<circle data-day="{{.Day}}" data-value="{{.Value}}" cx="{{printf "%.1f" .X}}" cy="{{printf "%.1f" .Y}}" r="4" fill="{{$c}}"><title>{{.Day}} {{$n}}: {{.Text}}</title></circle>{{end}}</g>
+{{end}}{{range .TrendDays}}<text x="{{printf "%.1f" .X}}" y="190" text-anchor="middle">{{.Day}}</text>
+{{end}}</svg>
+
 <h2>Bounces and complaints per day ({{.Scope}})</h2>
 <p class="note">Per day: <span style="color:{{.BounceColor}}">&#9632;</span> bounce rate (of the deliveries sent that
 day, the share that bounced) and <span style="color:{{.SpamColor}}">&#9632;</span> spam-complaint rate (of those
@@ -235,7 +377,7 @@ and Yahoo require bulk email senders to stay under.</p>
 {{end}}{{range .Days}}<text x="{{printf "%.1f" .X}}" y="190" text-anchor="middle">{{.Day}}</text>
 {{end}}</svg>
 
-<h2>By {{.By}} ({{.Scope}})</h2>
+<h2>By {{.By}} ({{.Scope}}; every column: cioevents report --wide)</h2>
 <p class="note">{{range .Notes}}{{.}} {{end}}</p>
 <table id="groups">
 <thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
@@ -243,6 +385,17 @@ and Yahoo require bulk email senders to stay under.</p>
 {{range $i, $r := .Rows}}<tr>{{range $r}}<td data-col="{{.Col}}"{{if .Num}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
+
+{{range .Tables}}<table id="{{.ID}}" class="small">
+<caption>{{.Caption}}</caption>
+<thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range $r := .Rows}}<tr>{{range $r}}<td data-col="{{.Col}}"{{if .Num}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{else}}<tr><td>none in range</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}
+<p class="note">deliv = delivered, h_open = opened by a human, h_click = clicked by a human, % = the rate (below).</p>
 
 <h2>What the columns mean</h2>
 <dl>

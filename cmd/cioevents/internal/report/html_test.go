@@ -3,11 +3,14 @@ package report_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"github.com/cioevents/cioevents/cmd/cioevents/internal/report"
 )
 
 func attr(n *html.Node, key string) (string, bool) {
@@ -45,7 +48,7 @@ func TestHTML(t *testing.T) {
 		by, col string
 		key     func(fixture) (string, bool)
 	}{
-		{"campaign", "campaign_id", func(f fixture) (string, bool) { return f.campaign, true }},
+		{"campaign", "campaign", func(f fixture) (string, bool) { return f.campaign, true }},
 		{"workspace", "workspace", byWorkspace},
 	} {
 		t.Run(tt.by, func(t *testing.T) { checkHTML(t, fxs, dir, tt.by, tt.col, tt.key) })
@@ -126,6 +129,9 @@ func checkHTML(t *testing.T, fxs []fixture, dir, by, keyCol string, key func(fix
 				return
 			}
 			for s, w := range want {
+				if !slices.Contains(report.DefaultColumns, s) {
+					continue // the page's table shows the default columns
+				}
 				cells++
 				if vals[s] != strconv.FormatInt(w, 10) {
 					t.Errorf("table %s %s = %q, want %d", key, s, vals[s], w)
@@ -133,8 +139,14 @@ func checkHTML(t *testing.T, fxs []fixture, dir, by, keyCol string, key func(fix
 			}
 		}
 	})
-	if cells != len(groups)*len(stageNames) {
-		t.Errorf("checked %d table cells, want %d", cells, len(groups)*len(stageNames))
+	shown := 0
+	for _, s := range stageNames {
+		if slices.Contains(report.DefaultColumns, s) {
+			shown++
+		}
+	}
+	if cells != len(groups)*shown {
+		t.Errorf("checked %d table cells, want %d", cells, len(groups)*shown)
 	}
 	for _, s := range []string{"sent", "delivered", "opened", "human_opened", "clicked", "human_clicked", "converted",
 		"bounced", "spammed", "unsubscribed", "failed", "dropped"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,21 +20,39 @@ type Report struct {
 	Range funnel.Range
 	By    string
 	Query funnel.Query
-	// Scope is the ungrouped query over the same events as Query: all
-	// channels, or email only for --by domain.
+	// Scope is the ungrouped query over the same deliveries as Query: all
+	// channels, or email only for --by domain, mailbox_provider and
+	// bounce_class.
 	Scope funnel.Query
 	// Groups are the figures per --by value; Total over the whole range and
-	// scope (distinct deliveries: the groups add up to it when
-	// Query.Partitions()).
+	// scope. Each delivery is in one group, on its send day with all its
+	// later stages, so the groups add up to Total.
 	Groups []funnel.Result
 	Total  funnel.Result
-	// Daily is bounce and complaint rates per day in the same scope, for
-	// the HTML chart.
+	// Daily is the funnel per send day in the same scope, for the HTML trend.
 	Daily []funnel.Result
+	// Names are the message names a grouping by message shows.
+	Names *Names
+	// For the HTML page (BuildOptions.Page): the messages with most
+	// deliveries sent, and deliverability by mailbox provider and by bounce
+	// class (email only).
+	TopMessages, Providers, BounceClasses []funnel.Result
+	// Looker is a Looker Studio report URL over the same tables, for a
+	// report from BigQuery.
+	Looker string
 }
 
+// BuildOptions choose what Build reads beyond the grouping.
+type BuildOptions struct {
+	// Page also reads what the HTML page shows.
+	Page bool
+}
+
+// topMessages is how many messages the page lists.
+const topMessages = 10
+
 // Build runs the report's queries against src.
-func Build(ctx context.Context, src Source, by string, rg funnel.Range) (*Report, error) {
+func Build(ctx context.Context, src Source, by string, rg funnel.Range, opts BuildOptions) (*Report, error) {
 	q, ok := funnel.By(by)
 	if !ok {
 		return nil, fmt.Errorf("report: --by %q: want one of %s", by, strings.Join(funnel.ByNames, ", "))
@@ -54,7 +73,70 @@ func Build(ctx context.Context, src Source, by string, rg funnel.Range) (*Report
 	if r.Daily, err = src.Figures(ctx, funnel.DailyRates(q.EmailOnly), rg); err != nil {
 		return nil, err
 	}
+	if r.hasNames() || opts.Page {
+		recs, err := src.Names(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.Names = NewNames(recs)
+	}
+	if opts.Page {
+		for _, x := range []struct {
+			by  string
+			out *[]funnel.Result
+		}{{"message", &r.TopMessages}, {"mailbox_provider", &r.Providers}, {"bounce_class", &r.BounceClasses}} {
+			bq, _ := funnel.By(x.by)
+			if *x.out, err = src.Figures(ctx, bq, rg); err != nil {
+				return nil, err
+			}
+		}
+		sent := 0 // the stage index of sent
+		sort.SliceStable(r.TopMessages, func(i, j int) bool {
+			return r.TopMessages[i].Counts[sent] > r.TopMessages[j].Counts[sent]
+		})
+		if len(r.TopMessages) > topMessages {
+			r.TopMessages = r.TopMessages[:topMessages]
+		}
+	}
 	return r, nil
+}
+
+// nameKinds are the groupings whose key is a message ID of one kind.
+var nameKinds = map[string]string{"campaign": "campaign", "broadcast": "broadcast", "newsletter": "newsletter"}
+
+// hasNames reports whether the grouping's rows are messages, which have
+// names.
+func (r *Report) hasNames() bool {
+	_, ok := nameKinds[r.By]
+	return ok || r.By == "message"
+}
+
+// showNames reports whether the table shows a name column: a grouping by
+// message with at least one name known.
+func (r *Report) showNames() bool {
+	if !r.hasNames() {
+		return false
+	}
+	for _, g := range r.Groups {
+		if r.nameOf(g.Key) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// nameOf is the name of a group's message ("" when unknown).
+func (r *Report) nameOf(key []string) string {
+	if r.Names == nil {
+		return ""
+	}
+	if kind, ok := nameKinds[r.By]; ok {
+		return r.Names.Of(kind, key[0])
+	}
+	if r.By == "message" && len(key) == 2 {
+		return r.Names.Of(key[0], key[1])
+	}
+	return ""
 }
 
 func formatRate(p *float64) string {
@@ -72,6 +154,17 @@ func keyText(k string) string {
 		return none
 	}
 	return k
+}
+
+// groupText is a group's key as one cell: kind:id for --by message.
+func groupText(key []string) string {
+	if len(key) == 2 && key[0] != "" {
+		return key[0] + ":" + key[1]
+	}
+	if len(key) == 2 {
+		return none
+	}
+	return keyText(key[0])
 }
 
 // rangeText describes the range with --to inclusive, as the flags say it.
@@ -95,21 +188,20 @@ func (r *Report) ScopeText() string {
 }
 
 // Notes says, in lines of at most 100 characters, what a row counts and
-// whether the rows add up to the total.
+// why the rows add up to the total.
 func (r *Report) Notes() []string {
-	dim := r.Query.Columns()[0]
-	out := []string{"Each figure counts deliveries (one message to one person), each once per stage."}
+	out := []string{"Each figure counts deliveries (one message to one person), each once per stage, on the day",
+		"it was sent (its first event's day when no send was seen) with all of its later stages, however",
+		"many days later they came: the range picks deliveries by send day."}
 	switch {
-	case r.By == "domain":
-		out = append(out, "Email deliveries only: the domain is the recipient's, a property of email alone.",
-			"Each delivery is in one domain (its first event's; "+none+": no address), so the rows",
-			"add up to the email total.")
-	case r.Query.Partitions():
-		out = append(out, "Each delivery is in one "+dim+" (its first event's; "+none+": it has none), so the rows",
-			"add up to the total.")
+	case r.Scope.EmailOnly:
+		out = append(out, "Email deliveries only: the "+r.By+" is a property of email alone. Each delivery is in one",
+			r.By+" ("+none+": it has none), so the rows add up to the email total.")
+	case r.By == "day":
+		out = append(out, "Each delivery is on one send day, so the days add up to the total.")
 	default:
-		out = append(out, "A delivery counts on each day something happened to it, so the days can add up to more",
-			"than the total, which counts it once.")
+		out = append(out, "Each delivery is in one "+r.By+" (its first event's; "+none+": it has none), so the rows",
+			"add up to the total.")
 	}
 	return append(out, "A rate counts, of the deliveries that reached its second stage, those that also reached",
 		"its first, so it never exceeds 100 %.")
@@ -179,7 +271,10 @@ func (r *Report) WriteTable(w io.Writer, cols Columns) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{r.Query.Columns()[0]}
+	head := []string{r.By}
+	if r.showNames() {
+		head = append(head, "name")
+	}
 	for _, c := range cols.Names {
 		if h, ok := shortHead[c]; ok && cols.Short {
 			c = h
@@ -187,20 +282,26 @@ func (r *Report) WriteTable(w io.Writer, cols Columns) error {
 		head = append(head, c)
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	line := func(key string, res funnel.Result) {
-		if n := []rune(key); cols.Short && len(n) > maxKey {
-			key = string(n[:maxKey-1]) + "…"
+	short := func(s string) string {
+		if n := []rune(s); cols.Short && len(n) > maxKey {
+			return string(n[:maxKey-1]) + "…"
 		}
-		cells := []string{key}
+		return s
+	}
+	line := func(key, name string, res funnel.Result) {
+		cells := []string{short(key)}
+		if r.showNames() {
+			cells = append(cells, short(name))
+		}
 		for _, c := range cols.Names {
 			cells = append(cells, cellOf(r.Query, res, c))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	for _, g := range r.Groups {
-		line(keyText(g.Key[0]), g)
+		line(groupText(g.Key), r.nameOf(g.Key), g)
 	}
-	line("total", r.Total)
+	line("total", "", r.Total)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -225,6 +326,10 @@ func (r *Report) WriteTable(w io.Writer, cols Columns) error {
 		fmt.Fprintln(w, "h_ = by a human (not a mail proxy, privacy prefetch or link scanner).")
 		fmt.Fprintln(w, "Every column: --wide; some: --columns sent,converted,...")
 	}
+	if r.Looker != "" {
+		fmt.Fprintln(w, "Looker Studio report over the deliveries table and the daily views:")
+		fmt.Fprintln(w, r.Looker)
+	}
 	return nil
 }
 
@@ -232,8 +337,12 @@ func (r *Report) WriteTable(w io.Writer, cols Columns) error {
 // empty when undefined. The total is the last record, keyed "total".
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write(r.Query.Columns())
-	rec := func(key []string, res funnel.Result) {
+	head := r.Query.Columns()
+	if r.hasNames() {
+		head = append(head, "name") // last, so the figures' columns stay where they were
+	}
+	cw.Write(head)
+	rec := func(key []string, name string, res funnel.Result) {
 		var cells []string
 		cells = append(cells, key...)
 		for _, c := range res.Counts {
@@ -246,12 +355,17 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			}
 			cells = append(cells, s)
 		}
+		if r.hasNames() {
+			cells = append(cells, name)
+		}
 		cw.Write(cells)
 	}
 	for _, g := range r.Groups {
-		rec(g.Key, g)
+		rec(g.Key, r.nameOf(g.Key), g)
 	}
-	rec([]string{"total"}, r.Total)
+	total := make([]string, len(r.Query.Dims))
+	total[0] = "total"
+	rec(total, "", r.Total)
 	cw.Flush()
 	return cw.Error()
 }
@@ -283,10 +397,13 @@ type JSON struct {
 	From *string `json:"from"`
 	To   *string `json:"to"`
 	By   string  `json:"by"`
-	// Scope is "all channels" or "email only" (--by domain).
+	// Scope is "all channels" or "email only" (--by domain,
+	// mailbox_provider, bounce_class).
 	Scope string `json:"scope"`
+	// Cohort says what the range selects: deliveries by send day.
+	Cohort string `json:"cohort"`
 	// GroupsAddUp: each delivery is in one group, so the groups' counts
-	// add up to the total's (false for --by day).
+	// add up to the total's.
 	GroupsAddUp bool              `json:"groups_add_up"`
 	Notes       []string          `json:"notes"`
 	Rates       map[string]string `json:"rates"`
@@ -296,7 +413,7 @@ type JSON struct {
 
 // WriteJSON prints the report as one JSON document.
 func (r *Report) WriteJSON(w io.Writer) error {
-	out := JSON{By: r.By, Scope: r.ScopeText(), GroupsAddUp: r.Query.Partitions(), Notes: r.Notes(),
+	out := JSON{By: r.By, Scope: r.ScopeText(), Cohort: "send_day", GroupsAddUp: true, Notes: r.Notes(),
 		Rates: map[string]string{}, Groups: []map[string]any{}, Total: object(r.Scope, r.Total, false)}
 	for _, x := range r.Query.Rates {
 		out.Rates[x.Name] = x.Desc
@@ -310,7 +427,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		out.To = &s
 	}
 	for _, g := range r.Groups {
-		out.Groups = append(out.Groups, object(r.Query, g, true))
+		o := object(r.Query, g, true)
+		if r.hasNames() {
+			if n := r.nameOf(g.Key); n != "" {
+				o["name"] = n
+			} else {
+				o["name"] = nil
+			}
+		}
+		out.Groups = append(out.Groups, o)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -1,54 +1,64 @@
 -- Generated from cmd/cioevents/internal/funnel (go test ./cmd/cioevents/internal/funnel -update); do not edit.
 SELECT
-  day,
-  workspace,
-  object_type,
-  message_type,
-  message_ref,
-  action_id,
-  COUNTIF(sent) AS sent,
-  COUNTIF(delivered) AS delivered,
-  COUNTIF(opened) AS opened,
-  COUNTIF(human_opened) AS human_opened,
-  COUNTIF(clicked) AS clicked,
-  COUNTIF(human_clicked) AS human_clicked,
-  COUNTIF(converted) AS converted,
-  COUNTIF(unsubscribed) AS unsubscribed,
-  COUNTIF(bounced) AS bounced,
-  COUNTIF(spammed) AS spammed,
-  COUNTIF(failed) AS failed,
-  COUNTIF(dropped) AS dropped,
-  SAFE_DIVIDE(COUNTIF(delivered AND sent), COUNTIF(sent)) AS delivery_rate,
-  SAFE_DIVIDE(COUNTIF(human_opened AND delivered), COUNTIF(delivered)) AS human_open_rate,
-  SAFE_DIVIDE(COUNTIF(human_clicked AND delivered), COUNTIF(delivered)) AS human_click_rate,
-  SAFE_DIVIDE(COUNTIF(converted AND delivered), COUNTIF(delivered)) AS conversion_rate,
-  SAFE_DIVIDE(COUNTIF(bounced AND sent), COUNTIF(sent)) AS bounce_rate,
-  SAFE_DIVIDE(COUNTIF(spammed AND delivered), COUNTIF(delivered)) AS spam_rate,
-  SAFE_DIVIDE(COUNTIF(unsubscribed AND delivered), COUNTIF(delivered)) AS unsubscribe_rate
+  f.day,
+  f.workspace,
+  f.channel,
+  f.message_type,
+  f.message_ref,
+  n.name AS message_name,
+  f.action_id,
+  a.name AS action_name,
+  f.sent,
+  f.delivered,
+  f.opened,
+  f.human_opened,
+  f.clicked,
+  f.human_clicked,
+  f.converted,
+  f.unsubscribed,
+  f.bounced,
+  f.spammed,
+  f.failed,
+  f.dropped,
+  f.delivery_rate,
+  f.human_open_rate,
+  f.human_click_rate,
+  f.conversion_rate,
+  f.bounce_rate,
+  f.spam_rate,
+  f.unsubscribe_rate
 FROM (
   SELECT
-    DATE(event_time) AS day,
-    ARRAY_AGG(COALESCE(workspace, 'default') IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS workspace,
-    ARRAY_AGG(object_type IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS object_type,
-    ARRAY_AGG(CASE WHEN campaign_id IS NOT NULL THEN 'campaign' WHEN broadcast_id IS NOT NULL THEN 'broadcast' WHEN newsletter_id IS NOT NULL THEN 'newsletter' WHEN transactional_message_id IS NOT NULL THEN 'transactional' END IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS message_type,
-    ARRAY_AGG(CASE WHEN campaign_id IS NOT NULL THEN CAST(campaign_id AS STRING) WHEN broadcast_id IS NOT NULL THEN CAST(broadcast_id AS STRING) WHEN newsletter_id IS NOT NULL THEN CAST(newsletter_id AS STRING) WHEN transactional_message_id IS NOT NULL THEN CAST(transactional_message_id AS STRING) END IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS message_ref,
-    ARRAY_AGG(action_id IGNORE NULLS ORDER BY event_time, event_id LIMIT 1)[SAFE_OFFSET(0)] AS action_id,
-    LOGICAL_OR(metric = 'sent') AS sent,
-    LOGICAL_OR(metric = 'delivered') AS delivered,
-    LOGICAL_OR(metric = 'opened') AS opened,
-    LOGICAL_OR(metric = 'opened' AND proxied IS NOT TRUE AND prefetched IS NOT TRUE) AS human_opened,
-    LOGICAL_OR(metric = 'clicked') AS clicked,
-    LOGICAL_OR(metric = 'clicked' AND machine IS NOT TRUE) AS human_clicked,
-    LOGICAL_OR(metric = 'converted') AS converted,
-    LOGICAL_OR(metric = 'unsubscribed') AS unsubscribed,
-    LOGICAL_OR(metric = 'bounced') AS bounced,
-    LOGICAL_OR(metric = 'spammed') AS spammed,
-    LOGICAL_OR(metric IN ('failed', 'undeliverable')) AS failed,
-    LOGICAL_OR(metric = 'dropped') AS dropped
-  FROM `${events_deduped}`
-  WHERE event_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${lookback_days} DAY)
-    AND (source IS NULL OR source != 'probe')
-    AND delivery_id IS NOT NULL
-  GROUP BY delivery_id, day
-)
-GROUP BY day, workspace, object_type, message_type, message_ref, action_id
+    send_day AS day,
+    workspace,
+    channel,
+    message_type,
+    message_ref,
+    action_id,
+    COUNTIF(sent_at IS NOT NULL) AS sent,
+    COUNTIF(delivered_at IS NOT NULL) AS delivered,
+    COUNTIF(first_opened_at IS NOT NULL) AS opened,
+    COUNTIF(first_human_opened_at IS NOT NULL) AS human_opened,
+    COUNTIF(first_clicked_at IS NOT NULL) AS clicked,
+    COUNTIF(first_human_clicked_at IS NOT NULL) AS human_clicked,
+    COUNTIF(converted_at IS NOT NULL) AS converted,
+    COUNTIF(unsubscribed_at IS NOT NULL) AS unsubscribed,
+    COUNTIF(bounced_at IS NOT NULL) AS bounced,
+    COUNTIF(spammed_at IS NOT NULL) AS spammed,
+    COUNTIF(failed_at IS NOT NULL) AS failed,
+    COUNTIF(dropped_at IS NOT NULL) AS dropped,
+    SAFE_DIVIDE(COUNTIF(delivered_at IS NOT NULL AND sent_at IS NOT NULL), COUNTIF(sent_at IS NOT NULL)) AS delivery_rate,
+    SAFE_DIVIDE(COUNTIF(first_human_opened_at IS NOT NULL AND delivered_at IS NOT NULL), COUNTIF(delivered_at IS NOT NULL)) AS human_open_rate,
+    SAFE_DIVIDE(COUNTIF(first_human_clicked_at IS NOT NULL AND delivered_at IS NOT NULL), COUNTIF(delivered_at IS NOT NULL)) AS human_click_rate,
+    SAFE_DIVIDE(COUNTIF(converted_at IS NOT NULL AND delivered_at IS NOT NULL), COUNTIF(delivered_at IS NOT NULL)) AS conversion_rate,
+    SAFE_DIVIDE(COUNTIF(bounced_at IS NOT NULL AND sent_at IS NOT NULL), COUNTIF(sent_at IS NOT NULL)) AS bounce_rate,
+    SAFE_DIVIDE(COUNTIF(spammed_at IS NOT NULL AND delivered_at IS NOT NULL), COUNTIF(delivered_at IS NOT NULL)) AS spam_rate,
+    SAFE_DIVIDE(COUNTIF(unsubscribed_at IS NOT NULL AND delivered_at IS NOT NULL), COUNTIF(delivered_at IS NOT NULL)) AS unsubscribe_rate
+  FROM `${deliveries}`
+  WHERE send_day >= DATE_SUB(CURRENT_DATE(), INTERVAL ${lookback_days} DAY)
+  GROUP BY send_day, workspace, channel, message_type, message_ref, action_id
+) f
+LEFT JOIN `${message_names}` n
+  ON n.workspace = f.workspace AND n.kind = f.message_type AND n.id = f.message_ref
+LEFT JOIN `${message_names}` a
+  ON a.workspace = f.workspace AND a.kind = 'action' AND a.id = CAST(f.action_id AS STRING)
