@@ -200,7 +200,7 @@ func TestEveryCommandLine(t *testing.T) {
 		{"names refresh without a destination", []string{"names", "refresh"}, 2, []string{"--data-dir", "--project"}, nil, false},
 		{"names refresh bad workspace", []string{"names", "refresh", "--data-dir", empty, "--workspace", "Bad Name"}, 2, []string{"--workspace"}, nil, false},
 		{"names refresh --sample without --data-dir", []string{"names", "refresh", "--sample"}, 2, []string{"--sample"}, nil, false},
-		{"names refresh without App API key", []string{"names", "refresh", "--data-dir", empty}, 2, []string{"CIO_APP_API_KEY"}, nil, false},
+		{"names refresh without App API key", []string{"names", "refresh", "--data-dir", empty}, 2, []string{"CIO_APP_API_KEY"}, nil, true},
 		{"names refresh --sample", []string{"names", "refresh", "--sample", "--data-dir", filepath.Join(empty, "names")}, 0, nil, nil, false},
 		{"report --by mailbox_provider", []string{"report", "--data-dir", data, "--by", "mailbox_provider"}, 0, nil, nil, false},
 		{"report --by bounce_class", []string{"report", "--data-dir", data, "--by", "bounce_class"}, 0, nil, nil, false},

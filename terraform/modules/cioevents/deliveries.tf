@@ -40,9 +40,9 @@ resource "google_bigquery_table" "deliveries" {
   deletion_protection = true
 }
 
-# Names of campaigns, broadcasts, newsletters, transactional messages and
-# actions (cmd/cioevents/internal/names), which the views join beside the IDs.
-# message_names (names.tf) is joined by the daily views and deliveries_named.
+# The names of campaigns, broadcasts, newsletters, transactional messages and
+# actions (cmd/cioevents/internal/names) live in message_names (names.tf),
+# which the daily views and deliveries_named join beside the IDs.
 
 resource "google_service_account" "deliveries" {
   project      = var.project_id
