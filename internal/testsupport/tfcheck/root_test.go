@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/cioevents/cioevents/internal/testsupport/tfcheck"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -255,5 +257,54 @@ func TestDocsNameStateAddressesInTheModule(t *testing.T) {
 	}
 	if seen < 6 {
 		t.Errorf("found %d state addresses in the docs; the check lost track of them", seen)
+	}
+}
+
+// The committed Terraform tests (run by hand where the providers can be
+// installed, never by CI) must not reach a real API: each mocks every
+// provider the configuration uses and configures no real one.
+func TestTerraformTestsUseOnlyMockProviders(t *testing.T) {
+	var files []string
+	err := filepath.WalkDir(terraformDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".terraform" {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, ".tftest.hcl") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 {
+		t.Fatalf("found %d .tftest.hcl files, want the root's, the module's and the example's", len(files))
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		mocked := map[string]bool{}
+		for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+			switch b.Type {
+			case "mock_provider":
+				mocked[b.Labels[0]] = true
+			case "provider":
+				t.Errorf("%s configures a real provider %q", f, b.Labels[0])
+			}
+		}
+		for _, p := range []string{"google", "google-beta", "archive"} {
+			if !mocked[p] {
+				t.Errorf("%s does not mock the %s provider", f, p)
+			}
+		}
 	}
 }

@@ -5,7 +5,23 @@
 # where the providers are available (docs/deploy.md, "Checking the layout"):
 #   cd terraform/modules/cioevents && terraform init -backend=false && terraform test
 
-mock_provider "google" {}
+# Computed values the provider validates where they are used: a mock's
+# random string is no IAM member or service account name.
+mock_provider "google" {
+  mock_resource "google_service_account" {
+    defaults = {
+      email  = "mock-account@my-project-id.iam.gserviceaccount.com"
+      member = "serviceAccount:mock-account@my-project-id.iam.gserviceaccount.com"
+      id     = "projects/my-project-id/serviceAccounts/mock-account@my-project-id.iam.gserviceaccount.com"
+      name   = "projects/my-project-id/serviceAccounts/mock-account@my-project-id.iam.gserviceaccount.com"
+    }
+  }
+  mock_data "google_project" {
+    defaults = {
+      number = "123456789012"
+    }
+  }
+}
 mock_provider "google-beta" {}
 mock_provider "archive" {}
 
