@@ -387,7 +387,7 @@ func TestCommandCloud(t *testing.T) {
 	}
 	out := c.out.String()
 	for _, want := range []string{"id e_77 (workspace eu)", "cio_id c_1 (workspace default)",
-		"removed 4 events rows, 0 rejected_events rows, 9 ledger documents; 4 tombstones",
+		"removed 4 events rows, 0 rejected_events rows, 9 ledger documents; 5 tombstones",
 		"1 events rows and 0 rejected rows were inserted in the last 1h30m0s",
 		"run forget again after 2026-03-01 15:32:00 UTC"} {
 		if !strings.Contains(out, want) {
@@ -404,8 +404,9 @@ func TestCommandCloud(t *testing.T) {
 	want := slices.Concat(docs["01JD"], docs["01JE"], docs["01JG"])
 	slices.Sort(left)
 	slices.Sort(want)
-	if !slices.Equal(left, want) || stones != 4 {
-		t.Errorf("ledger left %v (want %v), %d tombstones (want 4)", left, want, stones)
+	// Four identifiers and her address's stored hash (email=hash).
+	if !slices.Equal(left, want) || stones != 5 {
+		t.Errorf("ledger left %v (want %v), %d tombstones (want 5)", left, want, stones)
 	}
 	// The rerun, as printed: one command line per workspace.
 	var reruns [][]string
@@ -452,11 +453,11 @@ func TestCommandCloudRefuses(t *testing.T) {
 			[]string{"cioevents-pii-key"}, 0, nil},
 		{"no fingerprint", key, nil, []string{"--email", "jane@example.com"}, ErrKey, []string{"no key fingerprint"}, 0, nil},
 		{"the secret overridden", []byte("another-key-another-key-another-"), key, []string{"--email", "jane@example.com", "--pii-key-secret", "right", "--settle=false"},
-			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 4, nil},
+			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 5, nil},
 		{"a typo", key, key, []string{"--email", "jnae@example.com"}, ErrNoMatch, []string{"--preemptive"}, 0, nil},
-		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 1, nil},
+		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 2, nil}, // the address, and as email=hash stores it
 		{"dry run", key, key, []string{"--id", "u_9001", "--dry-run"}, nil, []string{"dry run: would remove 4 events rows, 0 rejected_events rows, 9 ledger documents"}, 0, nil},
-		{"the settle wait interrupted", key, key, []string{"--email", "jane@example.com"}, ErrRerun, []string{"run forget again after 2026-03-01T14:02:00Z"}, 4, context.Canceled},
+		{"the settle wait interrupted", key, key, []string{"--email", "jane@example.com"}, ErrRerun, []string{"run forget again after 2026-03-01T14:02:00Z"}, 5, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCloudRun(t)
