@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
 )
@@ -542,5 +543,58 @@ func TestDeliveriesTableIsOneLine(t *testing.T) {
 	}
 	if res.Rows["deliveries"] != 3 || strings.Join(left, ",") != "default/d-01JD,eu/d-01JE,default/d-01JF" {
 		t.Errorf("removed %d deliveries rows, left %v; want 3 gone, and d-01JF of the default workspace kept", res.Rows["deliveries"], left)
+	}
+}
+
+// TestCommandCloudHashedAddress: in the cloud, under email=hash, forget
+// --id gathers the person's address from BigQuery only as stored (its
+// hash) and tombstones that form in Firestore; a processor's set, which
+// matches each address of an event also as the policy stores it, then
+// drops an event that names her by address alone.
+func TestCommandCloudHashedAddress(t *testing.T) {
+	ctx := context.Background()
+	c := newCloudRun(t)
+	c.sm.AddSecret("projects/forget-cloud/secrets/"+DefaultPIIKeySecret, key)
+	cloudPeople(t, c.f)
+	ledgerFixture(t, c.fs, c.coll, key)
+	c.f.clk.add(2 * time.Hour)
+	if err := c.run(ctx, nil, "--id", "u_9001"); err != nil {
+		t.Fatalf("forget --id: %v\n%s", err, c.out.String())
+	}
+	out := c.out.String()
+	if !strings.Contains(out, "email hmac:") || !strings.Contains(out, "tombstoned in that form") || strings.Contains(out, "--email") {
+		t.Errorf("output, want her stored address tombstoned and no --email note:\n%s", out)
+	}
+	pol, err := privacy.Parse("email=hash", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jane, err := event.Parse([]byte(`{"event_id":"01JX","object_type":"email","metric":"delivered","data":{"identifiers":{"email":"Jane@example.com"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sam, err := event.Parse([]byte(`{"event_id":"01JY","object_type":"email","metric":"delivered","data":{"identifiers":{"email":"sam@example.net"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ledger.NewFirestore(c.fs, c.coll, 0)
+	for _, tc := range []struct {
+		name string
+		h    tombstone.Hasher
+		want bool
+	}{
+		{"the processor's set (the policy's address form)", tombstone.NewHasher(key).WithAddressForm(pol), true},
+		{"a set without the address form", tombstone.NewHasher(key), false},
+	} {
+		set := &tombstone.Set{Store: store, Hasher: tc.h}
+		if err := set.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := set.Forgotten("", jane); got != tc.want {
+			t.Errorf("%s: her address-only event forgotten %v, want %v", tc.name, got, tc.want)
+		}
+		if set.Forgotten("", sam) {
+			t.Errorf("%s: another person's event is forgotten", tc.name)
+		}
 	}
 }
