@@ -93,6 +93,18 @@ func (d *devProcess) stop(t *testing.T) {
 	}
 }
 
+// send posts files to dev, signed with key, as `cioevents send` does.
+func (d *devProcess) send(t *testing.T, key string, files ...string) {
+	t.Helper()
+	args := []string{"send", "--url", d.url, "--key", key}
+	for _, f := range files {
+		args = append(args, "--file", f)
+	}
+	if r := run(t, nil, args...); r.code != 0 {
+		t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // waitLog waits until dev's log holds n lines containing s.
 func (d *devProcess) waitLog(t *testing.T, s string, n int) {
 	t.Helper()
@@ -228,16 +240,7 @@ func TestForgetAPersonThroughTheCLI(t *testing.T) {
 		}
 		return p
 	}
-	send := func(dev *devProcess, files ...string) {
-		t.Helper()
-		args := []string{"send", "--url", dev.url, "--key", key}
-		for _, f := range files {
-			args = append(args, "--file", f)
-		}
-		if r := run(t, nil, args...); r.code != 0 {
-			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	send := func(dev *devProcess, files ...string) { t.Helper(); dev.send(t, key, files...) }
 	dev := startDev(t, env, dir)
 	send(dev,
 		body("01JP00000000000000000000EA", "email", `"email":"Jane@Example.com","id":"u_9001","cio_id":"c_1"`),
@@ -330,16 +333,7 @@ func TestForgetWorkspaceScopeThroughTheCLI(t *testing.T) {
 		}
 		return p
 	}
-	send := func(dev *devProcess, key string, files ...string) {
-		t.Helper()
-		args := []string{"send", "--url", dev.url, "--key", key}
-		for _, f := range files {
-			args = append(args, "--file", f)
-		}
-		if r := run(t, nil, args...); r.code != 0 {
-			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	send := func(dev *devProcess, key string, files ...string) { t.Helper(); dev.send(t, key, files...) }
 	dev := startDev(t, env, dir)
 	send(dev, "k-eu", body("01JWS0000000000000000000E1", `"id":"42"`), body("01JWS0000000000000000000E2", `"id":"7","email":"ann@example.org"`))
 	send(dev, "k-default", body("01JWS0000000000000000000D1", `"id":"42"`), body("01JWS0000000000000000000D2", `"id":"8","email":"Ann@example.org"`))
@@ -396,16 +390,7 @@ func TestForgetHashedAddressThroughTheCLI(t *testing.T) {
 		return file(id, `{"event_id":"`+id+`","object_type":"email","metric":"delivered","timestamp":1767225600,`+
 			`"data":{"delivery_id":"d`+id+`","identifiers":{`+identifiers+`}}}`)
 	}
-	send := func(dev *devProcess, files ...string) {
-		t.Helper()
-		args := []string{"send", "--url", dev.url, "--key", key}
-		for _, f := range files {
-			args = append(args, "--file", f)
-		}
-		if r := run(t, nil, args...); r.code != 0 {
-			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	send := func(dev *devProcess, files ...string) { t.Helper(); dev.send(t, key, files...) }
 	dev := startDev(t, env, dir)
 	send(dev, event("01JH00000000000000000000JA", `"email":"Jane@Example.com","id":"u_9001"`),
 		event("01JH00000000000000000000SA", `"email":"sam@example.net","id":"u_2"`))

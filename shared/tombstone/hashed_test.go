@@ -38,11 +38,7 @@ func TestSetMatchesTheStoredAddressHash(t *testing.T) {
 	}
 	mem := ledger.NewMemory(time.Minute)
 	h := tombstone.NewHasher(secret)
-	ts, err := tombstone.NewIn(h, "", []tombstone.Identifier{{Kind: tombstone.KindEmailHash, Value: stored}}, now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem.PutTombstones(ctx, ts)
+	mem.PutTombstones(ctx, in(t, h, "", tombstone.KindEmailHash, stored, now)())
 	with := &tombstone.Set{Store: mem, Hasher: h.WithAddressForm(pol), Now: func() time.Time { return now }}
 	without := &tombstone.Set{Store: mem, Hasher: h, Now: func() time.Time { return now }}
 	for _, s := range []*tombstone.Set{with, without} {
