@@ -304,6 +304,8 @@ func TestCommandLocal(t *testing.T) {
 		actions int
 	}
 	all := []string{"01JA", "01JB", "01JC", "01JD", "01JE", "01JF", "01JG"}
+	hashPol, _ := privacy.Parse("email=hash", key)
+	janeStored, _ := hashPol.Stored("email", "jane@example.com")
 	for _, c := range []tc{
 		{name: "an address is a person: her SMS, push and eu rows go", args: []string{"--email", " Jane@EXAMPLE.com "}, devKey: key,
 			left: []string{"01JD", "01JE", "01JG"}, stones: 5, actions: 4,
@@ -313,6 +315,10 @@ func TestCommandLocal(t *testing.T) {
 		// tombstoned as stored (TestForgetHashedAddressCLI holds the effect).
 		{name: "an ID with a trailing space", args: []string{"--id", "u_9001 "}, devKey: key,
 			left: []string{"01JD", "01JE", "01JG"}, stones: 4, actions: 4, out: []string{"tombstoned in that form"}},
+		// An address as a row stores it, copied by the operator: tombstoned
+		// as stored, never hashed again.
+		{name: "an address as stored", args: []string{"--email", janeStored}, devKey: key,
+			left: []string{"01JD", "01JE", "01JG"}, stones: 4, actions: 4, out: []string{"email " + janeStored + "   (as stored"}},
 		{name: "an ID in another workspace is another person", args: []string{"--id", "u_9001", "--workspace", "eu"}, devKey: key,
 			left: []string{"01JA", "01JB", "01JC", "01JD", "01JF", "01JG"}, stones: 1, actions: 1},
 		{name: "email and id together name one person", args: []string{"--email", "sam@example.net", "--id", "u_2"}, devKey: key,
