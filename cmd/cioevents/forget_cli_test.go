@@ -15,6 +15,7 @@ import (
 
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/appapi/appapifake"
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/forget"
+	"github.com/cioevents/cioevents/shared/privacy"
 )
 
 // devProcess is `cioevents dev` running as a user runs it.
@@ -89,6 +90,18 @@ func (d *devProcess) stop(t *testing.T) {
 	case <-time.After(time.Minute):
 		d.cmd.Process.Kill()
 		t.Errorf("dev did not stop on SIGINT")
+	}
+}
+
+// send posts files to dev, signed with key, as `cioevents send` does.
+func (d *devProcess) send(t *testing.T, key string, files ...string) {
+	t.Helper()
+	args := []string{"send", "--url", d.url, "--key", key}
+	for _, f := range files {
+		args = append(args, "--file", f)
+	}
+	if r := run(t, nil, args...); r.code != 0 {
+		t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -227,16 +240,7 @@ func TestForgetAPersonThroughTheCLI(t *testing.T) {
 		}
 		return p
 	}
-	send := func(dev *devProcess, files ...string) {
-		t.Helper()
-		args := []string{"send", "--url", dev.url, "--key", key}
-		for _, f := range files {
-			args = append(args, "--file", f)
-		}
-		if r := run(t, nil, args...); r.code != 0 {
-			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	send := func(dev *devProcess, files ...string) { t.Helper(); dev.send(t, key, files...) }
 	dev := startDev(t, env, dir)
 	send(dev,
 		body("01JP00000000000000000000EA", "email", `"email":"Jane@Example.com","id":"u_9001","cio_id":"c_1"`),
@@ -329,16 +333,7 @@ func TestForgetWorkspaceScopeThroughTheCLI(t *testing.T) {
 		}
 		return p
 	}
-	send := func(dev *devProcess, key string, files ...string) {
-		t.Helper()
-		args := []string{"send", "--url", dev.url, "--key", key}
-		for _, f := range files {
-			args = append(args, "--file", f)
-		}
-		if r := run(t, nil, args...); r.code != 0 {
-			t.Fatalf("send: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
+	send := func(dev *devProcess, key string, files ...string) { t.Helper(); dev.send(t, key, files...) }
 	dev := startDev(t, env, dir)
 	send(dev, "k-eu", body("01JWS0000000000000000000E1", `"id":"42"`), body("01JWS0000000000000000000E2", `"id":"7","email":"ann@example.org"`))
 	send(dev, "k-default", body("01JWS0000000000000000000D1", `"id":"42"`), body("01JWS0000000000000000000D2", `"id":"8","email":"Ann@example.org"`))
@@ -367,5 +362,88 @@ func TestForgetWorkspaceScopeThroughTheCLI(t *testing.T) {
 	rows := readFile(t, dir, "events.ndjson")
 	if strings.Count(rows, "\n") != 2 || !strings.Contains(rows, "01JWS0000000000000000000D3") {
 		t.Errorf("rows at the end, want the default workspace's 42 twice:\n%s", rows)
+	}
+}
+
+// TestForgetHashedAddressThroughTheCLI: under CIO_PII email=hash, rows hold
+// an address only as its hash, so `forget --id` finds the person's address
+// only in that form. It tombstones that form (no "also give --email"
+// note), and the person's later events that name them only by address are
+// dropped as forgotten on every path dev and backfill take: a webhook
+// event, a body without event_id (the quarantine path, which would keep
+// it in rejected_events) and a delivery the App API lists.
+func TestForgetHashedAddressThroughTheCLI(t *testing.T) {
+	const (
+		key  = "cli-signing-key"
+		jane = "jane@example.com"
+	)
+	dir := t.TempDir()
+	env := []string{"CIO_WEBHOOK_SIGNING_KEYS=" + key, "CIO_PII=email=hash", "CIO_PII_KEY=0123456789abcdef0123456789abcdef"}
+	file := func(name, body string) string {
+		p := filepath.Join(t.TempDir(), name+".json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	event := func(id, identifiers string) string {
+		return file(id, `{"event_id":"`+id+`","object_type":"email","metric":"delivered","timestamp":1767225600,`+
+			`"data":{"delivery_id":"d`+id+`","identifiers":{`+identifiers+`}}}`)
+	}
+	send := func(dev *devProcess, files ...string) { t.Helper(); dev.send(t, key, files...) }
+	dev := startDev(t, env, dir)
+	send(dev, event("01JH00000000000000000000JA", `"email":"Jane@Example.com","id":"u_9001"`),
+		event("01JH00000000000000000000SA", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"inserted`, 2)
+	dev.stop(t)
+	if rows := readFile(t, dir, "events.ndjson"); strings.Contains(rows, jane) || !strings.Contains(rows, "hmac:") {
+		t.Fatalf("rows do not hold the address hashed:\n%s", rows)
+	}
+
+	r := run(t, env, "forget", "--data-dir", dir, "--id", "u_9001")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed 1 events rows") || !strings.Contains(r.stdout, "email hmac:") ||
+		!strings.Contains(r.stdout, "left 2 tombstones") || strings.Contains(r.stdout, "--email") {
+		t.Fatalf("forget --id: exit %d, want 0, the stored address among 2 tombstones and no --email note\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	dev = startDev(t, env, dir)
+	send(dev,
+		event("01JH00000000000000000000JB", `"email":"JANE@example.com"`),
+		// No event_id: quarantined unless it names a forgotten person.
+		file("no-id", `{"object_type":"email","metric":"bounced","timestamp":1767225600,"data":{"recipient":" jane@example.com"}}`),
+		file("no-id-sam", `{"object_type":"email","metric":"bounced","timestamp":1767225600,"data":{"recipient":"sam@example.net"}}`),
+		event("01JH00000000000000000000SB", `"email":"sam@example.net","id":"u_2"`))
+	dev.waitLog(t, `"outcome":"forgotten"`, 2)
+	dev.waitLog(t, `"outcome":"inserted`, 1)
+	dev.waitLog(t, `"outcome":"rejected`, 1)
+	dev.stop(t)
+
+	// The nightly backfill: the App API lists a delivery of Jane's by
+	// address, with a cio_id no row ever named.
+	fake := appapifake.New("app-key")
+	defer fake.Close()
+	now := time.Now().Add(-time.Hour).Unix()
+	email := jane
+	fake.Add(appapifake.Delivery{ID: "dJaneNew", Type: "email", Created: now, Recipient: &email,
+		CustomerIdentifiers: &appapifake.Identifiers{Email: &email, CioID: "cioNew"}, Metrics: map[string]int64{"delivered": now}})
+	r = run(t, append(env, "CIO_APP_API_KEY=app-key"), "backfill", "--data-dir", dir, "--since", "2d", "--app-api-url", fake.URL())
+	if r.code != 0 || !strings.Contains(r.stdout, "0 added") || !strings.Contains(r.stdout, "1 forgotten") {
+		t.Fatalf("backfill: exit %d, want her delivery forgotten\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	rows, rejected := readFile(t, dir, "events.ndjson"), readFile(t, dir, "rejected.ndjson")
+	if strings.Count(rows, "\n") != 2 || strings.Contains(rows, "01JH00000000000000000000JB") || strings.Contains(rows, "dJaneNew") {
+		t.Errorf("rows at the end, want Sam's two:\n%s", rows)
+	}
+	if strings.Count(rejected, "\n") != 1 || !strings.Contains(rejected, "sam@example.net") && !strings.Contains(rejected, "hmac:") {
+		t.Errorf("rejected rows, want Sam's body only:\n%s", rejected)
+	}
+	pol, err := privacy.Parse("email=hash", []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed, _ := pol.Stored("email", jane)
+	if all := rows + rejected + readFile(t, dir, "actions.ndjson"); strings.Contains(all, hashed) || strings.Contains(all, jane) {
+		t.Errorf("Jane's address (%s) is written after forget", hashed)
 	}
 }

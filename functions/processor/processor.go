@@ -186,8 +186,10 @@ func New(ctx context.Context, getenv config.Getenv, o Overrides) (*pipeline.Proc
 	// beside them, then read whole once here (a cold start fails closed
 	// rather than process a forgotten person), then only the new ones, once
 	// a minute, for the instance's life. Another key's fingerprint is an
-	// ERROR line, and the instance runs on with its own key.
-	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(getenv(privacy.EnvKey))), Logger: logger}
+	// ERROR line, and the instance runs on with its own key. Addresses are
+	// matched also as the policy stores them hashed (pii), which is all
+	// forget finds of them in rows written under email=hash.
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(getenv(privacy.EnvKey))).WithAddressForm(pii), Logger: logger}
 	if err := forgotten.Start(ctx); err != nil && !tombstone.IsKeyMismatch(err) {
 		fs.Close()
 		wh.Close()

@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/cioevents/cioevents/shared/config"
 	"github.com/cioevents/cioevents/shared/warehouse"
@@ -49,6 +51,10 @@ var Fields = []string{"email", "recipient", "subject", "href", "failure_message"
 type Policy struct {
 	actions map[string]Action
 	key     []byte
+	// macs holds keyed HMAC states for reuse: keying one costs more than
+	// hashing an address, and the pipeline hashes every event's addresses
+	// for the tombstone check (StoredAddress).
+	macs *sync.Pool
 }
 
 // Default keeps every field but message content and headers: a sent email's
@@ -63,7 +69,8 @@ var ErrPolicy = errors.New("privacy: " + EnvPolicy)
 // Fields not named take Default's action; recipient, when not named, takes
 // email's (for email it is the same address). hash needs a key.
 func Parse(spec string, key []byte) (*Policy, error) {
-	p := &Policy{actions: map[string]Action{}, key: key}
+	p := &Policy{actions: map[string]Action{}, key: key,
+		macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 	for _, f := range Fields {
 		p.actions[f] = Keep
 	}
@@ -108,7 +115,7 @@ func Parse(spec string, key []byte) (*Policy, error) {
 		p.actions["recipient"] = p.actions["email"]
 	}
 	for f, a := range p.actions {
-		if a == Hash && len(key) < 16 {
+		if a == Hash && len(key) < minKey {
 			return nil, fmt.Errorf("%w: %s=hash needs %s, a secret of at least 16 bytes", ErrPolicy, f, EnvKey)
 		}
 	}
@@ -124,6 +131,9 @@ func FromEnv(getenv func(string) string) (*Policy, error) {
 	}
 	return Parse(getenv(EnvPolicy), []byte(key))
 }
+
+// minKey is the shortest CIO_PII_KEY that hashes, in bytes.
+const minKey = 16
 
 // Action returns the action for field.
 func (p *Policy) Action(field string) Action { return p.actions[field] }
@@ -141,9 +151,26 @@ func (p *Policy) hash(field, v string) string {
 			domain = v[i:]
 		}
 	}
-	m := hmac.New(sha256.New, p.key)
-	m.Write([]byte(v))
-	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16]) + domain
+	m := p.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, v)
+	var buf [sha256.Size]byte
+	sum := m.Sum(buf[:0])
+	p.macs.Put(m)
+	return "hmac:" + hex.EncodeToString(sum[:16]) + domain
+}
+
+// StoredAddress is address v as email=hash stores it ("hmac:…@domain"),
+// whatever the email action is now, and false without a key that can
+// hash (Parse's minimum). The tombstone check matches each address of an
+// event by it too (tombstone.AddressForm): a person whose rows held the
+// address only hashed when forget ran stays forgotten, also after the
+// policy changes from hash to keep.
+func (p *Policy) StoredAddress(v string) (string, bool) {
+	if p == nil || len(p.key) < minKey || strings.TrimSpace(v) == "" {
+		return "", false
+	}
+	return p.hash("email", v), true
 }
 
 // value applies field's action to v; ok false means drop. Free text

@@ -16,6 +16,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,12 @@ const (
 	KindEmail = "email"
 	KindID    = "id"
 	KindCioID = "cio_id"
+	// KindEmailHash is an address as the CIO_PII policy stores it under
+	// email=hash ("hmac:…@domain", shared/privacy): all forget finds of an
+	// address in rows written under that policy. Like an address it is
+	// global (no workspace), and the pipeline matches it through the
+	// hasher's AddressForm.
+	KindEmailHash = "email_hash"
 )
 
 // Errors of Key, for an identifier that cannot be keyed.
@@ -50,7 +57,7 @@ var (
 	// ErrEmpty: the identifier is empty once trimmed. It is refused, not
 	// keyed: an empty key would name nobody, or everybody without one.
 	ErrEmpty = errors.New("tombstone: empty identifier")
-	// ErrKind: not one of KindEmail, KindID, KindCioID.
+	// ErrKind: not one of KindEmail, KindEmailHash, KindID, KindCioID.
 	ErrKind = errors.New("tombstone: unknown kind of identifier")
 )
 
@@ -61,7 +68,7 @@ var (
 // case: two IDs that differ in case are two people to Customer.io.
 func Normalize(kind, value string) (string, error) {
 	switch kind {
-	case KindEmail, KindID, KindCioID:
+	case KindEmail, KindEmailHash, KindID, KindCioID:
 	default:
 		return "", fmt.Errorf("%w: %q", ErrKind, kind)
 	}
@@ -69,7 +76,7 @@ func Normalize(kind, value string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("%w (%s)", ErrEmpty, kind)
 	}
-	if kind == KindEmail {
+	if kind == KindEmail || kind == KindEmailHash {
 		v = strings.ToLower(v)
 	}
 	return v, nil
@@ -85,6 +92,25 @@ type Hasher struct {
 	// more than hashing a short identifier, and an event is matched by up
 	// to nine keys.
 	macs *sync.Pool
+	// form is how the CIO_PII policy stores an address; nil: as given.
+	form AddressForm
+}
+
+// AddressForm is how the CIO_PII policy stores an address
+// (*privacy.Policy): StoredAddress returns the hashed form a row holds
+// ("hmac:…@domain"), and false when the policy cannot hash.
+type AddressForm interface {
+	StoredAddress(addr string) (string, bool)
+}
+
+// WithAddressForm returns h matching each address of an event also by the
+// form f stores it in (KindEmailHash): a person forgotten by rows that
+// hold their address only hashed (forget --id under email=hash) stays
+// forgotten when an event names them by address alone. It costs one more
+// HMAC (the policy's) and one more key per distinct address of an event.
+func (h Hasher) WithAddressForm(f AddressForm) Hasher {
+	h.form = f
+	return h
 }
 
 // NewHasher returns the hasher for secret (may be empty).
@@ -112,7 +138,7 @@ func (h Hasher) Key(ws, kind, value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if kind == KindEmail {
+	if kind == KindEmail || kind == KindEmailHash {
 		return h.sum("cioevents-tombstone-v1\x00" + kind + "\x00" + v), nil
 	}
 	return h.sum("cioevents-tombstone-v2\x00" + workspace.OrDefault(strings.TrimSpace(ws)) + "\x00" + kind + "\x00" + v), nil
@@ -195,19 +221,40 @@ func (p Person) Identifiers() []Identifier {
 // EventKeys are the keys an event in workspace ws is matched by: every
 // identifier it names — its addresses (identifiers.email, email_address,
 // an address recipient), its IDs (identifiers.id, customer_id) and
-// cio_id — each as Key makes it, plus each ID's legacyKey. Empty fields
-// are skipped.
+// cio_id — each as Key makes it, plus each ID's legacyKey, and with an
+// AddressForm each address also as the policy stores it (KindEmailHash).
+// Empty fields are skipped, and an address named twice (identifiers.email
+// and recipient, usually) is keyed once.
 func (h Hasher) EventKeys(ws string, ev *event.Event) []string {
 	d := &ev.Data
 	var out []string
+	var addrs [3]string
+	n := 0
 	add := func(kind string, s event.String) {
 		if !s.Valid {
 			return
+		}
+		if kind == KindEmail {
+			v, err := Normalize(kind, s.Value)
+			if err != nil || slices.Contains(addrs[:n], v) {
+				return
+			}
+			if n < len(addrs) {
+				addrs[n] = v
+				n++
+			}
 		}
 		if k, err := h.Key(ws, kind, s.Value); err == nil {
 			out = append(out, k)
 			if kind != KindEmail {
 				out = append(out, h.legacyKey(kind, s.Value))
+			}
+		}
+		if kind == KindEmail && h.form != nil {
+			if st, ok := h.form.StoredAddress(s.Value); ok {
+				if k, err := h.Key(ws, KindEmailHash, st); err == nil {
+					out = append(out, k)
+				}
 			}
 		}
 	}

@@ -259,7 +259,7 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 		return nil, closers, err
 	}
 	// dev's ledger holds the tombstones `forget --data-dir` left.
-	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey)))}
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))).WithAddressForm(pii)}
 	if err := forgotten.Start(context.Background()); err != nil {
 		return nil, closers, keyRefusal(err, "the "+privacy.EnvKey+" `cioevents dev` runs with on "+dir+
 			" (its fingerprint is in "+filepath.Join(dir, tombstone.FingerprintFile)+")")
@@ -347,7 +347,7 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	}
 	closers = append(closers, w.Close)
 	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
-	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))), Logger: logger}
+	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))).WithAddressForm(pii), Logger: logger}
 	if err := forgotten.Start(ctx); err != nil {
 		return nil, nil, closers, keyRefusal(err, "the Secret Manager secret the processor mounts as "+privacy.EnvKey+
 			" (<name_prefix>-pii-key, terraform/modules/cioevents/secrets.tf)")

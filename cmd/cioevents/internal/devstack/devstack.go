@@ -488,7 +488,7 @@ func (s *Stack) processor(ctx context.Context, o Options, cfg config.Processor) 
 		// As deployed: whom forget erased stays erased. The key's
 		// fingerprint goes beside the tombstones and into the data dir,
 		// where forget compares its own key with it.
-		h := tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey)))
+		h := tombstone.NewHasher([]byte(o.Getenv(privacy.EnvKey))).WithAddressForm(pii)
 		set := &tombstone.Set{Store: store, Hasher: h, Logger: o.Logger}
 		if err := set.Start(ctx); err != nil && !tombstone.IsKeyMismatch(err) {
 			return nil, fmt.Errorf("devstack: %w", err)

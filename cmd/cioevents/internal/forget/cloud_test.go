@@ -24,6 +24,7 @@ import (
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/ledger"
 	"github.com/cioevents/cioevents/shared/privacy"
+	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
 	"github.com/cioevents/cioevents/shared/warehouse/bqfake"
 )
@@ -387,7 +388,7 @@ func TestCommandCloud(t *testing.T) {
 	}
 	out := c.out.String()
 	for _, want := range []string{"id e_77 (workspace eu)", "cio_id c_1 (workspace default)",
-		"removed 4 events rows, 0 rejected_events rows, 9 ledger documents; 4 tombstones",
+		"removed 4 events rows, 0 rejected_events rows, 9 ledger documents; 5 tombstones",
 		"1 events rows and 0 rejected rows were inserted in the last 1h30m0s",
 		"run forget again after 2026-03-01 15:32:00 UTC"} {
 		if !strings.Contains(out, want) {
@@ -404,8 +405,9 @@ func TestCommandCloud(t *testing.T) {
 	want := slices.Concat(docs["01JD"], docs["01JE"], docs["01JG"])
 	slices.Sort(left)
 	slices.Sort(want)
-	if !slices.Equal(left, want) || stones != 4 {
-		t.Errorf("ledger left %v (want %v), %d tombstones (want 4)", left, want, stones)
+	// Four identifiers and her address's stored hash (email=hash).
+	if !slices.Equal(left, want) || stones != 5 {
+		t.Errorf("ledger left %v (want %v), %d tombstones (want 5)", left, want, stones)
 	}
 	// The rerun, as printed: one command line per workspace.
 	var reruns [][]string
@@ -452,11 +454,11 @@ func TestCommandCloudRefuses(t *testing.T) {
 			[]string{"cioevents-pii-key"}, 0, nil},
 		{"no fingerprint", key, nil, []string{"--email", "jane@example.com"}, ErrKey, []string{"no key fingerprint"}, 0, nil},
 		{"the secret overridden", []byte("another-key-another-key-another-"), key, []string{"--email", "jane@example.com", "--pii-key-secret", "right", "--settle=false"},
-			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 4, nil},
+			ErrRerun, []string{"run forget again after 2026-03-01 14:02:00 UTC"}, 5, nil},
 		{"a typo", key, key, []string{"--email", "jnae@example.com"}, ErrNoMatch, []string{"--preemptive"}, 0, nil},
-		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 1, nil},
+		{"pre-emptive", key, key, []string{"--email", "new@example.com", "--preemptive"}, nil, []string{"removed 0 events rows"}, 2, nil}, // the address, and as email=hash stores it
 		{"dry run", key, key, []string{"--id", "u_9001", "--dry-run"}, nil, []string{"dry run: would remove 4 events rows, 0 rejected_events rows, 9 ledger documents"}, 0, nil},
-		{"the settle wait interrupted", key, key, []string{"--email", "jane@example.com"}, ErrRerun, []string{"run forget again after 2026-03-01T14:02:00Z"}, 4, context.Canceled},
+		{"the settle wait interrupted", key, key, []string{"--email", "jane@example.com"}, ErrRerun, []string{"run forget again after 2026-03-01T14:02:00Z"}, 5, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCloudRun(t)
@@ -541,5 +543,58 @@ func TestDeliveriesTableIsOneLine(t *testing.T) {
 	}
 	if res.Rows["deliveries"] != 3 || strings.Join(left, ",") != "default/d-01JD,eu/d-01JE,default/d-01JF" {
 		t.Errorf("removed %d deliveries rows, left %v; want 3 gone, and d-01JF of the default workspace kept", res.Rows["deliveries"], left)
+	}
+}
+
+// TestCommandCloudHashedAddress: in the cloud, under email=hash, forget
+// --id gathers the person's address from BigQuery only as stored (its
+// hash) and tombstones that form in Firestore; a processor's set, which
+// matches each address of an event also as the policy stores it, then
+// drops an event that names her by address alone.
+func TestCommandCloudHashedAddress(t *testing.T) {
+	ctx := context.Background()
+	c := newCloudRun(t)
+	c.sm.AddSecret("projects/forget-cloud/secrets/"+DefaultPIIKeySecret, key)
+	cloudPeople(t, c.f)
+	ledgerFixture(t, c.fs, c.coll, key)
+	c.f.clk.add(2 * time.Hour)
+	if err := c.run(ctx, nil, "--id", "u_9001"); err != nil {
+		t.Fatalf("forget --id: %v\n%s", err, c.out.String())
+	}
+	out := c.out.String()
+	if !strings.Contains(out, "email hmac:") || !strings.Contains(out, "tombstoned in that form") || strings.Contains(out, "--email") {
+		t.Errorf("output, want her stored address tombstoned and no --email note:\n%s", out)
+	}
+	pol, err := privacy.Parse("email=hash", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jane, err := event.Parse([]byte(`{"event_id":"01JX","object_type":"email","metric":"delivered","data":{"identifiers":{"email":"Jane@example.com"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sam, err := event.Parse([]byte(`{"event_id":"01JY","object_type":"email","metric":"delivered","data":{"identifiers":{"email":"sam@example.net"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ledger.NewFirestore(c.fs, c.coll, 0)
+	for _, tc := range []struct {
+		name string
+		h    tombstone.Hasher
+		want bool
+	}{
+		{"the processor's set (the policy's address form)", tombstone.NewHasher(key).WithAddressForm(pol), true},
+		{"a set without the address form", tombstone.NewHasher(key), false},
+	} {
+		set := &tombstone.Set{Store: store, Hasher: tc.h}
+		if err := set.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := set.Forgotten("", jane); got != tc.want {
+			t.Errorf("%s: her address-only event forgotten %v, want %v", tc.name, got, tc.want)
+		}
+		if set.Forgotten("", sam) {
+			t.Errorf("%s: another person's event is forgotten", tc.name)
+		}
 	}
 }

@@ -404,6 +404,9 @@ func rerunArgs(s *Identity, ws string) [][]string {
 	byWS := map[string][]string{}
 	order := []string{ws}
 	for _, i := range s.tombstoned() {
+		if i.hashed() && s.stored[i.Value] != "" {
+			continue // the address given covers its hash
+		}
 		w := i.Workspace
 		if w == "" {
 			w = ws

@@ -304,23 +304,29 @@ func TestCommandLocal(t *testing.T) {
 		actions int
 	}
 	all := []string{"01JA", "01JB", "01JC", "01JD", "01JE", "01JF", "01JG"}
+	hashPol, _ := privacy.Parse("email=hash", key)
+	janeStored, _ := hashPol.Stored("email", "jane@example.com")
 	for _, c := range []tc{
 		{name: "an address is a person: her SMS, push and eu rows go", args: []string{"--email", " Jane@EXAMPLE.com "}, devKey: key,
-			left: []string{"01JD", "01JE", "01JG"}, stones: 4, actions: 4,
+			left: []string{"01JD", "01JE", "01JG"}, stones: 5, actions: 4,
 			out: []string{"email jane@example.com", "id u_9001 (workspace default)", "cio_id c_1 (workspace default)", "id e_77 (workspace eu)",
 				"removed 4 events rows, 0 rejected rows, 4 actions lines, 12 ledger records"}},
-		// Her address is stored hashed (email=hash): its rows go, and the
-		// output says no tombstone can name it.
+		// Her address is stored hashed (email=hash): its rows go, and it is
+		// tombstoned as stored (TestForgetHashedAddressCLI holds the effect).
 		{name: "an ID with a trailing space", args: []string{"--id", "u_9001 "}, devKey: key,
-			left: []string{"01JD", "01JE", "01JG"}, stones: 3, actions: 4, out: []string{"no tombstone can name it"}},
+			left: []string{"01JD", "01JE", "01JG"}, stones: 4, actions: 4, out: []string{"tombstoned in that form"}},
+		// An address as a row stores it, copied by the operator: tombstoned
+		// as stored, never hashed again.
+		{name: "an address as stored", args: []string{"--email", janeStored}, devKey: key,
+			left: []string{"01JD", "01JE", "01JG"}, stones: 4, actions: 4, out: []string{"email " + janeStored + "   (as stored"}},
 		{name: "an ID in another workspace is another person", args: []string{"--id", "u_9001", "--workspace", "eu"}, devKey: key,
 			left: []string{"01JA", "01JB", "01JC", "01JD", "01JF", "01JG"}, stones: 1, actions: 1},
 		{name: "email and id together name one person", args: []string{"--email", "sam@example.net", "--id", "u_2"}, devKey: key,
-			left: []string{"01JA", "01JB", "01JC", "01JE", "01JF", "01JG"}, stones: 3, actions: 1},
+			left: []string{"01JA", "01JB", "01JC", "01JE", "01JF", "01JG"}, stones: 4, actions: 1},
 		{name: "a typo matches nothing: refused, no tombstone", args: []string{"--email", "jnae@example.com"}, devKey: key,
 			err: ErrNoMatch, left: all, out: []string{"--preemptive"}},
 		{name: "pre-emptive", args: []string{"--email", "new@example.com", "--preemptive"}, devKey: key,
-			left: all, stones: 1},
+			left: all, stones: 2}, // the address, and as email=hash stores it
 		{name: "dry run writes nothing", args: []string{"--cio-id", "c_1", "--dry-run"}, devKey: key,
 			left: all, out: []string{"id e_77 (workspace eu)", "dry run: would remove 4 events rows, 0 rejected rows, 4 actions lines"}},
 		{name: "more identifiers than allowed: refused, nothing written", args: []string{"--email", "jane@example.com", "--max-identifiers", "3"},

@@ -52,8 +52,9 @@ func (i Ident) String() string {
 }
 
 // hashedPrefix leads an address the CIO_PII policy stored as a keyed hash
-// (shared/privacy): forget matches it, but cannot tombstone it, having no
-// way back to the address.
+// (shared/privacy): forget matches it, and tombstones it as stored
+// (tombstone.KindEmailHash), which the pipeline matches by hashing each
+// address of an event the same way.
 const hashedPrefix = "hmac:"
 
 func (i Ident) hashed() bool {
@@ -139,6 +140,9 @@ func Seed(r Request, pol *privacy.Policy) *Identity {
 	for _, e := range r.Emails {
 		e = normEmail(e)
 		s.add(Ident{Kind: tombstone.KindEmail, Value: e})
+		if strings.HasPrefix(e, hashedPrefix) {
+			continue // given as stored (copied from a row): no hash of a hash
+		}
 		for _, field := range []string{"email", "recipient"} {
 			if st, ok := pol.Stored(field, e); ok && normEmail(st) != e {
 				s.stored[normEmail(st)] = e
@@ -236,33 +240,12 @@ func (s *Identity) absorb(r *warehouse.Row) bool {
 	return grew
 }
 
-// Untombstoned are the addresses found only as the policy stored them (a
-// hash): their rows go, but no tombstone can name them. The person's later
-// events are still dropped by their IDs; giving the address with --email
-// covers events that name only the address.
-func (s *Identity) Untombstoned() []Ident {
-	var out []Ident
-	for _, i := range s.order {
-		if i.hashed() && s.stored[i.Value] == "" {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+// tombstoned are the identifiers the tombstones name: all of them, an
+// address found only hashed as stored (tombstone.KindEmailHash).
+func (s *Identity) tombstoned() []Ident { return slices.Clone(s.order) }
 
-// tombstoned are the identifiers the tombstones name.
-func (s *Identity) tombstoned() []Ident {
-	var out []Ident
-	for _, i := range s.order {
-		if !i.hashed() {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// print writes the set, one identifier a line, marking those no tombstone
-// can name.
+// print writes the set, one identifier a line, marking the addresses
+// found as the policy stores them.
 func (s *Identity) print(w io.Writer) {
 	fmt.Fprintf(w, "the person (%d identifiers, from %d rows in %d passes):\n", s.Len(), s.Rows, s.Rounds)
 	for _, i := range s.order {
@@ -271,7 +254,7 @@ func (s *Identity) print(w io.Writer) {
 		case i.hashed() && s.stored[i.Value] != "":
 			note = "   (as stored: the hash of the address above)"
 		case i.hashed():
-			note = "   (stored hashed: its rows go, no tombstone can name it; give the address with --email to tombstone it)"
+			note = "   (as stored: hashed by " + privacy.EnvPolicy + "; tombstoned in that form, which events naming the address match)"
 		}
 		fmt.Fprintf(w, "  %s%s\n", i, note)
 	}

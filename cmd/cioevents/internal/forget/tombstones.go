@@ -11,11 +11,16 @@ import (
 )
 
 // stonesFor are the tombstones of s's identifiers: an address in every
-// workspace, an ID or cio_id in its own (tombstone.Hasher.Key).
+// workspace, an ID or cio_id in its own (tombstone.Hasher.Key); an address
+// as the policy stored it (a hash) is keyed as tombstone.KindEmailHash.
 func stonesFor(h tombstone.Hasher, s *Identity, now time.Time, lifetime time.Duration) ([]ledger.Tombstone, error) {
 	var out []ledger.Tombstone
 	for _, i := range s.tombstoned() {
-		ts, err := tombstone.NewIn(h, i.Workspace, []tombstone.Identifier{{Kind: i.Kind, Value: i.Value}}, now, lifetime)
+		kind := i.Kind
+		if i.hashed() {
+			kind = tombstone.KindEmailHash
+		}
+		ts, err := tombstone.NewIn(h, i.Workspace, []tombstone.Identifier{{Kind: kind, Value: i.Value}}, now, lifetime)
 		if err != nil {
 			return nil, err
 		}
