@@ -361,6 +361,20 @@ func TestReportMatchesFixtures(t *testing.T) {
 	if tot["opened"] != tot["human_opened"]+2 || tot["clicked"] == tot["human_clicked"] || tot["bounced"] == 0 || tot["spammed"] == 0 {
 		t.Fatalf("fixtures do not tell human from proxied and prefetched opens and machine clicks, or have no bounce/complaint: %v", tot)
 	}
+	// The catalog forms deliveries as Customer.io reports them
+	// (testdata/README.md): a send's later stages share its delivery_id, so
+	// the first report on the sample data shows delivery and open rates; a
+	// delivery is either delivered or bounced, failed or dropped.
+	for _, p := range [][2]string{{"delivered", "sent"}, {"opened", "delivered"}, {"clicked", "delivered"}} {
+		if n := expectedBoth(fxs, all, p[0], p[1])["total"]; n == 0 {
+			t.Errorf("no fixture delivery is both %s and %s: the sample report would show a 0 %% rate", p[1], p[0])
+		}
+	}
+	for _, m := range []string{"bounced", "failed", "dropped", "undeliverable"} {
+		if n := expectedBoth(fxs, all, m, "delivered")["total"]; n != 0 {
+			t.Errorf("%d fixture deliveries are both delivered and %s", n, m)
+		}
+	}
 
 	if ws := expected(fxs, byWorkspace); ws["shop"] == nil || ws["b2b"] == nil || ws["default"] == nil {
 		t.Fatalf("fixtures do not fill two named workspaces and default: %v", ws)
