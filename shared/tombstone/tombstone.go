@@ -138,10 +138,15 @@ func (h Hasher) Key(ws, kind, value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return h.key(ws, kind, v), nil
+}
+
+// key is Key of a value Normalize has made.
+func (h Hasher) key(ws, kind, v string) string {
 	if kind == KindEmail || kind == KindEmailHash {
-		return h.sum("cioevents-tombstone-v1\x00" + kind + "\x00" + v), nil
+		return h.sum("cioevents-tombstone-v1\x00" + kind + "\x00" + v)
 	}
-	return h.sum("cioevents-tombstone-v2\x00" + workspace.OrDefault(strings.TrimSpace(ws)) + "\x00" + kind + "\x00" + v), nil
+	return h.sum("cioevents-tombstone-v2\x00" + workspace.OrDefault(strings.TrimSpace(ws)) + "\x00" + kind + "\x00" + v)
 }
 
 // legacyKey is the key earlier releases gave an ID or cio_id: the exact
@@ -223,35 +228,40 @@ func (p Person) Identifiers() []Identifier {
 // an address recipient), its IDs (identifiers.id, customer_id) and
 // cio_id — each as Key makes it, plus each ID's legacyKey, and with an
 // AddressForm each address also as the policy stores it (KindEmailHash).
-// Empty fields are skipped, and an address named twice (identifiers.email
-// and recipient, usually) is keyed once.
+// Empty fields are skipped, and an identifier named twice (identifiers.email
+// and recipient, identifiers.id and customer_id, usually) is keyed once.
 func (h Hasher) EventKeys(ws string, ev *event.Event) []string {
 	d := &ev.Data
-	var out []string
-	var addrs [3]string
+	out := make([]string, 0, 8)
+	// Each identifier is keyed once: identifiers.email and recipient, or
+	// identifiers.id and customer_id, usually name the same one. An ID's
+	// legacyKey is of its exact value, so IDs are told apart as given.
+	type named struct{ kind, value string }
+	var seen [6]named // one per add below
 	n := 0
 	add := func(kind string, s event.String) {
 		if !s.Valid {
 			return
 		}
-		if kind == KindEmail {
-			v, err := Normalize(kind, s.Value)
-			if err != nil || slices.Contains(addrs[:n], v) {
-				return
-			}
-			if n < len(addrs) {
-				addrs[n] = v
-				n++
-			}
+		v, err := Normalize(kind, s.Value)
+		if err != nil {
+			return
 		}
-		if k, err := h.Key(ws, kind, s.Value); err == nil {
-			out = append(out, k)
-			if kind != KindEmail {
-				out = append(out, h.legacyKey(kind, s.Value))
-			}
+		id := named{kind, v}
+		if kind != KindEmail {
+			id.value = s.Value
 		}
-		if kind == KindEmail && h.form != nil {
-			if st, ok := h.form.StoredAddress(s.Value); ok {
+		if slices.Contains(seen[:n], id) {
+			return
+		}
+		seen[n] = id
+		n++
+		out = append(out, h.key(ws, kind, v))
+		switch {
+		case kind != KindEmail:
+			out = append(out, h.legacyKey(kind, s.Value))
+		case h.form != nil:
+			if st, ok := h.form.StoredAddress(v); ok {
 				if k, err := h.Key(ws, KindEmailHash, st); err == nil {
 					out = append(out, k)
 				}
