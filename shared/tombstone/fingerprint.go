@@ -82,8 +82,8 @@ func CheckFingerprint(ctx context.Context, store FingerprintStore, h Hasher) err
 	if err != nil {
 		return err
 	}
-	if fp != h.Fingerprint() {
-		return &KeyMismatchError{Stored: fp, Ours: h.Fingerprint()}
+	if ours := h.Fingerprint(); fp != ours {
+		return &KeyMismatchError{Stored: fp, Ours: ours}
 	}
 	return nil
 }
