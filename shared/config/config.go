@@ -400,6 +400,7 @@ func ParseSigningKeys(v string) ([]SigningKey, error) {
 		k := SigningKey{Workspace: workspace.Default, Key: []byte(entry)}
 		if name, key, named := strings.Cut(entry, "="); named {
 			name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+			q := quotedWith(key)
 			switch {
 			case !workspace.Valid(name):
 				fail("key %d: the text before its first \"=\" is not a workspace name: %s; a key containing \"=\" must be written with its name (default=<key>)", i+1, workspace.Rule)
@@ -408,8 +409,8 @@ func ParseSigningKeys(v string) ([]SigningKey, error) {
 				// Not quoting name: "abc==" is a key, not workspace abc.
 				fail("key %d is empty or only \"=\" after its name: a key containing \"=\" must be written with its name (default=<key>)", i+1)
 				continue
-			case quotedWith(key) != "":
-				fail("key %d (workspace %s): %s", i+1, name, quotedMsg(quotedWith(key)))
+			case q != "":
+				fail("key %d (workspace %s): %s", i+1, name, quotedMsg(q))
 				continue
 			}
 			k = SigningKey{Workspace: name, Key: []byte(key)}
