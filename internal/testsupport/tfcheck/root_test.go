@@ -34,10 +34,7 @@ func load(t *testing.T, dirs ...string) []*tfcheck.Module {
 // through, in files generated from the module; a variable added to the module
 // without regenerating them fails here.
 func TestRootPassesTheModuleThrough(t *testing.T) {
-	module, err := tfcheck.Load(moduleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	module := load(t, moduleDir)[0]
 	files, err := module.RootFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +62,7 @@ func TestRootPassesTheModuleThrough(t *testing.T) {
 		}
 		t.Errorf("terraform/%s differs from what the module generates; regenerate with: %s", name, tfcheck.RootRegen)
 	}
-	root, err := tfcheck.Load(terraformDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := load(t, terraformDir)[0]
 	for _, p := range append(tfcheck.RootProblems(root, module), tfcheck.CheckModuleCall(root, module, tfcheck.RootModuleName)...) {
 		t.Error(p)
 	}
@@ -225,10 +219,7 @@ var stateAddress = regexp.MustCompile(`(?:-target=|-replace=|state rm\s+|state s
 // The addresses the docs tell an operator to type name resources of the
 // module as the root's state holds them (module.cioevents.<type>.<name>).
 func TestDocsNameStateAddressesInTheModule(t *testing.T) {
-	module, err := tfcheck.Load(moduleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	module := load(t, moduleDir)[0]
 	docs, err := filepath.Glob("../../../docs/*.md")
 	if err != nil {
 		t.Fatal(err)

@@ -259,10 +259,10 @@ func local(dir, ws string, apply bool, e Env, logger *slog.Logger) (*pipeline.Pr
 		return nil, closers, err
 	}
 	// dev's ledger holds the tombstones `forget --data-dir` left.
-	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))).WithAddressForm(pii)}
-	if err := forgotten.Start(context.Background()); err != nil {
-		return nil, closers, keyRefusal(err, "the "+privacy.EnvKey+" `cioevents dev` runs with on "+dir+
-			" (its fingerprint is in "+filepath.Join(dir, tombstone.FingerprintFile)+")")
+	forgotten, err := startTombstones(context.Background(), led, pii, e, nil, "the "+privacy.EnvKey+" `cioevents dev` runs with on "+dir+
+		" (its fingerprint is in "+filepath.Join(dir, tombstone.FingerprintFile)+")")
+	if err != nil {
+		return nil, closers, err
 	}
 	f, err := warehouse.NewFile(dir)
 	if err != nil {
@@ -347,10 +347,10 @@ func cloud(ctx context.Context, ws string, dry, apply bool, e Env, logger *slog.
 	}
 	closers = append(closers, w.Close)
 	led := ledger.NewFirestore(fs, cfg.LedgerCollection, cfg.LedgerLease)
-	forgotten := &tombstone.Set{Store: led, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))).WithAddressForm(pii), Logger: logger}
-	if err := forgotten.Start(ctx); err != nil {
-		return nil, nil, closers, keyRefusal(err, "the Secret Manager secret the processor mounts as "+privacy.EnvKey+
-			" (<name_prefix>-pii-key, terraform/modules/cioevents/secrets.tf)")
+	forgotten, err := startTombstones(ctx, led, pii, e, logger, "the Secret Manager secret the processor mounts as "+privacy.EnvKey+
+		" (<name_prefix>-pii-key, terraform/modules/cioevents/secrets.tf)")
+	if err != nil {
+		return nil, nil, closers, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	closers = append(closers, func() error { cancel(); return nil })
@@ -418,6 +418,17 @@ func parseTime(s string, now time.Time, endOfDay bool) (time.Time, error) {
 		return now.Add(-d).Truncate(time.Second), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date, an RFC 3339 time or a look-back", s)
+}
+
+// startTombstones loads the tombstones in store, hashed with CIO_PII_KEY
+// in pii's address form, as the processor does; where names the right key
+// for keyRefusal.
+func startTombstones(ctx context.Context, store ledger.Tombstones, pii *privacy.Policy, e Env, logger *slog.Logger, where string) (*tombstone.Set, error) {
+	s := &tombstone.Set{Store: store, Hasher: tombstone.NewHasher([]byte(e.Getenv(privacy.EnvKey))).WithAddressForm(pii), Logger: logger}
+	if err := s.Start(ctx); err != nil {
+		return nil, keyRefusal(err, where)
+	}
+	return s, nil
 }
 
 // keyRefusal is Start's error for backfill. Another key's fingerprint

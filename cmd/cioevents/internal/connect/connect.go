@@ -165,10 +165,12 @@ func Command(ctx context.Context, args []string, e Env) error {
 	if key == "" {
 		return usage("%s is not set: create an App API key in Customer.io (Settings → API Credentials → App API keys) and export it", appapi.EnvKey)
 	}
+	// Why no terraform/ was found is said only if its outputs are needed.
+	var noDir error
 	if o.tfDir != "" {
 		e.TerraformDir = o.tfDir
 	} else if e.TerraformDir == "" {
-		e.TerraformDir, _ = tfoutput.FindDir(".") // readTerraform says why when it is needed
+		e.TerraformDir, noDir = tfoutput.FindDir(".")
 	}
 	if o.appAPIURL != "" {
 		if _, err := appapi.BaseURL("", o.appAPIURL); err != nil {
@@ -178,7 +180,10 @@ func Command(ctx context.Context, args []string, e Env) error {
 	}
 	var tf tfoutput.Outputs
 	if o.url == "" || (!o.skipKey && (o.project == "" || o.secret == "")) {
-		tf, err = readTerraform(ctx, e)
+		err = noDir
+		if noDir == nil {
+			tf, err = tfoutput.Read(ctx, e.Terraform, e.TerraformDir)
+		}
 		if err != nil && o.url == "" && errors.Is(err, tfoutput.ErrFailed) {
 			return fmt.Errorf("connect: no --url, and the deployed URL could not be read: %w", err)
 		}
@@ -197,16 +202,6 @@ func Command(ctx context.Context, args []string, e Env) error {
 		return err
 	}
 	return run(ctx, client, o, events, tf, e)
-}
-
-// readTerraform reads the outputs in e.TerraformDir, else in the terraform/
-// found from the working directory.
-func readTerraform(ctx context.Context, e Env) (tfoutput.Outputs, error) {
-	if e.TerraformDir == "" {
-		_, err := tfoutput.FindDir(".")
-		return tfoutput.Outputs{}, err
-	}
-	return tfoutput.Read(ctx, e.Terraform, e.TerraformDir)
 }
 
 func chooseEvents(list string) ([]string, error) {
