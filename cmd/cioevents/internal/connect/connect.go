@@ -501,6 +501,11 @@ func readKey(file string, e Env) (string, error) {
 	case strings.ContainsAny(k, ", \t\n"):
 		return "", usage("the signing key contains a comma or a space; a Customer.io signing key has neither (copied more than the key?)")
 	}
+	// The receiver refuses a quoted key at start (config.CheckSecret), so
+	// storing one would take it down: refuse it here by the same rule.
+	if err := config.CheckSecret("the signing key", k); err != nil {
+		return "", usage("%v", err)
+	}
 	return k, nil
 }
 

@@ -504,3 +504,26 @@ func BenchmarkConnect(b *testing.B) {
 		}
 	}
 }
+
+// A key pasted with its quotes is refused before it is stored or a webhook goes live: the
+// receiver refuses a quoted key at start (config.CheckSecret), so storing it
+// would stop the receiver serving.
+func TestQuotedKeyRefusedBeforeAnyChange(t *testing.T) {
+	r := newRig(t)
+	r.sm.AddSecret(secretName, []byte("placeholder"))
+	r.stdin = `"` + theKey + `"` + "\n"
+	out, err := r.run(t, "--signing-key-file", "-")
+	if err == nil || !strings.Contains(err.Error(), "wrapped in quotes") {
+		t.Fatalf("err = %v, want a refusal of the quoted key\n%s", err, out)
+	}
+	// The key is pasted after the webhook exists, disabled, for a rerun to
+	// adopt: a refused key must leave it disabled.
+	for _, h := range r.api.Webhooks() {
+		if !h.Disabled {
+			t.Errorf("webhook %+v is live after a refused key", h)
+		}
+	}
+	if n := len(r.sm.Versions(secretName)); n != 1 {
+		t.Errorf("%d secret versions after a refused key, want the placeholder only", n)
+	}
+}
