@@ -32,8 +32,9 @@ type Stage struct {
 	Desc    string
 }
 
-// Stages lists every figure, in funnel order.
-var Stages = []Stage{
+// Stages lists every figure, in funnel order. Package variables that read
+// it (stagesNamed) are initialized after it, so they copy At too.
+var Stages = withAt([]Stage{
 	{Name: "sent", Metrics: []string{"sent"}, Desc: "Deliveries sent."},
 	{Name: "delivered", Metrics: []string{"delivered"}, Desc: "Deliveries accepted by the recipient's server or device."},
 	{Name: "opened", Metrics: []string{"opened"}, Desc: "Deliveries opened at least once, by anyone or anything."},
@@ -48,6 +49,14 @@ var Stages = []Stage{
 	{Name: "spammed", Metrics: []string{"spammed"}, Desc: "Deliveries marked as spam by the recipient."},
 	{Name: "failed", Metrics: []string{"failed", "undeliverable"}, Desc: "Deliveries that could not be sent (failed or undeliverable)."},
 	{Name: "dropped", Metrics: []string{"dropped"}, Desc: "Deliveries not sent because the address is suppressed."},
+})
+
+// withAt fills in each stage's At from its name.
+func withAt(ss []Stage) []Stage {
+	for i := range ss {
+		ss[i].At = stageAt(ss[i].Name)
+	}
+	return ss
 }
 
 // Rate is, of the deliveries that reached stage Den, the share that also
@@ -107,12 +116,6 @@ func (q Query) Columns() []string {
 	return out
 }
 
-func init() {
-	for i := range Stages {
-		Stages[i].At = stageAt(Stages[i].Name)
-	}
-}
-
 func stagesNamed(names ...string) []Stage {
 	var out []Stage
 	for _, n := range names {
@@ -124,7 +127,6 @@ func stagesNamed(names ...string) []Stage {
 func stage(name string) Stage {
 	for _, s := range Stages {
 		if s.Name == name {
-			s.At = stageAt(name)
 			return s
 		}
 	}

@@ -262,6 +262,13 @@ func (d *Delivery) Str(col string) string {
 func Deliveries(rows []warehouse.Row, now time.Time) []*Delivery {
 	byKey := map[string]*Delivery{}
 	var out []*Delivery
+	// The stage each first-time column counts, looked up once, not per row.
+	stageOf := make([]Stage, len(Model))
+	for j, c := range Model {
+		if c.Kind == KindFirst && c.stage != "" {
+			stageOf[j] = stage(c.stage)
+		}
+	}
 	for i := range rows {
 		r := &rows[i]
 		if IsProbe(r) || r.DeliveryID == nil {
@@ -276,7 +283,7 @@ func Deliveries(rows []warehouse.Row, now time.Time) []*Delivery {
 			byKey[k] = d
 			out = append(out, d)
 		}
-		for _, c := range Model {
+		for j, c := range Model {
 			switch c.Kind {
 			case KindAttr:
 				v := c.eventOf(r)
@@ -288,7 +295,7 @@ func Deliveries(rows []warehouse.Row, now time.Time) []*Delivery {
 					d.Values[c.Name], d.fromTime[c.Name], d.fromID[c.Name] = v, r.EventTime, r.EventID
 				}
 			case KindFirst:
-				if c.stage != "" && !stage(c.stage).Counts(r) {
+				if c.stage != "" && !stageOf[j].Counts(r) {
 					continue
 				}
 				if t := d.time(c.Name); t == nil || r.EventTime.Before(*t) {

@@ -102,10 +102,10 @@ func NamedSQL(q Query, table, filter, names string) string {
 		switch d.Name {
 		case "message_ref":
 			items = append(items, "n.name AS message_name")
-			joins = append(joins, "LEFT JOIN "+names+" n\n  ON n.workspace = f.workspace AND n.kind = f.message_type AND n.id = f.message_ref")
+			joins = append(joins, messageNameJoin(names, "f"))
 		case "action_id":
 			items = append(items, "a.name AS action_name")
-			joins = append(joins, "LEFT JOIN "+names+" a\n  ON a.workspace = f.workspace AND a.kind = 'action' AND a.id = CAST(f.action_id AS STRING)")
+			joins = append(joins, actionNameJoin(names, "f"))
 		}
 	}
 	for _, c := range q.Columns()[len(q.Dims):] {
@@ -118,9 +118,18 @@ func NamedSQL(q Query, table, filter, names string) string {
 // message's and the action's name from names beside them.
 func namedDeliveriesSQL(deliveries, names, filter string) string {
 	return "SELECT\n  d.*,\n  n.name AS message_name,\n  a.name AS action_name\nFROM " + deliveries + " d\n" +
-		"LEFT JOIN " + names + " n\n  ON n.workspace = d.workspace AND n.kind = d.message_type AND n.id = d.message_ref\n" +
-		"LEFT JOIN " + names + " a\n  ON a.workspace = d.workspace AND a.kind = 'action' AND a.id = CAST(d.action_id AS STRING)\n" +
+		messageNameJoin(names, "d") + "\n" + actionNameJoin(names, "d") + "\n" +
 		"WHERE " + filter + "\n"
+}
+
+// messageNameJoin joins names (as n) to the message of row alias t.
+func messageNameJoin(names, t string) string {
+	return "LEFT JOIN " + names + " n\n  ON n.workspace = " + t + ".workspace AND n.kind = " + t + ".message_type AND n.id = " + t + ".message_ref"
+}
+
+// actionNameJoin joins names (as a) to the action of row alias t.
+func actionNameJoin(names, t string) string {
+	return "LEFT JOIN " + names + " a\n  ON a.workspace = " + t + ".workspace AND a.kind = 'action' AND a.id = CAST(" + t + ".action_id AS STRING)"
 }
 
 // EngagementSQL renders view person_engagement.

@@ -18,7 +18,7 @@ func (r *Report) pageTables() []smallTable {
 		Head: []string{"message", "name", "sent", "deliv", "deliv%", "h_open%", "h_click%"}}
 	for _, g := range r.TopMessages {
 		name := ""
-		if r.Names != nil && len(g.Key) == 2 {
+		if len(g.Key) == 2 { // Names.Of answers "" on a nil Names
 			name = r.Names.Of(g.Key[0], g.Key[1])
 		}
 		top.Rows = append(top.Rows, []cell{{Col: "message", Text: groupText(g.Key)}, {Col: "name", Text: name},

@@ -32,7 +32,7 @@ func BuildLinks(ctx context.Context, src Source, m funnel.Message, rg funnel.Ran
 	if r.Total, err = src.MessageTotal(ctx, m, rg); err != nil {
 		return nil, err
 	}
-	if r.Links, err = src.Links(ctx, m, rg); err != nil {
+	if r.Links, err = src.Links(ctx, m, rg, r.Total.Counts[1]); err != nil {
 		return nil, err
 	}
 	recs, err := src.Names(ctx)

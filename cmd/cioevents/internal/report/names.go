@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,21 +24,12 @@ func NewNames(recs []names.Record) *Names {
 			continue
 		}
 		k := string(r.Kind) + "\x00" + r.ID
-		if !containsString(n.byKey[k], *r.Name) {
+		if !slices.Contains(n.byKey[k], *r.Name) {
 			n.byKey[k] = append(n.byKey[k], *r.Name)
 			sort.Strings(n.byKey[k])
 		}
 	}
 	return n
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Of returns the name of message kind/id, "" when unknown.

@@ -30,7 +30,9 @@ type Source interface {
 	Figures(ctx context.Context, q funnel.Query, rg funnel.Range) ([]funnel.Result, error)
 	// MessageTotal is the funnel of one message's deliveries.
 	MessageTotal(ctx context.Context, m funnel.Message, rg funnel.Range) (funnel.Result, error)
-	Links(ctx context.Context, m funnel.Message, rg funnel.Range) ([]funnel.Link, error)
+	// Links are the message's clicks per link; delivered is its
+	// MessageTotal's delivered count, the rates' denominator.
+	Links(ctx context.Context, m funnel.Message, rg funnel.Range, delivered int64) ([]funnel.Link, error)
 	Names(ctx context.Context) ([]names.Record, error)
 }
 
@@ -96,8 +98,9 @@ func (l *Local) MessageTotal(_ context.Context, m funnel.Message, rg funnel.Rang
 	return funnel.EvaluateDeliveries(ds, funnel.Total, rg)[0], nil
 }
 
-// Links implements Source.
-func (l *Local) Links(_ context.Context, m funnel.Message, rg funnel.Range) ([]funnel.Link, error) {
+// Links implements Source. EvaluateLinks counts delivered from the same
+// model.
+func (l *Local) Links(_ context.Context, m funnel.Message, rg funnel.Range, _ int64) ([]funnel.Link, error) {
 	return funnel.EvaluateLinks(l.Rows, l.model(), m, rg), nil
 }
 
@@ -162,14 +165,9 @@ func (b *BigQuery) MessageTotal(ctx context.Context, m funnel.Message, rg funnel
 }
 
 // Links implements Source.
-func (b *BigQuery) Links(ctx context.Context, m funnel.Message, rg funnel.Range) ([]funnel.Link, error) {
-	total, err := b.MessageTotal(ctx, m, rg)
-	if err != nil {
-		return nil, err
-	}
-	delivered := total.Counts[1]
+func (b *BigQuery) Links(ctx context.Context, m funnel.Message, rg funnel.Range, delivered int64) ([]funnel.Link, error) {
 	var out []funnel.Link
-	err = b.read(ctx, b.Events, funnel.LinkSQL("`"+b.Events+"`", "`"+b.Table+"`"), rangeParams(rg, &m), func(r []bigquery.Value) error {
+	err := b.read(ctx, b.Events, funnel.LinkSQL("`"+b.Events+"`", "`"+b.Table+"`"), rangeParams(rg, &m), func(r []bigquery.Value) error {
 		if len(r) != len(funnel.LinkColumns) {
 			return fmt.Errorf("report: links: %d columns, want %d", len(r), len(funnel.LinkColumns))
 		}
