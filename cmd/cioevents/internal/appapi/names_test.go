@@ -207,16 +207,10 @@ func TestNamesPaging(t *testing.T) {
 func TestNamesUnexpectedBody(t *testing.T) {
 	srv := http.NewServeMux()
 	srv.HandleFunc("GET /v1/campaigns", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"meta":{}}`)) })
-	ts := newTestServer(t, srv)
-	c := newClient(t, nil, Config{BaseURL: ts})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	c := newClient(t, nil, Config{BaseURL: ts.URL})
 	if _, err := c.Campaigns(context.Background()); err == nil || !strings.Contains(err.Error(), `no "campaigns" list`) {
 		t.Fatalf("body without the list: %v", err)
 	}
-}
-
-func newTestServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }

@@ -1,8 +1,6 @@
 package appapifake
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -59,8 +57,6 @@ type namesState struct {
 	bodies   map[string]map[string]any // path → response body
 	gone     map[string]bool           // paths DeleteNamed removed
 	pageSize int
-	lose     int
-	stall    int
 }
 
 // SampleCatalog names every campaign, broadcast, newsletter, transactional
@@ -133,18 +129,19 @@ func (s *Server) PageNames(n int) {
 
 // LoseNext makes the next n names requests that pass the gate lose their
 // response: the fake serves them, then closes the connection unanswered.
-func (s *Server) LoseNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.names.lose = n
-}
+func (s *Server) LoseNext(n int) { s.failNames(LoseResponse, n) }
 
 // StallNext makes the next n names requests that pass the gate never
 // answer: each waits until its client gives up (a client timeout).
-func (s *Server) StallNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.names.stall = n
+func (s *Server) StallNext(n int) { s.failNames(Hang, n) }
+
+// callNames is the FailCall name all names endpoints share.
+const callNames = "names"
+
+func (s *Server) failNames(f Fault, n int) {
+	for range n {
+		s.FailCall(callNames, f)
+	}
 }
 
 // Render renders c as the names endpoints' response bodies, by path.
@@ -241,7 +238,7 @@ func (s *Server) routeNames(mux *http.ServeMux) {
 		"/v1/campaigns", "/v1/campaigns/{id}/actions", "/v1/broadcasts", "/v1/broadcasts/{id}/actions",
 		"/v1/newsletters", "/v1/newsletters/{id}/contents", "/v1/transactional",
 	} {
-		mux.HandleFunc("GET "+p, s.serveName)
+		mux.HandleFunc("GET "+p, s.serve(callNames, s.answerName))
 	}
 }
 
@@ -252,62 +249,19 @@ var notFound = map[string]string{
 	"newsletters": "The newsletter you requested does not exist.",
 }
 
-func (s *Server) serveName(w http.ResponseWriter, r *http.Request) {
-	call := Call{Method: r.Method, Path: r.URL.Path, Host: r.Host, Query: r.URL.Query()}
-	status, body, header, _, ok := s.gate(r, &call)
-	lose, stall := false, false
-	if ok {
-		status, body, call.Returned = s.names.answer(s, r)
-		s.mu.Lock()
-		if s.names.stall > 0 {
-			s.names.stall--
-			stall = true
-		} else if s.names.lose > 0 {
-			s.names.lose--
-			lose = true
-		}
-		s.mu.Unlock()
-	}
-	s.mu.Lock()
-	call.Status = status
-	if stall || lose {
-		call.Status = 0 // never answered
-	}
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
-	if stall {
-		<-r.Context().Done()
-		return
-	}
-	if lose {
-		if hj, isHJ := w.(http.Hijacker); isHJ {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // the server drops the connection
-	}
-	for k, v := range header {
-		w.Header().Set(k, v)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// answer finds the body of r's path and cuts the page start asks for.
-func (n *namesState) answer(s *Server, r *http.Request) (int, []byte, int) {
+// answerName finds the body of r's path and cuts the page start asks for.
+func (s *Server) answerName(r *http.Request) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := &s.names
 	path := r.URL.Path
 	body, found := n.bodies[path]
 	if !found || n.gone[path] {
 		if strings.Count(path, "/") == 2 { // a list: empty workspace
-			return http.StatusOK, mustJSON(map[string]any{strings.TrimPrefix(path, "/v1/"): []any{}}), 0
+			return http.StatusOK, map[string]any{strings.TrimPrefix(path, "/v1/"): []any{}}
 		}
 		kind := strings.Split(path, "/")[2]
-		return http.StatusNotFound, errBody(notFound[kind]), 0
+		return http.StatusNotFound, errBody(notFound[kind])
 	}
 	var key string
 	var items []any
@@ -320,7 +274,7 @@ func (n *namesState) answer(s *Server, r *http.Request) (int, []byte, int) {
 	if c := r.URL.Query().Get("start"); c != "" {
 		i, err := strconv.Atoi(c)
 		if err != nil || i < 0 || i > len(items) {
-			return http.StatusBadRequest, errBody("start is not a cursor this API returned"), 0
+			return http.StatusBadRequest, errBody("start is not a cursor this API returned")
 		}
 		start = i
 	}
@@ -331,15 +285,7 @@ func (n *namesState) answer(s *Server, r *http.Request) (int, []byte, int) {
 	} else if n.pageSize > 0 {
 		page["next"] = ""
 	}
-	return http.StatusOK, mustJSON(page), len(page[key].([]any))
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("appapifake: %v", err))
-	}
-	return b
+	return http.StatusOK, page
 }
 
 // NamesCalls counts the names requests received so far (any status).

@@ -2,6 +2,7 @@ package appapifake
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,21 +51,12 @@ func TestRenderShapes(t *testing.T) {
 				continue
 			}
 			for _, item := range have[key] {
-				if a, b := keys(items[0]), keys(item); !slices.Equal(a, b) {
+				if a, b := slices.Sorted(maps.Keys(items[0])), slices.Sorted(maps.Keys(item)); !slices.Equal(a, b) {
 					t.Errorf("%s: rendered %s item fields\n %q\nwant\n %q", file, path, b, a)
 				}
 			}
 		}
 	}
-}
-
-func keys(m map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // The calls a refresh makes: one list per kind, one actions call per

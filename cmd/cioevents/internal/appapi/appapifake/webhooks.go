@@ -118,8 +118,8 @@ func (s *Server) nextFault(name string) Fault {
 	return fs[0]
 }
 
-// serve wraps a webhook endpoint: it applies the gate and any fault of name,
-// and records the call.
+// serve wraps a webhook or names endpoint: it applies the gate and any
+// fault of name, and records the call.
 func (s *Server) serve(name string, h func(r *http.Request) (int, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		call := Call{Method: r.Method, Path: r.URL.Path, Host: r.Host, Query: r.URL.Query()}
