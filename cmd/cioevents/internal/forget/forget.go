@@ -58,26 +58,30 @@ func ledgerKeys(r *warehouse.Row) []string {
 }
 
 // gatherLocal grows s from the rows of events.ndjson in dir until it
-// stops growing.
+// stops growing. The file is read once; the passes go over its rows.
 func gatherLocal(dir string, s *Identity, max int) error {
+	var all []warehouse.Row
+	err := scan(filepath.Join(dir, warehouse.EventsFile), func(line []byte) error {
+		var r warehouse.Row
+		if err := json.Unmarshal(line, &r); err != nil {
+			return err
+		}
+		all = append(all, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	for {
 		s.Rounds++
 		grew, rows := false, 0
-		err := scan(filepath.Join(dir, warehouse.EventsFile), func(line []byte) error {
-			var r warehouse.Row
-			if err := json.Unmarshal(line, &r); err != nil {
-				return err
-			}
-			if s.matches(&r) {
+		for i := range all {
+			if s.matches(&all[i]) {
 				rows++
-				if s.absorb(&r) {
+				if s.absorb(&all[i]) {
 					grew = true
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		s.Rows = rows
 		if max > 0 && s.Len() > max {
