@@ -163,9 +163,10 @@ func (s *Identity) condition(t Table, ps *params) string {
 		}
 		return "(" + strings.Join(ors, " OR ") + ")"
 	}
+	needles := s.needles()
 	if len(emails) > 0 {
 		if t.Body != "" {
-			for _, n := range s.needles()[""] {
+			for _, n := range needles[""] {
 				ors = append(ors, "STRPOS(LOWER("+t.Body+"), "+ps.add(string(n))+") > 0")
 			}
 		} else if len(t.Emails) > 0 {
@@ -175,7 +176,6 @@ func (s *Identity) condition(t Table, ps *params) string {
 			}
 		}
 	}
-	needles := s.needles()
 	for _, ws := range wss {
 		var in []string
 		if t.Body != "" {

@@ -144,6 +144,7 @@ func removeLocal(dir string, s *Identity, dry bool) (Result, error) {
 			persons[i.Value] = true
 		}
 	}
+	addresses := map[string][][]byte{"": needles[""]}
 	err = rewrite(filepath.Join(dir, devstack.ActionsFile), dry, func(line []byte) (bool, error) {
 		var a struct {
 			Person  string `json:"person"`
@@ -152,7 +153,7 @@ func removeLocal(dir string, s *Identity, dry bool) (Result, error) {
 		if err := json.Unmarshal(line, &a); err != nil {
 			return false, err
 		}
-		if removed[a.EventID] || persons[normEmail(a.Person)] || matchBody(map[string][][]byte{"": needles[""]}, line, "") {
+		if removed[a.EventID] || persons[normEmail(a.Person)] || matchBody(addresses, line, "") {
 			res.Actions++
 			return true, nil
 		}

@@ -1,6 +1,7 @@
 package forget
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -282,12 +283,12 @@ func (s *Identity) needles() map[string][][]byte {
 func matchBody(needles map[string][][]byte, body []byte, ws string) bool {
 	lower := []byte(strings.ToLower(string(body)))
 	for _, n := range needles[""] {
-		if strings.Contains(string(lower), string(n)) {
+		if bytes.Contains(lower, n) {
 			return true
 		}
 	}
 	for _, n := range needles[workspace.OrDefault(ws)] {
-		if strings.Contains(string(body), string(n)) {
+		if bytes.Contains(body, n) {
 			return true
 		}
 	}
