@@ -344,8 +344,8 @@ func (b *BigQuery) Gather(ctx context.Context, s *Identity, max int) ([]string, 
 			}
 		}
 		s.Rows = rows
-		if max > 0 && s.Len() > max {
-			return nil, fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+		if err := s.tooMany(max); err != nil {
+			return nil, err
 		}
 		if !grew {
 			return keys, nil

@@ -84,8 +84,8 @@ func gatherLocal(dir string, s *Identity, max int) error {
 			}
 		}
 		s.Rows = rows
-		if max > 0 && s.Len() > max {
-			return fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+		if err := s.tooMany(max); err != nil {
+			return err
 		}
 		if !grew {
 			return nil

@@ -127,6 +127,15 @@ func (s *Identity) add(i Ident) bool {
 	return true
 }
 
+// tooMany is ErrTooMany when the set has grown past max (0: no bound),
+// for the local and the cloud gathering alike.
+func (s *Identity) tooMany(max int) error {
+	if max > 0 && s.Len() > max {
+		return fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+	}
+	return nil
+}
+
 // Idents returns the identifiers in the order found.
 func (s *Identity) Idents() []Ident { return slices.Clone(s.order) }
 
