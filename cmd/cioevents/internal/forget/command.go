@@ -195,12 +195,18 @@ func local(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 	if err := gatherLocal(o.dir, s, o.req.MaxIdentifiers); err != nil {
 		return err
 	}
-	res, err := removeLocal(o.dir, s, true)
-	if err != nil {
-		return err
+	// Counting first is needed for a dry run, and when no events row
+	// matched (only a rejected body or an actions line may name the
+	// person); else the removal below counts, as the cloud path does.
+	var res Result
+	counted := s.Rows == 0 || o.req.DryRun
+	if counted {
+		if res, err = removeLocal(o.dir, s, true); err != nil {
+			return err
+		}
 	}
 	s.print(e.Stdout)
-	if res.matched() == 0 && !o.req.Preemptive {
+	if counted && res.matched() == 0 && !o.req.Preemptive {
 		return alreadyForgotten(ctx, store, h, s, e)
 	}
 	if o.req.DryRun {
