@@ -211,7 +211,7 @@ func local(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 	}
 	if o.req.DryRun {
 		fmt.Fprintf(e.Stdout, "dry run: would remove %d events rows, %d rejected rows, %d actions lines from %s and leave %d tombstones\n",
-			len(res.EventIDs), res.Rejected, res.Actions, o.dir, len(s.tombstoned()))
+			len(res.EventIDs), res.Rejected, res.Actions, o.dir, s.Len())
 		return nil
 	}
 	stones, err := stonesFor(h, s, e.Now(), o.lifetime)
@@ -320,7 +320,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 	}
 	if o.req.DryRun {
 		fmt.Fprintf(e.Stdout, "dry run: would remove %s, %d ledger documents, and leave %d tombstones\n",
-			rowsText(b.Tables, total.Rows), total.Ledger, len(s.tombstoned()))
+			rowsText(b.Tables, total.Rows), total.Ledger, s.Len())
 		return nil
 	}
 	total = Result{Rows: map[string]int{}}
@@ -328,7 +328,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 	sweep := func() error {
 		fresh := newIdentity()
 		fresh.stored = s.stored
-		for _, i := range s.tombstoned() {
+		for _, i := range s.Idents() {
 			if !tombstoned[i] {
 				fresh.add(i)
 				tombstoned[i] = true
@@ -409,7 +409,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 func rerunArgs(s *Identity, ws string) [][]string {
 	byWS := map[string][]string{}
 	order := []string{ws}
-	for _, i := range s.tombstoned() {
+	for _, i := range s.Idents() {
 		if i.hashed() && s.stored[i.Value] != "" {
 			continue // the address given covers its hash
 		}

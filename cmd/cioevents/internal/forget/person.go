@@ -136,7 +136,9 @@ func (s *Identity) tooMany(max int) error {
 	return nil
 }
 
-// Idents returns the identifiers in the order found.
+// Idents returns the identifiers in the order found: each one is
+// tombstoned, an address found only hashed as stored under
+// tombstone.KindEmailHash.
 func (s *Identity) Idents() []Ident { return slices.Clone(s.order) }
 
 // Len is the number of identifiers.
@@ -249,10 +251,6 @@ func (s *Identity) absorb(r *warehouse.Row) bool {
 	}
 	return grew
 }
-
-// tombstoned are the identifiers the tombstones name: all of them, an
-// address found only hashed as stored (tombstone.KindEmailHash).
-func (s *Identity) tombstoned() []Ident { return slices.Clone(s.order) }
 
 // print writes the set, one identifier a line, marking the addresses
 // found as the policy stores them.
