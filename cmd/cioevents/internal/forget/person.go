@@ -113,12 +113,7 @@ func newIdentity() *Identity {
 
 // add adds i, normalised, and reports whether it was new.
 func (s *Identity) add(i Ident) bool {
-	switch i.Kind {
-	case tombstone.KindEmail:
-		i.Value, i.Workspace = normEmail(i.Value), ""
-	default:
-		i.Value, i.Workspace = normID(i.Value), workspace.OrDefault(i.Workspace)
-	}
+	i = normal(i)
 	if i.Value == "" || s.has[i] {
 		return false
 	}
