@@ -362,15 +362,17 @@ func inStreamingBuffer(err error) bool {
 
 // Remove deletes s's rows inserted more than StreamingBuffer ago from
 // every table and counts those it could not reach yet: rows inserted
-// since, and rows BigQuery still refuses to delete. Dry, it counts. When
-// Gather just found no events row (s.Rows), the events table is left out:
-// its DELETE would read the whole table to remove nothing.
+// since, and rows BigQuery still refuses to delete. Dry, it counts. After
+// Gather, the events table's count is the rows its last pass matched
+// (s.Rows, with the same condition), so a dry run does not count them
+// again, and with none its DELETE is left out: it would read the whole
+// table to remove nothing.
 func (b *BigQuery) Remove(ctx context.Context, s *Identity, dry bool) (Result, error) {
 	res := Result{Rows: map[string]int{}}
 	cutoff := b.now().Add(-StreamingBuffer)
 	for i, t := range b.Tables {
-		if i == 0 && s.Rows == 0 && s.Rounds > 0 {
-			res.Rows[t.Name] = 0
+		if i == 0 && s.Rounds > 0 && (dry || s.Rows == 0) {
+			res.Rows[t.Name] = s.Rows
 			continue
 		}
 		var ps params
