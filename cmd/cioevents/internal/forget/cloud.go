@@ -163,9 +163,10 @@ func (s *Identity) condition(t Table, ps *params) string {
 		}
 		return "(" + strings.Join(ors, " OR ") + ")"
 	}
+	needles := s.needles()
 	if len(emails) > 0 {
 		if t.Body != "" {
-			for _, n := range s.needles()[""] {
+			for _, n := range needles[""] {
 				ors = append(ors, "STRPOS(LOWER("+t.Body+"), "+ps.add(string(n))+") > 0")
 			}
 		} else if len(t.Emails) > 0 {
@@ -175,7 +176,6 @@ func (s *Identity) condition(t Table, ps *params) string {
 			}
 		}
 	}
-	needles := s.needles()
 	for _, ws := range wss {
 		var in []string
 		if t.Body != "" {
@@ -344,8 +344,8 @@ func (b *BigQuery) Gather(ctx context.Context, s *Identity, max int) ([]string, 
 			}
 		}
 		s.Rows = rows
-		if max > 0 && s.Len() > max {
-			return nil, fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+		if err := s.tooMany(max); err != nil {
+			return nil, err
 		}
 		if !grew {
 			return keys, nil
@@ -362,15 +362,17 @@ func inStreamingBuffer(err error) bool {
 
 // Remove deletes s's rows inserted more than StreamingBuffer ago from
 // every table and counts those it could not reach yet: rows inserted
-// since, and rows BigQuery still refuses to delete. Dry, it counts. When
-// Gather just found no events row (s.Rows), the events table is left out:
-// its DELETE would read the whole table to remove nothing.
+// since, and rows BigQuery still refuses to delete. Dry, it counts. After
+// Gather, the events table's count is the rows its last pass matched
+// (s.Rows, with the same condition), so a dry run does not count them
+// again, and with none its DELETE is left out: it would read the whole
+// table to remove nothing.
 func (b *BigQuery) Remove(ctx context.Context, s *Identity, dry bool) (Result, error) {
 	res := Result{Rows: map[string]int{}}
 	cutoff := b.now().Add(-StreamingBuffer)
 	for i, t := range b.Tables {
-		if i == 0 && s.Rows == 0 && s.Rounds > 0 {
-			res.Rows[t.Name] = 0
+		if i == 0 && s.Rounds > 0 && (dry || s.Rows == 0) {
+			res.Rows[t.Name] = s.Rows
 			continue
 		}
 		var ps params

@@ -23,6 +23,7 @@ import (
 	"github.com/cioevents/cioevents/cmd/cioevents/internal/secretstore/secretstorefake"
 	"github.com/cioevents/cioevents/shared/event"
 	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/privacy"
 	"github.com/cioevents/cioevents/shared/tombstone"
 	"github.com/cioevents/cioevents/shared/warehouse"
@@ -267,7 +268,7 @@ func ledgerFixture(t *testing.T, fs *firestore.Client, coll string, fp []byte) (
 	docs = map[string][]string{}
 	for _, p := range people {
 		r := p.row(t)
-		ids := []string{ledger.DocID(r.Key()), ledger.DocID("actions-" + r.Key())}
+		ids := []string{ledger.DocID(r.Key()), ledger.DocID(pipeline.ActionsKey(r.Key()))}
 		if p.id == "01JA" {
 			ids = append(ids, ledger.LegacyDocID(r.EventID))
 		}

@@ -195,17 +195,23 @@ func local(ctx context.Context, o options, pol *privacy.Policy, e Env) error {
 	if err := gatherLocal(o.dir, s, o.req.MaxIdentifiers); err != nil {
 		return err
 	}
-	res, err := removeLocal(o.dir, s, true)
-	if err != nil {
-		return err
+	// Counting first is needed for a dry run, and when no events row
+	// matched (only a rejected body or an actions line may name the
+	// person); else the removal below counts, as the cloud path does.
+	var res Result
+	counted := s.Rows == 0 || o.req.DryRun
+	if counted {
+		if res, err = removeLocal(o.dir, s, true); err != nil {
+			return err
+		}
 	}
 	s.print(e.Stdout)
-	if res.matched() == 0 && !o.req.Preemptive {
+	if counted && res.matched() == 0 && !o.req.Preemptive {
 		return alreadyForgotten(ctx, store, h, s, e)
 	}
 	if o.req.DryRun {
 		fmt.Fprintf(e.Stdout, "dry run: would remove %d events rows, %d rejected rows, %d actions lines from %s and leave %d tombstones\n",
-			len(res.EventIDs), res.Rejected, res.Actions, o.dir, len(s.tombstoned()))
+			len(res.EventIDs), res.Rejected, res.Actions, o.dir, s.Len())
 		return nil
 	}
 	stones, err := stonesFor(h, s, e.Now(), o.lifetime)
@@ -314,7 +320,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 	}
 	if o.req.DryRun {
 		fmt.Fprintf(e.Stdout, "dry run: would remove %s, %d ledger documents, and leave %d tombstones\n",
-			rowsText(b.Tables, total.Rows), total.Ledger, len(s.tombstoned()))
+			rowsText(b.Tables, total.Rows), total.Ledger, s.Len())
 		return nil
 	}
 	total = Result{Rows: map[string]int{}}
@@ -322,7 +328,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 	sweep := func() error {
 		fresh := newIdentity()
 		fresh.stored = s.stored
-		for _, i := range s.tombstoned() {
+		for _, i := range s.Idents() {
 			if !tombstoned[i] {
 				fresh.add(i)
 				tombstoned[i] = true
@@ -403,7 +409,7 @@ func cloud(ctx context.Context, o options, e Env) error {
 func rerunArgs(s *Identity, ws string) [][]string {
 	byWS := map[string][]string{}
 	order := []string{ws}
-	for _, i := range s.tombstoned() {
+	for _, i := range s.Idents() {
 		if i.hashed() && s.stored[i.Value] != "" {
 			continue // the address given covers its hash
 		}

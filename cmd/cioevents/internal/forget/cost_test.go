@@ -14,6 +14,7 @@ import (
 
 	"github.com/cioevents/cioevents/internal/testsupport/opcount"
 	"github.com/cioevents/cioevents/shared/ledger"
+	"github.com/cioevents/cioevents/shared/pipeline"
 	"github.com/cioevents/cioevents/shared/warehouse"
 )
 
@@ -90,7 +91,7 @@ func TestForgetCost(t *testing.T) {
 		r := p.row(t)
 		c.f.insert(t, r)
 		c.f.delivery(t, "default", *r.DeliveryID)
-		ids := []string{ledger.DocID(r.Key()), ledger.DocID("actions-" + r.Key())}
+		ids := []string{ledger.DocID(r.Key()), ledger.DocID(pipeline.ActionsKey(r.Key()))}
 		if i < 100 {
 			ids = append(ids, ledger.LegacyDocID(r.EventID)) // from before the identity key
 		}

@@ -58,30 +58,34 @@ func ledgerKeys(r *warehouse.Row) []string {
 }
 
 // gatherLocal grows s from the rows of events.ndjson in dir until it
-// stops growing.
+// stops growing. The file is read once; the passes go over its rows.
 func gatherLocal(dir string, s *Identity, max int) error {
+	var all []warehouse.Row
+	err := scan(filepath.Join(dir, warehouse.EventsFile), func(line []byte) error {
+		var r warehouse.Row
+		if err := json.Unmarshal(line, &r); err != nil {
+			return err
+		}
+		all = append(all, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	for {
 		s.Rounds++
 		grew, rows := false, 0
-		err := scan(filepath.Join(dir, warehouse.EventsFile), func(line []byte) error {
-			var r warehouse.Row
-			if err := json.Unmarshal(line, &r); err != nil {
-				return err
-			}
-			if s.matches(&r) {
+		for i := range all {
+			if s.matches(&all[i]) {
 				rows++
-				if s.absorb(&r) {
+				if s.absorb(&all[i]) {
 					grew = true
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		s.Rows = rows
-		if max > 0 && s.Len() > max {
-			return fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+		if err := s.tooMany(max); err != nil {
+			return err
 		}
 		if !grew {
 			return nil
@@ -140,6 +144,7 @@ func removeLocal(dir string, s *Identity, dry bool) (Result, error) {
 			persons[i.Value] = true
 		}
 	}
+	addresses := map[string][][]byte{"": needles[""]}
 	err = rewrite(filepath.Join(dir, devstack.ActionsFile), dry, func(line []byte) (bool, error) {
 		var a struct {
 			Person  string `json:"person"`
@@ -148,7 +153,7 @@ func removeLocal(dir string, s *Identity, dry bool) (Result, error) {
 		if err := json.Unmarshal(line, &a); err != nil {
 			return false, err
 		}
-		if removed[a.EventID] || persons[normEmail(a.Person)] || matchBody(map[string][][]byte{"": needles[""]}, line, "") {
+		if removed[a.EventID] || persons[normEmail(a.Person)] || matchBody(addresses, line, "") {
 			res.Actions++
 			return true, nil
 		}

@@ -1,6 +1,7 @@
 package forget
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,12 +113,7 @@ func newIdentity() *Identity {
 
 // add adds i, normalised, and reports whether it was new.
 func (s *Identity) add(i Ident) bool {
-	switch i.Kind {
-	case tombstone.KindEmail:
-		i.Value, i.Workspace = normEmail(i.Value), ""
-	default:
-		i.Value, i.Workspace = normID(i.Value), workspace.OrDefault(i.Workspace)
-	}
+	i = normal(i)
 	if i.Value == "" || s.has[i] {
 		return false
 	}
@@ -126,7 +122,18 @@ func (s *Identity) add(i Ident) bool {
 	return true
 }
 
-// Idents returns the identifiers in the order found.
+// tooMany is ErrTooMany when the set has grown past max (0: no bound),
+// for the local and the cloud gathering alike.
+func (s *Identity) tooMany(max int) error {
+	if max > 0 && s.Len() > max {
+		return fmt.Errorf("%w: the rows link %d identifiers to this person (more than --max-identifiers %d); check them with --dry-run", ErrTooMany, s.Len(), max)
+	}
+	return nil
+}
+
+// Idents returns the identifiers in the order found: each one is
+// tombstoned, an address found only hashed as stored under
+// tombstone.KindEmailHash.
 func (s *Identity) Idents() []Ident { return slices.Clone(s.order) }
 
 // Len is the number of identifiers.
@@ -240,10 +247,6 @@ func (s *Identity) absorb(r *warehouse.Row) bool {
 	return grew
 }
 
-// tombstoned are the identifiers the tombstones name: all of them, an
-// address found only hashed as stored (tombstone.KindEmailHash).
-func (s *Identity) tombstoned() []Ident { return slices.Clone(s.order) }
-
 // print writes the set, one identifier a line, marking the addresses
 // found as the policy stores them.
 func (s *Identity) print(w io.Writer) {
@@ -282,12 +285,12 @@ func (s *Identity) needles() map[string][][]byte {
 func matchBody(needles map[string][][]byte, body []byte, ws string) bool {
 	lower := []byte(strings.ToLower(string(body)))
 	for _, n := range needles[""] {
-		if strings.Contains(string(lower), string(n)) {
+		if bytes.Contains(lower, n) {
 			return true
 		}
 	}
 	for _, n := range needles[workspace.OrDefault(ws)] {
-		if strings.Contains(string(body), string(n)) {
+		if bytes.Contains(body, n) {
 			return true
 		}
 	}

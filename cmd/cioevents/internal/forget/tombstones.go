@@ -15,7 +15,7 @@ import (
 // as the policy stored it (a hash) is keyed as tombstone.KindEmailHash.
 func stonesFor(h tombstone.Hasher, s *Identity, now time.Time, lifetime time.Duration) ([]ledger.Tombstone, error) {
 	var out []ledger.Tombstone
-	for _, i := range s.tombstoned() {
+	for _, i := range s.Idents() {
 		kind := i.Kind
 		if i.hashed() {
 			kind = tombstone.KindEmailHash
