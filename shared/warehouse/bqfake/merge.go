@@ -1,7 +1,9 @@
 package bqfake
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -278,7 +280,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 			if s.StreamingBuffer > 0 && !t.rows[j].at.IsZero() && now.Sub(t.rows[j].at) < s.StreamingBuffer {
 				return &jobError{"invalidQuery", fmt.Sprintf("UPDATE or DELETE statement over table %s would affect rows in the streaming buffer, which is not supported", table)}
 			}
-			row := cloneRow(t.rows[j].row)
+			row := maps.Clone(t.rows[j].row)
 			for _, a := range set {
 				setCell(row, cols[a.target], src[a.source])
 			}
@@ -348,19 +350,9 @@ func compareCells(typ bigquery.FieldType, stored, param any) (int, bool) {
 		if err1 != nil || err2 != nil {
 			return 0, false
 		}
-		return compareInt(a, b), true
+		return cmp.Compare(a, b), true
 	}
 	return strings.Compare(fmt.Sprint(cell(stored)), ps), true
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // setCell stores a parameter's text as insertAll would have stored the
@@ -376,12 +368,4 @@ func setCell(row map[string]any, f *bigquery.FieldSchema, v any) {
 		}
 	}
 	row[f.Name] = v
-}
-
-func cloneRow(r map[string]any) map[string]any {
-	out := make(map[string]any, len(r))
-	for k, v := range r {
-		out[k] = v
-	}
-	return out
 }
