@@ -140,7 +140,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 	}
 
 	var on []mergePair
-	for _, c := range regexp.MustCompile(`(?i)\s+AND\s+`).Split(g[5], -1) {
+	for _, c := range andRE.Split(g[5], -1) {
 		m := condRE.FindStringSubmatch(c)
 		if m == nil || m[2] != "=" {
 			return unsupported("ON must be T.col = S.col joined by AND, not %q", c)
