@@ -1,7 +1,6 @@
 package bqfake
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -186,7 +185,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 		}
 		tc, sc := f.Name, strings.ToLower(c2)
 		when = func(target, source map[string]any) bool {
-			c, ok := compareCells(f.Type, target[tc], source[sc])
+			c, ok := compareCells(f, target[tc], source[sc])
 			if !ok {
 				return false // NULL compares as unknown: no update
 			}
@@ -321,7 +320,7 @@ func containsTarget(ps []mergePair, col string) bool {
 func mergeMatch(on []mergePair, cols map[string]*bigquery.FieldSchema, target, source map[string]any) bool {
 	for _, p := range on {
 		f := cols[p.target]
-		c, ok := compareCells(f.Type, target[f.Name], source[p.source])
+		c, ok := compareCells(f, target[f.Name], source[p.source])
 		if !ok || c != 0 {
 			return false
 		}
@@ -329,30 +328,11 @@ func mergeMatch(on []mergePair, cols map[string]*bigquery.FieldSchema, target, s
 	return true
 }
 
-// compareCells compares a stored cell with a parameter's text; ok is false
-// when either is NULL or cannot be read.
-func compareCells(typ bigquery.FieldType, stored, param any) (int, bool) {
-	if stored == nil || param == nil {
-		return 0, false
-	}
-	ps, _ := param.(string)
-	switch typ {
-	case bigquery.TimestampFieldType:
-		a, ok1 := timestampOf(stored)
-		b, ok2 := parseTimestamp(ps)
-		if !ok1 || !ok2 {
-			return 0, false
-		}
-		return a.Compare(b), true
-	case bigquery.IntegerFieldType:
-		a, err1 := strconv.ParseInt(fmt.Sprint(cell(stored)), 10, 64)
-		b, err2 := strconv.ParseInt(ps, 10, 64)
-		if err1 != nil || err2 != nil {
-			return 0, false
-		}
-		return cmp.Compare(a, b), true
-	}
-	return strings.Compare(fmt.Sprint(cell(stored)), ps), true
+// compareCells compares a stored cell with a parameter's text as the
+// evaluator compares values of column f's type; ok is false when either is
+// NULL.
+func compareCells(f *bigquery.FieldSchema, stored, param any) (int, bool) {
+	return compare(typed(f, stored), typed(f, param))
 }
 
 // setCell stores a parameter's text as insertAll would have stored the
