@@ -182,14 +182,7 @@ func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "notFound", "Not found: Job "+r.PathValue("job"))
 		return
 	}
-	rows := make([]map[string]any, 0, len(st.rows))
-	for _, row := range st.rows {
-		cells := make([]map[string]any, len(row))
-		for i, v := range row {
-			cells[i] = map[string]any{"v": v}
-		}
-		rows = append(rows, map[string]any{"f": cells})
-	}
+	rows := wireRows(st.rows)
 	schema := st.schema
 	if schema == nil {
 		schema = []map[string]string{}
@@ -198,6 +191,20 @@ func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 		"kind": "bigquery#getQueryResultsResponse", "jobComplete": true, "jobReference": st.resource["jobReference"],
 		"schema": map[string]any{"fields": schema}, "rows": rows, "totalRows": strconv.Itoa(len(rows)),
 	})
+}
+
+// wireRows renders result rows as the API's {"f": [{"v": ...}]} list; an
+// empty result is [], not null, as the client re-fetches on a missing list.
+func wireRows(rows [][]any) []map[string]any {
+	out := make([]map[string]any, 0, len(rows))
+	for _, row := range rows {
+		cells := make([]map[string]any, len(row))
+		for i, v := range row {
+			cells[i] = map[string]any{"v": v}
+		}
+		out = append(out, map[string]any{"f": cells})
+	}
+	return out
 }
 
 type jobError struct{ reason, msg string }

@@ -2,6 +2,7 @@ package bqfake
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -138,7 +139,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 	}
 
 	var on []mergePair
-	for _, c := range regexp.MustCompile(`(?i)\s+AND\s+`).Split(g[5], -1) {
+	for _, c := range andRE.Split(g[5], -1) {
 		m := condRE.FindStringSubmatch(c)
 		if m == nil || m[2] != "=" {
 			return unsupported("ON must be T.col = S.col joined by AND, not %q", c)
@@ -184,7 +185,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 		}
 		tc, sc := f.Name, strings.ToLower(c2)
 		when = func(target, source map[string]any) bool {
-			c, ok := compareCells(f.Type, target[tc], source[sc])
+			c, ok := compareCells(f, target[tc], source[sc])
 			if !ok {
 				return false // NULL compares as unknown: no update
 			}
@@ -278,7 +279,7 @@ func (s *Server) runMerge(sql string, ps []jobParam, stats map[string]any) *jobE
 			if s.StreamingBuffer > 0 && !t.rows[j].at.IsZero() && now.Sub(t.rows[j].at) < s.StreamingBuffer {
 				return &jobError{"invalidQuery", fmt.Sprintf("UPDATE or DELETE statement over table %s would affect rows in the streaming buffer, which is not supported", table)}
 			}
-			row := cloneRow(t.rows[j].row)
+			row := maps.Clone(t.rows[j].row)
 			for _, a := range set {
 				setCell(row, cols[a.target], src[a.source])
 			}
@@ -319,7 +320,7 @@ func containsTarget(ps []mergePair, col string) bool {
 func mergeMatch(on []mergePair, cols map[string]*bigquery.FieldSchema, target, source map[string]any) bool {
 	for _, p := range on {
 		f := cols[p.target]
-		c, ok := compareCells(f.Type, target[f.Name], source[p.source])
+		c, ok := compareCells(f, target[f.Name], source[p.source])
 		if !ok || c != 0 {
 			return false
 		}
@@ -327,40 +328,11 @@ func mergeMatch(on []mergePair, cols map[string]*bigquery.FieldSchema, target, s
 	return true
 }
 
-// compareCells compares a stored cell with a parameter's text; ok is false
-// when either is NULL or cannot be read.
-func compareCells(typ bigquery.FieldType, stored, param any) (int, bool) {
-	if stored == nil || param == nil {
-		return 0, false
-	}
-	ps, _ := param.(string)
-	switch typ {
-	case bigquery.TimestampFieldType:
-		a, ok1 := timestampOf(stored)
-		b, ok2 := parseTimestamp(ps)
-		if !ok1 || !ok2 {
-			return 0, false
-		}
-		return a.Compare(b), true
-	case bigquery.IntegerFieldType:
-		a, err1 := strconv.ParseInt(fmt.Sprint(cell(stored)), 10, 64)
-		b, err2 := strconv.ParseInt(ps, 10, 64)
-		if err1 != nil || err2 != nil {
-			return 0, false
-		}
-		return compareInt(a, b), true
-	}
-	return strings.Compare(fmt.Sprint(cell(stored)), ps), true
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// compareCells compares a stored cell with a parameter's text as the
+// evaluator compares values of column f's type; ok is false when either is
+// NULL.
+func compareCells(f *bigquery.FieldSchema, stored, param any) (int, bool) {
+	return compare(typed(f, stored), typed(f, param))
 }
 
 // setCell stores a parameter's text as insertAll would have stored the
@@ -376,12 +348,4 @@ func setCell(row map[string]any, f *bigquery.FieldSchema, v any) {
 		}
 	}
 	row[f.Name] = v
-}
-
-func cloneRow(r map[string]any) map[string]any {
-	out := make(map[string]any, len(r))
-	for k, v := range r {
-		out[k] = v
-	}
-	return out
 }

@@ -330,14 +330,7 @@ func (s *Server) evaluateQuery(w http.ResponseWriter, r *http.Request, req query
 	if rel != nil {
 		schema, rows = results(rel)
 	}
-	out := []map[string]any{}
-	for _, row := range rows {
-		cells := make([]map[string]any, len(row))
-		for i, v := range row {
-			cells[i] = map[string]any{"v": v}
-		}
-		out = append(out, map[string]any{"f": cells})
-	}
+	out := wireRows(rows)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"kind":         "bigquery#queryResponse",
 		"jobComplete":  true,

@@ -708,8 +708,14 @@ func compare(a, b any) (int, bool) {
 	switch x := a.(type) {
 	case int64:
 		switch y := b.(type) {
-		case int64:
-			return cmp(float64(x), float64(y)), true
+		case int64: // exact, not through float64 (IDs beyond 2^53)
+			switch {
+			case x < y:
+				return -1, true
+			case x > y:
+				return 1, true
+			}
+			return 0, true
 		case float64:
 			return cmp(float64(x), y), true
 		}

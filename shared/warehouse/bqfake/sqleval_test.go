@@ -85,3 +85,15 @@ func TestEvaluator(t *testing.T) {
 		}
 	}
 }
+
+// INT64 values compare exactly, not through float64, so IDs past 2^53 that
+// differ do not match (MERGE's ON in merge.go compares through compare).
+func TestCompareInt64Exact(t *testing.T) {
+	const big = int64(1) << 53
+	if c, ok := compare(big+1, big); !ok || c != 1 {
+		t.Errorf("compare(2^53+1, 2^53) = %d, %v; want 1, true", c, ok)
+	}
+	if c, ok := compare(big, big+1); !ok || c != -1 {
+		t.Errorf("compare(2^53, 2^53+1) = %d, %v; want -1, true", c, ok)
+	}
+}
